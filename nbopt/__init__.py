@@ -1,0 +1,47 @@
+"""nbopt: model optimization as a notebook activity.
+
+``%load_ext nbopt`` in IPython or Jupyter registers ``%quantize`` and ``%nbopt``; the same
+operations are plain functions here. Importing nbopt does not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = ["Comparison", "TFLiteModel", "quantize", "results", "__version__"]
+
+if TYPE_CHECKING:
+    from .api import quantize, results
+    from .engine.compare import Comparison
+    from .engine.tflite_model import TFLiteModel
+
+_LAZY = {
+    "quantize": ("nbopt.api", "quantize"),
+    "results": ("nbopt.api", "results"),
+    "Comparison": ("nbopt.engine.compare", "Comparison"),
+    "TFLiteModel": ("nbopt.engine.tflite_model", "TFLiteModel"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'nbopt' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nbopt``: register the magics and the configuration."""
+    from .magics import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext nbopt``."""
+    from .magics import unload
+
+    unload(ipython)

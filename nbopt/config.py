@@ -1,0 +1,70 @@
+"""User-settable defaults, as traitlets configuration.
+
+``%config NbOpt.latency_runs = 100`` in a kernel, or ``c.NbOpt.latency_runs = 100`` in
+``ipython_config.py``, changes them; the Python API reads the same object.
+"""
+
+from __future__ import annotations
+
+import os
+
+from traitlets import Float, Int, Unicode
+from traitlets.config import Configurable
+
+from .engine.measure import MeasureSettings
+
+
+class NbOpt(Configurable):
+    """Defaults for nbopt's measurements and exports."""
+
+    latency_warmup_runs = Int(
+        3, min=0, help="Interpreter invocations run before latency is timed (not counted)."
+    ).tag(config=True)
+    latency_runs = Int(
+        50, min=1, help="Minimum number of timed invocations for a latency measurement."
+    ).tag(config=True)
+    latency_min_seconds = Float(
+        0.5,
+        min=0.0,
+        help="Minimum time spent timing a variant; runs continue until both minimums are met.",
+    ).tag(config=True)
+    latency_max_seconds = Float(20.0, help="Upper bound on the time spent timing one variant.").tag(
+        config=True
+    )
+    threads = Int(
+        0, min=0, help="Interpreter threads for latency and evaluation; 0 means one per CPU core."
+    ).tag(config=True)
+    eval_batch_size = Int(
+        256, min=1, help="Samples per interpreter invocation when measuring accuracy."
+    ).tag(config=True)
+    output_dir = Unicode(
+        "nbopt_models", help="Folder where --save writes .tflite files (created on demand)."
+    ).tag(config=True)
+
+    def measure_settings(self) -> MeasureSettings:
+        """The engine's view of these settings."""
+        return MeasureSettings(
+            warmup_runs=self.latency_warmup_runs,
+            runs=self.latency_runs,
+            min_seconds=self.latency_min_seconds,
+            max_seconds=self.latency_max_seconds,
+            threads=self.threads or (os.cpu_count() or 1),
+            eval_batch_size=self.eval_batch_size,
+        )
+
+
+_current: NbOpt | None = None
+
+
+def current() -> NbOpt:
+    """The configuration in force: the kernel's once ``%load_ext nbopt`` ran, else defaults."""
+    global _current
+    if _current is None:
+        _current = NbOpt()
+    return _current
+
+
+def set_current(config: NbOpt | None) -> None:
+    """Make ``config`` the one :func:`current` returns (``None`` restores defaults)."""
+    global _current
+    _current = config

@@ -1,0 +1,149 @@
+"""``TFLiteModel``: one converted model, with what a user does with it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .data import InputSpec, _as_array, _split_inputs, resolve_metric
+from .files import write_atomic
+from .interpreter import Runner
+from .measure import LatencyStats, MeasureSettings, gzip_size, measure_latency
+
+if TYPE_CHECKING:
+    from .compare import Comparison
+
+
+class TFLiteModel:
+    """A .tflite flatbuffer and its measurements.
+
+    Parameters
+    ----------
+    content : bytes
+        The flatbuffer.
+    name : str
+        The Keras model's name (used for file names and tables).
+    scheme : str
+        How it was made: ``float32``, ``float16``, ``dynamic``, ``int8``, ``int16x8``, ...
+    """
+
+    def __init__(
+        self,
+        content: bytes,
+        *,
+        name: str = "model",
+        scheme: str = "float32",
+        technique: str = "ptq",
+        settings: MeasureSettings | None = None,
+    ):
+        self.content = bytes(content)
+        self.name = name
+        self.scheme = scheme
+        self.technique = technique
+        self.settings = settings or MeasureSettings()
+        self.path: str | None = None
+        #: The measured results row, once a comparison measured this model.
+        self.row: dict[str, Any] | None = None
+        #: The comparison this model belongs to, if any.
+        self.comparison: Comparison | None = None
+        self._gzip: int | None = None
+        self._runner: Runner | None = None
+
+    @property
+    def size(self) -> int:
+        """Size of the flatbuffer in bytes."""
+        return len(self.content)
+
+    @property
+    def gzip_size(self) -> int:
+        """Size in bytes once gzip-compressed (what pruning and clustering shrink)."""
+        if self._gzip is None:
+            self._gzip = gzip_size(self.content)
+        return self._gzip
+
+    def _runner_(self) -> Runner:
+        if self._runner is None:
+            self._runner = Runner(self.content, self.settings.threads)
+        return self._runner
+
+    def input_specs(self) -> list[InputSpec]:
+        """The inputs as the user feeds them (float for integer-I/O models)."""
+        specs = []
+        for d in self._runner_().inputs:
+            sig = d.get("shape_signature")
+            shape = sig if sig is not None and len(sig) else d["shape"]
+            dims = tuple(None if (i == 0 or s < 0) else int(s) for i, s in enumerate(shape))
+            dtype = np.dtype(d["dtype"])
+            if np.issubdtype(dtype, np.integer) and d["quantization"][0]:
+                dtype = np.dtype(np.float32)
+            specs.append(InputSpec(dims, dtype.name))
+        return specs
+
+    def _inputs(self, x: Any) -> list[np.ndarray]:
+        specs = self.input_specs()
+        return [_as_array(v, s, "x") for v, s in zip(_split_inputs(x, specs, "x"), specs)]
+
+    def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray | list[np.ndarray]:
+        """Outputs for every sample of ``x``, run in batches (float, dequantized if integer).
+
+        Returns one array for a single-output model, else a list.
+        """
+        outs = self._runner_().predict(self._inputs(x), batch_size or self.settings.eval_batch_size)
+        return outs[0] if len(outs) == 1 else outs
+
+    def evaluate(self, x: Any, y: Any, metric: Any = None) -> float:
+        """Top-1 accuracy for a classifier, mean squared error otherwise (or ``metric``)."""
+        y = np.asarray(y)
+        pred = self.predict(x)
+        first = pred[0] if isinstance(pred, list) else pred
+        _, fn = resolve_metric(metric, y, (None, *first.shape[1:]))
+        return float(fn(y, first))
+
+    def benchmark(self, x: Any = None, **settings: Any) -> LatencyStats:
+        """Latency of one invocation at batch 1, on the first sample of ``x`` or on zeros.
+
+        Keyword arguments override the measure settings: ``runs``, ``warmup_runs``,
+        ``min_seconds``, ``max_seconds``, ``threads``.
+        """
+        from dataclasses import replace
+
+        s = replace(self.settings, **settings) if settings else self.settings
+        sample = self._inputs(x) if x is not None else None
+        return measure_latency(self.content, s, sample)
+
+    def save(self, path: str | os.PathLike[str], force: bool = False) -> Path:
+        """Write the flatbuffer to ``path`` (a file, or a folder to put ``name_scheme.tflite`` in).
+
+        An existing file is never replaced unless ``force=True``.
+        """
+        target = Path(path).expanduser()
+        if target.is_dir() or str(path).endswith(os.sep):
+            target = target / self.default_filename()
+        written = write_atomic(target, self.content, force=force)
+        self.path = str(written)
+        if self.row is not None:
+            self.row["path"] = self.path
+        return written
+
+    def default_filename(self) -> str:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name)
+        return f"{safe}_{self.scheme}.tflite"
+
+    def __repr__(self) -> str:
+        parts = [f"TFLiteModel({self.name!r}, scheme={self.scheme!r}, size={self.size:,} B"]
+        row = self.row or {}
+        if row.get("size_ratio"):
+            parts.append(f", {row['size_ratio']:.2f}x smaller")
+        if row.get("latency_ms") is not None:
+            parts.append(f", latency {row['latency_ms']:.3g} ms")
+        if row.get("accuracy") is not None:
+            parts.append(f", {row['metric']} {row['accuracy']:.4g}")
+        return "".join(parts) + ")"
+
+    def _repr_html_(self) -> str:
+        from ..display import tflite_model_html
+
+        return tflite_model_html(self)

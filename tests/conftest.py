@@ -1,0 +1,68 @@
+"""Shared fixtures: real TensorFlow, a small CNN trained once on scikit-learn's digits."""
+
+from __future__ import annotations
+
+import os
+
+# As %load_ext nbopt does: tf.keras is tf_keras (Keras 2); Keras 3 stays importable as keras.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """``x_train, y_train, x_test, y_test`` from scikit-learn's bundled digits."""
+    from nbopt.demo import digits_data
+
+    return digits_data()
+
+
+@pytest.fixture(scope="session")
+def trained_cnn(digits):
+    """A tf_keras digits CNN trained for a few epochs (about 95% test accuracy)."""
+    from nbopt.demo import digits_cnn
+
+    x_train, y_train, _, _ = digits
+    model = digits_cnn()
+    model.fit(x_train, y_train, epochs=6, batch_size=32, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="session")
+def keras_accuracy(trained_cnn, digits):
+    _, _, x_test, y_test = digits
+    pred = trained_cnn.predict(x_test, verbose=0)
+    return float(np.mean(np.argmax(pred, axis=1) == y_test))
+
+
+@pytest.fixture(autouse=True)
+def fast_measurement():
+    """Short latency runs: the tests check correctness, not speed."""
+    from nbopt.config import NbOpt, set_current
+
+    set_current(NbOpt(latency_warmup_runs=1, latency_runs=5, latency_min_seconds=0.0))
+    yield
+    set_current(None)
+
+
+@pytest.fixture
+def weights_unchanged():
+    """Call with a model before and after: asserts the weights and layers did not change."""
+
+    class Checker:
+        def snapshot(self, model):
+            self.model = model
+            self.weights = [np.array(w) for w in model.get_weights()]
+            self.layers = [layer.name for layer in model.layers]
+
+        def check(self):
+            after = self.model.get_weights()
+            assert [layer.name for layer in self.model.layers] == self.layers
+            assert len(after) == len(self.weights)
+            for a, b in zip(after, self.weights):
+                np.testing.assert_array_equal(a, b)
+
+    return Checker()
