@@ -135,6 +135,44 @@ def comparison_caption(comparison: Comparison) -> str:
     return f"nbopt: {comparison.name}{state}"
 
 
+#: MIME type of the JSON payload that nbopt's JupyterLab extension renders.
+COMPARISON_MIME = "application/vnd.nbopt.comparison+json"
+
+
+def _json_value(v: Any) -> Any:
+    if _missing(v):
+        return None
+    if hasattr(v, "item"):  # numpy scalars
+        return v.item()
+    return v
+
+
+def comparison_payload(name: str, rows: list[dict[str, Any]], done: bool = True) -> dict:
+    """The JSON payload of a comparison: every column of every row, NaN as null.
+
+    ``{"version": 1, "name": str, "done": bool, "columns": [str], "rows": [{column: value}]}``
+    """
+    from .engine.results import COLUMNS
+
+    columns = COLUMNS + list(dict.fromkeys(k for r in rows for k in r if k not in COLUMNS))
+    return {
+        "version": 1,
+        "name": name,
+        "done": done,
+        "columns": columns,
+        "rows": [{c: _json_value(r.get(c)) for c in columns} for r in rows],
+    }
+
+
+def comparison_bundle(comparison: Comparison) -> dict[str, Any]:
+    """text/plain, text/html and the nbopt JSON payload of a comparison."""
+    return {
+        "text/plain": comparison_text(comparison),
+        "text/html": comparison_html(comparison),
+        COMPARISON_MIME: comparison_payload(comparison.name, comparison.rows, comparison.done),
+    }
+
+
 def comparison_html(comparison: Comparison) -> str:
     return rows_html(comparison.rows, comparison_caption(comparison))
 

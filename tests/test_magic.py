@@ -61,6 +61,13 @@ def test_quantize_magic_compares_all_schemes(ip, ns, keras_accuracy, weights_unc
     assert df.loc["int8", "size_ratio"] >= 3.3 and df.loc["dynamic", "size_ratio"] >= 3.3
     assert abs(df.loc["int8", "accuracy"] - keras_accuracy) <= 0.03
     assert "<table" in result._repr_html_()
+    bundle = result._repr_mimebundle_()
+    payload = bundle["application/vnd.nbopt.comparison+json"]
+    assert [r["scheme"] for r in payload["rows"]] == list(df.index)
+    assert payload["rows"][0]["error"] is None and payload["columns"][0] == "model"
+    import json
+
+    json.dumps(payload, allow_nan=False)  # valid JSON: no NaN
     assert "int16x8" in repr(result)
 
 

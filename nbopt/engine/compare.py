@@ -66,6 +66,11 @@ class Comparison:
 
         return comparison_html(self)
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from ..display import comparison_bundle
+
+        return comparison_bundle(self)
+
 
 def _blank_row(name: str, scheme: str, run_id: str, io: str, threads: int) -> dict[str, Any]:
     return {
