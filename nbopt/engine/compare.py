@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from ..errors import ConversionError, NbOptError, NbOptUsageError
+from ..errors import NbOptError, NbOptUsageError
 from . import results
 from .convert import IO_TYPES, NEEDS_CALIBRATION, convert, export_saved_model
 from .data import EvalData, calibration_arrays, eval_data, resolve_metric
@@ -72,20 +72,6 @@ class Comparison:
         return comparison_bundle(self)
 
 
-def _blank_row(name: str, scheme: str, run_id: str, io: str, threads: int) -> dict[str, Any]:
-    return {
-        "model": name,
-        "technique": "baseline" if scheme == "float32" else "ptq",
-        "scheme": scheme,
-        "status": "ok",
-        "error": None,
-        "io": io if scheme == "int8" else "float",
-        "threads": threads,
-        "run_id": run_id,
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
 def fill_ratios(row: dict[str, Any], base: dict[str, Any] | None) -> None:
     """``size_ratio``, ``gzip_ratio``, ``speedup`` and ``accuracy_delta`` against ``base``."""
     if not base or base.get("status") != "ok" or row.get("status") != "ok":
@@ -101,35 +87,143 @@ def fill_ratios(row: dict[str, Any], base: dict[str, Any] | None) -> None:
         row["accuracy_delta"] = float(row["accuracy"]) - float(base["accuracy"])
 
 
-def measure_variant(
-    model: TFLiteModel,
-    row: dict[str, Any],
-    settings: MeasureSettings,
-    evaluation: EvalData | None,
-    metric: Any,
-    sample: list[Any] | None,
-    listener: Listener | None = None,
-    index: int = 0,
-    total: int = 0,
-) -> None:
-    """Fill ``row`` with the sizes, latency and metric of ``model``."""
-    row["size_bytes"] = model.size
-    row["gzip_bytes"] = model.gzip_size
-    emit(listener, Event("step", model.scheme, "measuring latency", index, total))
-    lat = measure_latency(model.content, settings, sample)
-    row["latency_ms"] = lat.median_ms
-    row["latency_p90_ms"] = lat.p90_ms
-    row["latency_cv"] = lat.cv
-    row["latency_runs"] = lat.runs
-    if evaluation is not None:
-        emit(listener, Event("step", model.scheme, "evaluating", index, total))
-        outs = Runner(model.content, settings.threads).predict(
-            evaluation.x, settings.eval_batch_size
+class Run:
+    """One comparison under way: measures variants into rows, one at a time.
+
+    Holds what every variant shares (settings, evaluation data, metric, the latency
+    sample) and sends each row to the comparison, to :func:`nbopt.results` and to the
+    listener as soon as it is measured.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        total: int,
+        *,
+        settings: MeasureSettings,
+        evaluation: EvalData | None,
+        metric: tuple[str, Any] | None,
+        sample: list[Any] | None,
+        listener: Listener | None,
+    ):
+        self.comparison = Comparison(name)
+        self.settings = settings
+        self.evaluation = evaluation
+        self.metric = metric
+        self.sample = sample
+        self.listener = listener
+        self.total = total
+        self.run_id = uuid.uuid4().hex[:8]
+        self.baseline: dict[str, Any] | None = None
+
+    @property
+    def index(self) -> int:
+        return len(self.comparison.rows)
+
+    def step(self, scheme: str | None, message: str) -> None:
+        emit(self.listener, Event("step", scheme, message, self.index, self.total))
+
+    def row(self, scheme: str, technique: str, **params: Any) -> dict[str, Any]:
+        """A new row for a variant, with the run's parameters."""
+        return {
+            "model": self.comparison.name,
+            "technique": technique,
+            "scheme": scheme,
+            "status": "ok",
+            "error": None,
+            "threads": self.settings.threads,
+            "run_id": self.run_id,
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **params,
+        }
+
+    def variant(self, row: dict[str, Any], make: Any, key: str | None = None) -> TFLiteModel | None:
+        """Convert with ``make()`` (returns flatbuffer bytes), measure, and add the row.
+
+        A failure of the conversion or of the interpreter makes a failed row instead.
+        ``key`` names the variant in ``comparison.models`` (default: its scheme).
+        """
+        scheme = row["scheme"]
+        variant = None
+        self.step(scheme, "converting")
+        started = time.perf_counter()
+        try:
+            content = make()
+            row["convert_seconds"] = time.perf_counter() - started
+            variant = TFLiteModel(
+                content,
+                name=self.comparison.name,
+                scheme=scheme,
+                technique=row["technique"],
+                settings=self.settings,
+            )
+            variant.row, variant.comparison = row, self.comparison
+            self.comparison.models[key or scheme] = variant
+            self.measure(variant, row)
+        except (NbOptError, RuntimeError, ValueError) as exc:
+            row["status"] = "failed"
+            row["error"] = first_line(exc)
+            variant = None
+        self.add(row)
+        return variant
+
+    def measure(self, model: TFLiteModel, row: dict[str, Any]) -> None:
+        """Fill ``row`` with the sizes, latency and metric of ``model``."""
+        row["size_bytes"] = model.size
+        row["gzip_bytes"] = model.gzip_size
+        self.step(model.scheme, "measuring latency")
+        lat = measure_latency(model.content, self.settings, self.sample)
+        row["latency_ms"] = lat.median_ms
+        row["latency_p90_ms"] = lat.p90_ms
+        row["latency_cv"] = lat.cv
+        row["latency_runs"] = lat.runs
+        if self.evaluation is not None and self.metric is not None:
+            self.step(model.scheme, "evaluating")
+            outs = Runner(model.content, self.settings.threads).predict(
+                self.evaluation.x, self.settings.eval_batch_size
+            )
+            name, fn = self.metric
+            row["metric"] = name
+            row["accuracy"] = float(fn(self.evaluation.y, outs[0]))
+            row["eval_samples"] = len(self.evaluation)
+
+    def add(self, row: dict[str, Any], record: bool = True) -> None:
+        """Append a finished row (the first ``float32`` baseline row is the reference)."""
+        if self.baseline is None and row.get("technique") == "baseline":
+            self.baseline = row
+        fill_ratios(row, self.baseline)
+        self.comparison.rows.append(row)
+        if record:
+            results.record(row)
+        emit(
+            self.listener,
+            Event("row", row["scheme"], row["status"], self.index, self.total, row=row),
         )
-        name, fn = metric
-        row["metric"] = name
-        row["accuracy"] = float(fn(evaluation.y, outs[0]))
-        row["eval_samples"] = len(evaluation)
+
+    def start(self, message: str) -> None:
+        emit(self.listener, Event("start", None, message, 0, self.total))
+
+    def finish(self, interrupted: bool = False) -> None:
+        self.comparison.done = True
+        self.comparison.interrupted = interrupted
+        emit(
+            self.listener,
+            Event("done", None, "interrupted" if interrupted else "done", self.index, self.total),
+        )
+
+
+def prepare_data(
+    model: Any,
+    calib: Any,
+    eval: Any,
+    metric: Any,  # noqa: A002
+) -> tuple[list[Any] | None, EvalData | None, tuple[str, Any] | None]:
+    """Calibration arrays, evaluation data and the resolved metric for ``model``."""
+    specs = input_specs(model)
+    calib_arrays = calibration_arrays(calib, specs) if calib is not None else None
+    evaluation = eval_data(eval, specs) if eval is not None else None
+    resolved = resolve_metric(metric, evaluation.y, output_shape(model)) if evaluation else None
+    return calib_arrays, evaluation, resolved
 
 
 def run_post_training(
@@ -157,86 +251,44 @@ def run_post_training(
         raise NbOptUsageError(f"unknown io {io!r}; choose from {', '.join(IO_TYPES)}")
     if io != "float" and "int8" not in schemes:
         raise NbOptUsageError(f"io={io!r} applies to the int8 scheme; add int8 to the schemes")
-    specs = input_specs(model)
     missing = [s for s in schemes if s in NEEDS_CALIBRATION] if calib is None else []
     if missing and not skip_uncalibrated:
         raise NbOptUsageError(
             f"{', '.join(missing)} needs calibration data; pass representative samples, "
             "e.g. --calib x_train[:256] (calib=...)"
         )
-    calib_arrays = calibration_arrays(calib, specs) if calib is not None else None
-    evaluation = eval_data(eval, specs) if eval is not None else None
-    resolved_metric = (
-        resolve_metric(metric, evaluation.y, output_shape(model)) if evaluation else None
-    )
-    sample = evaluation.x if evaluation else calib_arrays
-    name = name or getattr(model, "name", "model")
-    run_id = uuid.uuid4().hex[:8]
-    comparison = Comparison(name)
+    calib_arrays, evaluation, resolved = prepare_data(model, calib, eval, metric)
     order = ["float32", *[s for s in schemes if s != "float32"]]
-    total = len(order)
-    emit(listener, Event("start", None, f"tracing {name}", 0, total))
+    run = Run(
+        name or getattr(model, "name", "model"),
+        len(order),
+        settings=settings,
+        evaluation=evaluation,
+        metric=resolved,
+        sample=evaluation.x if evaluation else calib_arrays,
+        listener=listener,
+    )
+    run.start(f"tracing {run.comparison.name}")
     exported = export_saved_model(model)
-    base_row: dict[str, Any] | None = None
+    interrupted = False
     try:
-        for i, scheme in enumerate(order):
-            row = _blank_row(name, scheme, run_id, io, settings.threads)
+        for scheme in order:
+            technique = "baseline" if scheme == "float32" else "ptq"
+            row = run.row(scheme, technique, io=io if scheme == "int8" else "float")
             if calib_arrays is not None and scheme in NEEDS_CALIBRATION:
                 row["calib_samples"] = len(calib_arrays[0])
             if scheme in missing:
                 row["status"] = "skipped"
                 row["error"] = "needs calibration data (calib=... / --calib)"
-            else:
-                emit(listener, Event("step", scheme, "converting", i, total))
-                started = time.perf_counter()
-                try:
-                    content = convert(
-                        exported.path, scheme, calib_arrays, io if scheme == "int8" else "float"
-                    )
-                    row["convert_seconds"] = time.perf_counter() - started
-                    variant = TFLiteModel(
-                        content,
-                        name=name,
-                        scheme=scheme,
-                        technique=row["technique"],
-                        settings=settings,
-                    )
-                    variant.row, variant.comparison = row, comparison
-                    comparison.models[scheme] = variant
-                    measure_variant(
-                        variant,
-                        row,
-                        settings,
-                        evaluation,
-                        resolved_metric,
-                        sample,
-                        listener,
-                        i,
-                        total,
-                    )
-                except (ConversionError, NbOptError, RuntimeError, ValueError) as exc:
-                    row["status"] = "failed"
-                    row["error"] = first_line(exc)
-            if scheme == "float32":
-                base_row = row
-            fill_ratios(row, base_row)
-            comparison.rows.append(row)
-            results.record(row)
-            emit(listener, Event("row", scheme, row["status"], i + 1, total, row=row))
+                run.add(row)
+                continue
+            run.variant(
+                row, lambda s=scheme, r=row: convert(exported.path, s, calib_arrays, r["io"])
+            )
     except KeyboardInterrupt:
-        comparison.interrupted = True
+        interrupted = True
         raise
     finally:
-        comparison.done = True
         exported.cleanup()
-        emit(
-            listener,
-            Event(
-                "done",
-                None,
-                "interrupted" if comparison.interrupted else "done",
-                len(comparison.rows),
-                total,
-            ),
-        )
-    return comparison
+        run.finish(interrupted)
+    return run.comparison
