@@ -20,6 +20,207 @@ def _settings(threads: int | None) -> MeasureSettings:
     return replace(s, threads=threads) if threads else s
 
 
+def _source(model: Any) -> tuple[Any, dict[str, Any] | None, str | None]:
+    """The Keras model to work on, a float32 baseline row to reuse, and a display name.
+
+    A :class:`TFLiteModel` made by pruning, clustering or QAT stands for its fine-tuned
+    Keras model, so techniques chain (prune → cluster → QAT); the chain keeps the original
+    model's float32 baseline as its reference.
+    """
+    if isinstance(model, TFLiteModel):
+        if model.keras_model is None:
+            from .errors import NbOptTypeError
+
+            raise NbOptTypeError(
+                f"{model.name!r} ({model.scheme}) is a .tflite model without a Keras model "
+                "behind it; pass the Keras model it came from"
+            )
+        base = None
+        if model.comparison is not None:
+            base = next(
+                (
+                    r
+                    for r in model.comparison.rows
+                    if r.get("technique") == "baseline" and r.get("status") == "ok"
+                ),
+                None,
+            )
+        return model.keras_model, base, model.name
+    return model, None, None
+
+
+def _finish(outcome: Any, save: str | None, force: bool) -> TFLiteModel:
+    comparison = outcome.comparison
+    if save:
+        comparison.save(save, force=force)
+    if outcome.final is None:
+        from .errors import ConversionError
+
+        failed = [r for r in comparison.rows if r.get("status") == "failed"]
+        reason = failed[-1]["error"] if failed else "no variant was produced"
+        raise ConversionError(f"{comparison.name}: {reason}")
+    return outcome.final
+
+
+def _train(
+    technique: Any,
+    model: Any,
+    *,
+    fit: Any,
+    epochs: int,
+    batch_size: int,
+    fine_tune: Any,
+    eval: Any,
+    calib: Any,
+    then: str | None,
+    io: str,
+    threads: int | None,
+    metric: Any,  # noqa: A002
+    name: str | None,
+    save: str | None,
+    force: bool,
+    progress: Listener | None,
+) -> TFLiteModel:
+    from .engine.training import optimize
+
+    keras_model, baseline, source_name = _source(model)
+    outcome = optimize(
+        keras_model,
+        technique,
+        fit=fit,
+        epochs=epochs,
+        batch_size=batch_size,
+        fine_tune=fine_tune,
+        eval=eval,
+        calib=calib,
+        then=then,
+        io=io,
+        metric=metric,
+        name=name or source_name,
+        baseline=baseline,
+        settings=_settings(threads),
+        listener=progress,
+    )
+    return _finish(outcome, save, force)
+
+
+def prune(
+    model: Any,
+    sparsity: float = 0.5,
+    fit: Any = None,
+    *,
+    epochs: int = 2,
+    batch_size: int = 32,
+    schedule: str = "polynomial",
+    structure: str | None = None,
+    fine_tune: Any = None,
+    eval: Any = None,  # noqa: A002 - the documented name
+    calib: Any = None,
+    then: str | None = None,
+    io: str = "float",
+    threads: int | None = None,
+    metric: Any = None,
+    name: str | None = None,
+    save: str | None = None,
+    force: bool = False,
+    progress: Listener | None = None,
+) -> TFLiteModel:
+    """Magnitude pruning with tfmot: fine-tune a copy of ``model`` toward ``sparsity`` zeros.
+
+    Parameters
+    ----------
+    sparsity : float in [0, 1)
+        The share of weights to zero in every prunable layer.
+    fit : (x, y), tf.data.Dataset or generator
+        Training data for the fine-tune (or pass ``fine_tune``: a callable that trains the
+        wrapped model it receives; nbopt adds the pruning callback to its ``fit``).
+    schedule : {"polynomial", "constant"}
+        Polynomial ramps sparsity up over the first 70% of the steps the fit will run;
+        constant prunes to the target at once. Both prune often enough to reach the target.
+    structure : "2:4", optional
+        Structured sparsity: two zeros in every block of four weights.
+    then : str, optional
+        A post-training scheme (``int8``, ``dynamic``, ``float16``) applied to the result.
+
+    Returns
+    -------
+    TFLiteModel
+        The last variant (the ``then`` one if given). Its row holds ``sparsity``: the
+        share of zeros actually present in the exported kernels. ``.keras_model`` is the
+        stripped, pruned Keras model; ``.comparison`` holds every row.
+    """
+    from .engine.training import Technique
+
+    return _train(
+        Technique("prune", sparsity=sparsity, schedule=schedule, structure=structure),
+        model,
+        fit=fit,
+        epochs=epochs,
+        batch_size=batch_size,
+        fine_tune=fine_tune,
+        eval=eval,
+        calib=calib,
+        then=then,
+        io=io,
+        threads=threads,
+        metric=metric,
+        name=name,
+        save=save,
+        force=force,
+        progress=progress,
+    )
+
+
+def cluster(
+    model: Any,
+    clusters: int = 16,
+    fit: Any = None,
+    *,
+    epochs: int = 1,
+    batch_size: int = 32,
+    init: str = "kmeans++",
+    preserve: str | None = None,
+    fine_tune: Any = None,
+    eval: Any = None,  # noqa: A002 - the documented name
+    calib: Any = None,
+    then: str | None = None,
+    io: str = "float",
+    threads: int | None = None,
+    metric: Any = None,
+    name: str | None = None,
+    save: str | None = None,
+    force: bool = False,
+    progress: Listener | None = None,
+) -> TFLiteModel:
+    """Weight clustering with tfmot: every kernel keeps at most ``clusters`` distinct values.
+
+    ``init`` is ``kmeans++``, ``linear``, ``density`` or ``random``; ``preserve="sparsity"``
+    keeps the zeros of a pruned model (sparsity-preserving clustering). The row holds
+    ``max_distinct_values`` and ``distinct_values`` (per exported tensor). Other parameters
+    as :func:`prune`.
+    """
+    from .engine.training import Technique
+
+    return _train(
+        Technique("cluster", clusters=clusters, init=init, preserve=preserve),
+        model,
+        fit=fit,
+        epochs=epochs,
+        batch_size=batch_size,
+        fine_tune=fine_tune,
+        eval=eval,
+        calib=calib,
+        then=then,
+        io=io,
+        threads=threads,
+        metric=metric,
+        name=name,
+        save=save,
+        force=force,
+        progress=progress,
+    )
+
+
 def quantize(
     model: Any,
     scheme: str | list[str] | None = None,
@@ -33,8 +234,21 @@ def quantize(
     save: str | None = None,
     force: bool = False,
     progress: Listener | None = None,
+    aware: bool = False,
+    fit: Any = None,
+    epochs: int = 1,
+    batch_size: int = 32,
+    fine_tune: Any = None,
+    preserve: str | None = None,
+    skip: list[str] | str | None = None,
 ) -> TFLiteModel | Comparison:
     """Post-training quantization of a Keras model, measured against its float32 baseline.
+
+    With ``aware=True``: quantization-aware training instead. A copy of the model is
+    wrapped with tfmot's fake quantization, fine-tuned on ``fit`` (or by ``fine_tune``, a
+    callable that receives the wrapped model), converted to int8 and measured; ``preserve``
+    (``sparsity``, ``clusters``, ``both``) keeps a pruned or clustered model's structure
+    (PQAT, CQAT, PCQAT); ``skip`` names layers to leave in float. Returns a TFLiteModel.
 
     Parameters
     ----------
@@ -68,6 +282,36 @@ def quantize(
     Comparison
         otherwise.
     """
+    if aware:
+        from .engine.training import Technique
+
+        if scheme is not None and parse_schemes(scheme) != ["int8"]:
+            from .errors import NbOptUsageError
+
+            raise NbOptUsageError("quantization-aware training makes int8 models; drop --scheme")
+        skipped = (
+            [s.strip() for s in skip.split(",")] if isinstance(skip, str) else list(skip or [])
+        )
+        return _train(
+            Technique("qat", preserve=preserve, skip=skipped),
+            model,
+            fit=fit,
+            epochs=epochs,
+            batch_size=batch_size,
+            fine_tune=fine_tune,
+            eval=eval,
+            calib=calib,
+            then=None,
+            io=io,
+            threads=threads,
+            metric=metric,
+            name=name,
+            save=save,
+            force=force,
+            progress=progress,
+        )
+    model, _, source_name = _source(model)
+    name = name or source_name
     single = isinstance(scheme, str) and "," not in scheme
     schemes = parse_schemes(scheme) if scheme is not None else list(SCHEMES)
     comparison = run_post_training(

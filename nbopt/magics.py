@@ -1,14 +1,20 @@
-"""IPython magics: ``%quantize`` and ``%nbopt``. A parsing layer over :mod:`nbopt.api`."""
+"""IPython magics: ``%quantize``, ``%prune``, ``%cluster`` and ``%nbopt``.
+
+A parsing layer: arguments are parsed and evaluated in the user's namespace, the work is
+done by :mod:`nbopt.api`, and nbopt's own errors become one-line ``UsageError``s.
+"""
 
 from __future__ import annotations
 
+import functools
 import keyword
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from . import api
@@ -25,20 +31,91 @@ class NbOptUsageError(UsageError):
 
 def _usage(fn: Any) -> Any:
     """Turn nbopt's own errors inside a magic into one-line ``UsageError``s."""
-    import functools
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except NbOptError as exc:
-            raise NbOptUsageError(str(exc)) from None
         except NbOptUsageError:
             raise
         except UsageError as exc:  # from IPython's argument parser
             raise NbOptUsageError(f"{exc}; see %{fn.__name__}? for the options") from None
+        except NbOptError as exc:
+            raise NbOptUsageError(str(exc)) from None
 
     return wrapper
+
+
+def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every optimizing magic takes."""
+    for decorator in reversed(
+        [
+            argument(
+                "-e",
+                "--eval",
+                default=None,
+                help="Expression for labelled evaluation data, e.g. x_test,y_test.",
+            ),
+            argument(
+                "-t",
+                "--threads",
+                type=int,
+                default=None,
+                help="Interpreter threads for measurement (default: NbOpt.threads).",
+            ),
+            argument(
+                "--as",
+                dest="as_name",
+                default=None,
+                help="Bind the result (TFLiteModel or Comparison) to this variable.",
+            ),
+            argument(
+                "--save",
+                nargs="?",
+                const="",
+                default=None,
+                help="Write the .tflite files to this folder (default: NbOpt.output_dir).",
+            ),
+            argument("--force", action="store_true", help="Replace existing files when saving."),
+        ]
+    ):
+        fn = decorator(fn)
+    return fn
+
+
+def _training(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Options of the techniques that fine-tune."""
+    for decorator in reversed(
+        [
+            argument(
+                "-f",
+                "--fit",
+                default=None,
+                help="Expression for training data, e.g. x_train,y_train (line form).",
+            ),
+            argument("--epochs", type=int, default=None, help="Fine-tuning epochs."),
+            argument("--batch-size", type=int, default=32, help="Fine-tuning batch size."),
+            argument(
+                "-c",
+                "--calib",
+                default=None,
+                help="Expression for representative samples (for --then int8).",
+            ),
+            argument(
+                "--then",
+                default=None,
+                help="A post-training scheme applied to the result: int8, dynamic, float16.",
+            ),
+            argument(
+                "--io",
+                default="float",
+                choices=["float", "int8", "uint8"],
+                help="Input/output type of an int8 result (int8/uint8: integer-only).",
+            ),
+        ]
+    ):
+        fn = decorator(fn)
+    return fn
 
 
 @magics_class
@@ -62,14 +139,70 @@ class NbOptMagics(Magics):
             )
         return self._eval(expr, "model")
 
-    def _bind(self, name: str | None, value: Any) -> None:
-        if name:
-            self.shell.user_ns[name] = value
-
     @staticmethod
-    def _check_name(name: str | None) -> None:
+    def _check(args: Any) -> None:
+        name = args.as_name
         if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
             raise NbOptUsageError(f"--as {name!r} is not a valid Python variable name")
+        if args.threads is not None and args.threads < 1:
+            raise NbOptUsageError("--threads must be 1 or more")
+
+    def _output(self, args: Any) -> dict[str, Any]:
+        """Keyword arguments every API call takes, from the common options."""
+        save = None
+        if args.save is not None:
+            save = args.save or current().output_dir
+        return {
+            "eval": self._eval(args.eval, "--eval"),
+            "threads": args.threads,
+            "name": args.model,
+            "save": save,
+            "force": args.force,
+            "progress": LiveTable(self.shell, args.model),
+        }
+
+    def _fine_tune(self, args: Any, cell: str | None, magic: str) -> dict[str, Any]:
+        """``fit``/``epochs`` for the line form, or ``fine_tune`` running the cell body."""
+        if cell is None:
+            out = {"fit": self._eval(args.fit, "--fit"), "batch_size": args.batch_size}
+            if args.epochs is not None:
+                out["epochs"] = args.epochs
+            return out
+        if not args.as_name:
+            raise NbOptUsageError(
+                f"%%{magic} needs --as NAME: the name your cell uses for the model it trains"
+            )
+        if args.fit:
+            raise NbOptUsageError(f"%%{magic} fine-tunes in the cell body; drop --fit")
+        return {"fine_tune": self._cell_runner(args.as_name, cell)}
+
+    def _cell_runner(self, name: str, cell: str) -> Callable[[Any], None]:
+        ns = self.shell.user_ns
+        code = self.shell.transform_cell(cell)
+
+        def fine_tune(wrapped: Any) -> None:
+            ns[name] = wrapped
+            self.shell.ex(code)
+
+        return fine_tune
+
+    def _run(self, args: Any, call: Callable[[], Any]) -> Any:
+        """Call the API; bind ``--as`` on success, restore it on failure."""
+        ns = self.shell.user_ns
+        missing = object()
+        previous = ns.get(args.as_name, missing) if args.as_name else missing
+        try:
+            result = call()
+        except BaseException:
+            if args.as_name:
+                if previous is missing:
+                    ns.pop(args.as_name, None)
+                else:
+                    ns[args.as_name] = previous
+            raise
+        if args.as_name:
+            ns[args.as_name] = result
+        return result
 
     @magic_arguments()
     @argument("model", help="The Keras model: a variable name or expression.")
@@ -80,78 +213,185 @@ class NbOptMagics(Magics):
         help="float16, dynamic, int8, int16x8, comma-separated (default: all four).",
     )
     @argument(
-        "-c",
-        "--calib",
-        default=None,
-        help="Expression for representative samples (needed by int8 and int16x8).",
+        "--aware",
+        action="store_true",
+        help="Quantization-aware training (fine-tunes; the cell form runs your own fit).",
     )
     @argument(
-        "-e",
-        "--eval",
+        "--preserve",
         default=None,
-        help="Expression for labelled evaluation data, e.g. x_test,y_test.",
+        choices=["sparsity", "clusters", "both"],
+        help="With --aware: keep a pruned/clustered model's structure (PQAT/CQAT/PCQAT).",
     )
     @argument(
-        "--io",
-        default="float",
-        choices=["float", "int8", "uint8"],
-        help="Input/output type of the int8 variant (int8/uint8: integer-only model).",
+        "--skip", default=None, help="With --aware: layers to leave in float, comma-separated."
     )
-    @argument(
-        "-t",
-        "--threads",
-        type=int,
-        default=None,
-        help="Interpreter threads for measurement (default: NbOpt.threads).",
-    )
-    @argument(
-        "--as",
-        dest="as_name",
-        default=None,
-        help="Bind the result (TFLiteModel or Comparison) to this variable.",
-    )
-    @argument(
-        "--save",
-        nargs="?",
-        const="",
-        default=None,
-        help="Write the .tflite files to this folder (default: NbOpt.output_dir).",
-    )
-    @argument("--force", action="store_true", help="Replace existing files when saving.")
-    @line_magic
+    @_training
+    @_common
+    @line_cell_magic
     @_usage
-    def quantize(self, line: str) -> Any:
-        """Post-training quantization, measured against the float32 baseline.
+    def quantize(self, line: str, cell: str | None = None) -> Any:
+        """Quantize a Keras model and measure it against its float32 baseline.
 
-        Examples::
+        Post-training (line form)::
 
             %quantize model --scheme int8 --calib x_train[:256] --eval x_test,y_test --as m8
             %quantize model --scheme float16,dynamic,int8,int16x8 --calib x_train[:256]
+
+        Quantization-aware training: the line form fine-tunes with the model's own loss
+        and optimizer; in the cell form the body is your fine-tuning code, run with the
+        ``--as`` name bound to the quantization-aware copy (afterwards it names the result)::
+
+            %quantize model --aware --fit x_train,y_train --epochs 1 --eval x_test,y_test
+
+            %%quantize model --aware --as qat_model --eval x_test,y_test
+            qat_model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
+            qat_model.fit(x_train, y_train, epochs=1)
         """
         args = parse_argstring(self.quantize, line)
-        self._check_name(args.as_name)
+        self._check(args)
+        if cell is not None and not args.aware:
+            raise NbOptUsageError("%%quantize is for quantization-aware training: add --aware")
         model = self._model(args.model)
         calib = self._eval(args.calib, "--calib")
-        evaluation = self._eval(args.eval, "--eval")
-        if args.threads is not None and args.threads < 1:
-            raise NbOptUsageError("--threads must be 1 or more")
-        save = None
-        if args.save is not None:
-            save = args.save or current().output_dir
-        result = api.quantize(
-            model,
-            args.scheme,
-            calib,
-            evaluation,
-            io=args.io,
-            threads=args.threads,
-            name=args.model,
-            save=save,
-            force=args.force,
-            progress=LiveTable(self.shell, args.model),
+        if not args.aware:
+            for option in ("fit", "epochs", "then", "preserve", "skip"):
+                if getattr(args, option) is not None:
+                    raise NbOptUsageError(
+                        f"--{option} goes with --aware (quantization-aware training)"
+                    )
+            out = self._output(args)
+            return self._run(
+                args, lambda: api.quantize(model, args.scheme, calib, io=args.io, **out)
+            )
+        if args.then:
+            raise NbOptUsageError("--then does not apply to --aware: its result is already int8")
+        training = self._fine_tune(args, cell, "quantize")
+        out = self._output(args)
+        return self._run(
+            args,
+            lambda: api.quantize(
+                model,
+                args.scheme,
+                calib,
+                io=args.io,
+                aware=True,
+                preserve=args.preserve,
+                skip=args.skip,
+                **training,
+                **out,
+            ),
         )
-        self._bind(args.as_name, result)
-        return result
+
+    @magic_arguments()
+    @argument("model", help="The Keras model (or a pruned/clustered result to chain).")
+    @argument(
+        "--sparsity",
+        type=float,
+        required=True,
+        help="Share of weights to zero, in [0, 1), e.g. 0.8.",
+    )
+    @argument(
+        "--schedule",
+        default="polynomial",
+        choices=["polynomial", "constant"],
+        help="How sparsity rises during the fine-tune (both reach the target).",
+    )
+    @argument("--structure", default=None, help="2:4 for structured sparsity.")
+    @_training
+    @_common
+    @line_cell_magic
+    @_usage
+    def prune(self, line: str, cell: str | None = None) -> Any:
+        """Magnitude pruning with tfmot, fine-tuned, stripped, exported and measured.
+
+        ::
+
+            %prune model --sparsity 0.8 --fit x_train,y_train --epochs 2 --eval x_test,y_test
+
+            %%prune model --sparsity 0.8 --as pruned --eval x_test,y_test
+            pruned.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
+            pruned.fit(x_train, y_train, epochs=2)   # nbopt adds the pruning callback
+
+        The row's ``sparsity`` is the share of zeros in the exported kernels; compare
+        ``gzip_bytes``: pruning shrinks the compressed file, not the .tflite itself.
+        """
+        args = parse_argstring(self.prune, line)
+        self._check(args)
+        model = self._model(args.model)
+        calib = self._eval(args.calib, "--calib")
+        training = self._fine_tune(args, cell, "prune")
+        out = self._output(args)
+        return self._run(
+            args,
+            lambda: api.prune(
+                model,
+                args.sparsity,
+                schedule=args.schedule,
+                structure=args.structure,
+                calib=calib,
+                then=args.then,
+                io=args.io,
+                **training,
+                **out,
+            ),
+        )
+
+    @magic_arguments()
+    @argument("model", help="The Keras model (or a pruned/clustered result to chain).")
+    @argument(
+        "--clusters",
+        type=int,
+        required=True,
+        help="Distinct values per weight tensor, 2 or more, e.g. 16.",
+    )
+    @argument(
+        "--init",
+        default="kmeans++",
+        choices=["kmeans++", "linear", "density", "random"],
+        help="How the cluster centroids start.",
+    )
+    @argument(
+        "--preserve",
+        default=None,
+        choices=["sparsity"],
+        help="Keep the zeros of a pruned model (sparsity-preserving clustering).",
+    )
+    @_training
+    @_common
+    @line_cell_magic
+    @_usage
+    def cluster(self, line: str, cell: str | None = None) -> Any:
+        """Weight clustering with tfmot, fine-tuned, stripped, exported and measured.
+
+        ::
+
+            %cluster model --clusters 16 --fit x_train,y_train --epochs 1 --eval x_test,y_test
+            %cluster pruned --clusters 16 --preserve sparsity --fit x_train,y_train \\
+                --then int8 --calib x_train[:256]
+
+        The row's ``max_distinct_values`` counts the distinct values in the exported kernels.
+        """
+        args = parse_argstring(self.cluster, line)
+        self._check(args)
+        model = self._model(args.model)
+        calib = self._eval(args.calib, "--calib")
+        training = self._fine_tune(args, cell, "cluster")
+        out = self._output(args)
+        return self._run(
+            args,
+            lambda: api.cluster(
+                model,
+                args.clusters,
+                init=args.init,
+                preserve=args.preserve,
+                calib=calib,
+                then=args.then,
+                io=args.io,
+                **training,
+                **out,
+            ),
+        )
 
     @magic_arguments()
     @argument("command", choices=["results"], help="results: every row measured in this kernel.")
@@ -187,6 +427,9 @@ class NbOptMagics(Magics):
         return df
 
 
+_MAGICS = ("quantize", "prune", "cluster", "nbopt")
+
+
 def load(ipython: Any) -> None:
     """Register magics and configuration; select tf_keras if TensorFlow is not loaded yet."""
     global _announced
@@ -206,7 +449,8 @@ def load(ipython: Any) -> None:
 
 def unload(ipython: Any) -> None:
     """Remove the magics and the configuration object."""
-    for name in ("quantize", "nbopt"):
-        ipython.magics_manager.magics["line"].pop(name, None)
+    for kind in ("line", "cell"):
+        for name in _MAGICS:
+            ipython.magics_manager.magics[kind].pop(name, None)
     ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, NbOpt)]
     set_current(None)

@@ -131,11 +131,16 @@ def converter_for(
     scheme: str,
     calib: list[np.ndarray] | None = None,
     io: str = "float",
+    aware: bool = False,
 ) -> Any:
-    """A ``tf.lite.TFLiteConverter`` set up for ``scheme`` (the documented recipes)."""
+    """A ``tf.lite.TFLiteConverter`` set up for ``scheme`` (the documented recipes).
+
+    ``aware`` marks a quantization-aware trained model: its int8 ranges come from training,
+    so no calibration data is needed.
+    """
     import tensorflow as tf
 
-    if scheme in NEEDS_CALIBRATION and calib is None:
+    if scheme in NEEDS_CALIBRATION and calib is None and not aware:
         raise NbOptUsageError(
             f"scheme {scheme} needs calibration data; pass representative samples, "
             "e.g. --calib x_train[:256]"
@@ -149,7 +154,8 @@ def converter_for(
     if scheme == "float16":
         conv.target_spec.supported_types = [tf.float16]
     elif scheme == "int8":
-        conv.representative_dataset = _representative(calib)
+        if calib is not None:
+            conv.representative_dataset = _representative(calib)
         if io != "float":
             conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             conv.inference_input_type = tf.int8 if io == "int8" else tf.uint8
@@ -167,9 +173,10 @@ def convert(
     scheme: str,
     calib: list[np.ndarray] | None = None,
     io: str = "float",
+    aware: bool = False,
 ) -> bytes:
     """The .tflite flatbuffer of ``scheme`` (``ConversionError`` when the converter fails)."""
-    conv = converter_for(saved_model_dir, scheme, calib, io)
+    conv = converter_for(saved_model_dir, scheme, calib, io, aware)
     try:
         return bytes(conv.convert())
     except Exception as exc:

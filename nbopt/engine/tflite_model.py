@@ -49,6 +49,9 @@ class TFLiteModel:
         self.row: dict[str, Any] | None = None
         #: The comparison this model belongs to, if any.
         self.comparison: Comparison | None = None
+        #: For pruned, clustered and QAT variants: the fine-tuned Keras model it came from
+        #: (pass the TFLiteModel itself to another technique to chain them).
+        self.keras_model: Any = None
         self._gzip: int | None = None
         self._runner: Runner | None = None
 
