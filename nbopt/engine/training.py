@@ -115,16 +115,22 @@ class Technique:
         return out
 
 
-def tfmot_model(model: Any) -> Any:
-    """A tf_keras copy of ``model`` that tfmot may rewrite: never the user's own object."""
-    import tf_keras
-
+def require_graph_model(model: Any) -> str:
+    """The model's Keras flavor, if tfmot can rewrite it (Sequential or Functional)."""
     flavor = require_model(model)
     if not is_graph_model(model):
         raise NbOptUsageError(
             f"model {model.name!r} is a subclassed Keras model; tfmot needs a Sequential or "
             "Functional model (build it with keras.Sequential or the functional API)"
         )
+    return flavor
+
+
+def tfmot_model(model: Any) -> Any:
+    """A tf_keras copy of ``model`` that tfmot may rewrite: never the user's own object."""
+    import tf_keras
+
+    flavor = require_graph_model(model)
     if flavor == "keras3":
         from .rebuild import to_tf_keras
 
@@ -340,7 +346,7 @@ def optimize(
     """
     settings = settings or MeasureSettings()
     technique.validate()
-    require_model(model)
+    require_graph_model(model)
     if fit is None and fine_tune is None:
         raise NbOptUsageError(
             f"{technique.kind} fine-tunes the model and needs training data; pass "
