@@ -30,8 +30,9 @@ def mobilenet_v2() -> Any:
     )
 
 
-def tutorial_loop(model: Any, calib: np.ndarray, x: np.ndarray, y: np.ndarray,
-                  latency_runs: int) -> dict[str, Any]:
+def tutorial_loop(
+    model: Any, calib: np.ndarray, x: np.ndarray, y: np.ndarray, latency_runs: int
+) -> dict[str, Any]:
     """The TFLite tutorials' way: convert from Keras per scheme, evaluate sample by sample,
     time ``invoke()`` in a loop."""
     import tensorflow as tf
@@ -45,9 +46,11 @@ def tutorial_loop(model: Any, calib: np.ndarray, x: np.ndarray, y: np.ndarray,
         if scheme == "float16":
             conv.target_spec.supported_types = [tf.float16]
         if scheme == "int8":
+
             def rep() -> Any:
                 for i in range(len(calib)):
                     yield [calib[i : i + 1]]
+
             conv.representative_dataset = rep
         content = conv.convert()
         interp = Interpreter(model_content=content, num_threads=os.cpu_count())
@@ -64,13 +67,17 @@ def tutorial_loop(model: Any, calib: np.ndarray, x: np.ndarray, y: np.ndarray,
             t0 = time.perf_counter()
             interp.invoke()
             times.append(time.perf_counter() - t0)
-        out[scheme] = {"size": len(content), "accuracy": correct / len(x),
-                       "latency_ms": float(np.median(times) * 1000)}
+        out[scheme] = {
+            "size": len(content),
+            "accuracy": correct / len(x),
+            "latency_ms": float(np.median(times) * 1000),
+        }
     return out
 
 
-def bench_comparison(label: str, model: Any, calib: np.ndarray, x: np.ndarray,
-                     y: np.ndarray) -> dict[str, float]:
+def bench_comparison(
+    label: str, model: Any, calib: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> dict[str, float]:
     import nbopt
     from nbopt.config import NbOpt, set_current
 
@@ -83,16 +90,20 @@ def bench_comparison(label: str, model: Any, calib: np.ndarray, x: np.ndarray,
     cmp = nbopt.quantize(model, "float16,dynamic,int8", calib, (x, y))
     t_new = time.perf_counter() - t0
     set_current(None)
-    print(f"\n[{label}] full comparison (float32, float16, dynamic, int8), "
-          f"{len(calib)} calibration and {len(x)} evaluation samples")
+    print(
+        f"\n[{label}] full comparison (float32, float16, dynamic, int8), "
+        f"{len(calib)} calibration and {len(x)} evaluation samples"
+    )
     print(f"  tutorial loop  {t_ref:8.2f} s   1.00x")
     print(f"  nbopt.quantize {t_new:8.2f} s   {t_new / t_ref:.2f}x of the tutorial loop")
     df = cmp.df.set_index("scheme")
     print("  scheme    size(nbopt/tutorial)  accuracy nbopt / tutorial")
     for scheme in SCHEMES:
         size_ratio = df.loc[scheme, "size_bytes"] / ref[scheme]["size"]
-        print(f"  {scheme:8s}  {size_ratio:8.3f}             "
-              f"{df.loc[scheme, 'accuracy']:.4f} / {ref[scheme]['accuracy']:.4f}")
+        print(
+            f"  {scheme:8s}  {size_ratio:8.3f}             "
+            f"{df.loc[scheme, 'accuracy']:.4f} / {ref[scheme]['accuracy']:.4f}"
+        )
     return {"tutorial_s": t_ref, "nbopt_s": t_new, "ratio": t_new / t_ref}
 
 
@@ -101,8 +112,9 @@ def bench_latency(content: bytes, sample: np.ndarray, repeats: int = 5) -> float
     from nbopt.engine.interpreter import Runner
     from nbopt.engine.measure import MeasureSettings, time_invocations
 
-    settings = MeasureSettings(warmup_runs=3, runs=200, min_seconds=0.5,
-                               threads=os.cpu_count() or 1)
+    settings = MeasureSettings(
+        warmup_runs=3, runs=200, min_seconds=0.5, threads=os.cpu_count() or 1
+    )
     runner = Runner(content, settings.threads)
     runner.resize(1)
     runner.set_inputs([sample[:1]])
@@ -149,15 +161,16 @@ def bench_evaluation(content: bytes, x: np.ndarray, y: np.ndarray) -> float:
     acc = top1_accuracy(y, batched)
     print(f"\n[evaluation] {len(x)} samples: batched against a per-sample loop")
     print(f"  per-sample loop  {t_loop:.3f} s   1.00x   accuracy {loop_acc:.4f}")
-    print(f"  batched          {t_batch:.3f} s   {t_loop / t_batch:.1f}x faster   "
-          f"accuracy {acc:.4f}  identical: {acc == loop_acc}")
+    print(
+        f"  batched          {t_batch:.3f} s   {t_loop / t_batch:.1f}x faster   "
+        f"accuracy {acc:.4f}  identical: {acc == loop_acc}"
+    )
     return t_loop / t_batch
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nbopt.bench", description=__doc__)
-    parser.add_argument("--skip-mobilenet", action="store_true",
-                        help="only the digits CNN (fast)")
+    parser.add_argument("--skip-mobilenet", action="store_true", help="only the digits CNN (fast)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -165,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"nbopt benchmark on {os.cpu_count()} cores, {sys.platform}")
     model, (x_train, y_train, x_test, y_test) = trained_digits_cnn(epochs=5)
-    results = {"digits": bench_comparison("digits CNN", model, x_train[:32], x_test[:300],
-                                          y_test[:300])}
+    results = {
+        "digits": bench_comparison("digits CNN", model, x_train[:32], x_test[:300], y_test[:300])
+    }
     if not args.skip_mobilenet:
         rng = np.random.default_rng(0)
         mnet = mobilenet_v2()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from traitlets import Float, Int, Unicode
+from traitlets import Bool, Enum, Float, Int, Unicode
 from traitlets.config import Configurable
 
 from .engine.measure import MeasureSettings
@@ -37,6 +37,16 @@ class NbOpt(Configurable):
     eval_batch_size = Int(
         256, min=1, help="Samples per interpreter invocation when measuring accuracy."
     ).tag(config=True)
+    engine = Enum(
+        ["litert", "converter"],
+        "litert",
+        help="How float16/dynamic/int8 variants are made: 'litert' quantizes the float32 "
+        "flatbuffer with the LiteRT Quantizer (fast); 'converter' runs the TFLite converter "
+        "for each scheme (the reference path).",
+    ).tag(config=True)
+    isolate = Bool(
+        True, help="Run the TFLite converter in a worker process, so a crash spares the kernel."
+    ).tag(config=True)
     output_dir = Unicode(
         "nbopt_models", help="Folder where --save writes .tflite files (created on demand)."
     ).tag(config=True)
@@ -50,6 +60,8 @@ class NbOpt(Configurable):
             max_seconds=self.latency_max_seconds,
             threads=self.threads or (os.cpu_count() or 1),
             eval_batch_size=self.eval_batch_size,
+            isolate=self.isolate,
+            engine=self.engine,
         )
 
 

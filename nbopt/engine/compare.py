@@ -7,13 +7,14 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from ..errors import NbOptError, NbOptUsageError
+from ..errors import ConversionError, NbOptError, NbOptUsageError
 from . import results
 from .convert import IO_TYPES, NEEDS_CALIBRATION, convert, export_saved_model
 from .data import EvalData, calibration_arrays, eval_data, resolve_metric
 from .events import Event, Listener, emit
 from .interpreter import Runner, first_line
 from .keras_models import input_specs, output_shape, require_model
+from .litert import QUANTIZER_SCHEMES, quantize_flatbuffer
 from .measure import MeasureSettings, measure_latency
 from .tflite_model import TFLiteModel
 
@@ -212,6 +213,37 @@ class Run:
         )
 
 
+def derive(
+    run: Run,
+    row: dict[str, Any],
+    scheme: str,
+    saved_model_dir: str,
+    float_content: bytes | None,
+    calib: list[Any] | None,
+    io: str = "float",
+) -> bytes:
+    """``scheme`` of a model: from its float32 flatbuffer with the LiteRT Quantizer where
+    that applies (``engine="litert"``), else (or if it fails) with the TFLite converter.
+
+    ``row["converter"]`` says which made it.
+    """
+    settings = run.settings
+    if (
+        settings.engine == "litert"
+        and float_content is not None
+        and scheme in QUANTIZER_SCHEMES
+        and io == "float"
+    ):
+        try:
+            content = quantize_flatbuffer(float_content, scheme, calib, settings.threads)
+            row["converter"] = "litert-quantizer"
+            return content
+        except ConversionError as exc:
+            row["note"] = f"{exc}; made with the TFLite converter instead"
+    row["converter"] = "tflite-converter"
+    return convert(saved_model_dir, scheme, calib, io, isolate=settings.isolate)
+
+
 def prepare_data(
     model: Any,
     calib: Any,
@@ -269,6 +301,10 @@ def run_post_training(
         listener=listener,
     )
     run.start(f"tracing {run.comparison.name}")
+    if settings.isolate:
+        from . import worker
+
+        worker.warm()  # the worker imports TensorFlow while the model is traced here
     exported = export_saved_model(model)
     interrupted = False
     try:
@@ -282,8 +318,18 @@ def run_post_training(
                 row["error"] = "needs calibration data (calib=... / --calib)"
                 run.add(row)
                 continue
+            if scheme == "float32":
+                row["converter"] = "tflite-converter"
+                run.variant(
+                    row, lambda: convert(exported.path, "float32", isolate=settings.isolate)
+                )
+                continue
+            base = run.comparison.models.get("float32")
             run.variant(
-                row, lambda s=scheme, r=row: convert(exported.path, s, calib_arrays, r["io"])
+                row,
+                lambda s=scheme, r=row, b=base: derive(
+                    run, r, s, exported.path, b.content if b else None, calib_arrays, r["io"]
+                ),
             )
     except KeyboardInterrupt:
         interrupted = True

@@ -168,16 +168,38 @@ def converter_for(
     return conv
 
 
+def _convert_here(
+    saved_model_dir: str, scheme: str, calib: list[np.ndarray] | None, io: str, aware: bool
+) -> bytes:
+    conv = converter_for(saved_model_dir, scheme, calib, io, aware)
+    try:
+        return bytes(conv.convert())
+    except Exception as exc:
+        raise ConversionError(f"{scheme} conversion failed: {first_line(exc)}") from exc
+
+
 def convert(
     saved_model_dir: str,
     scheme: str,
     calib: list[np.ndarray] | None = None,
     io: str = "float",
     aware: bool = False,
+    isolate: bool = True,
 ) -> bytes:
-    """The .tflite flatbuffer of ``scheme`` (``ConversionError`` when the converter fails)."""
-    conv = converter_for(saved_model_dir, scheme, calib, io, aware)
-    try:
-        return bytes(conv.convert())
-    except Exception as exc:
-        raise ConversionError(f"{scheme} conversion failed: {first_line(exc)}") from exc
+    """The .tflite flatbuffer of ``scheme``, made by the TFLite converter.
+
+    With ``isolate`` (the default) the converter runs in nbopt's worker process, so a
+    crash of the converter fails this conversion (``ConversionError``) and nothing else.
+    """
+    if scheme in NEEDS_CALIBRATION and calib is None and not aware:
+        raise NbOptUsageError(
+            f"scheme {scheme} needs calibration data; pass representative samples, "
+            "e.g. --calib x_train[:256]"
+        )
+    if io != "float" and scheme != "int8":
+        raise NbOptUsageError(f"io={io!r} applies to the int8 scheme only, not {scheme}")
+    if not isolate:
+        return _convert_here(saved_model_dir, scheme, calib, io, aware)
+    from . import worker
+
+    return worker.call(_convert_here, saved_model_dir, scheme, calib, io, aware)

@@ -29,6 +29,11 @@ class MeasureSettings:
     max_seconds: float = 20.0
     threads: int = os.cpu_count() or 1
     eval_batch_size: int = 256
+    #: Run the TFLite converter in a worker process (a converter crash spares the caller).
+    isolate: bool = True
+    #: ``"litert"``: derive float16/dynamic/int8 from the float32 flatbuffer with the LiteRT
+    #: Quantizer (fast); ``"converter"``: the TFLite converter for every scheme (reference).
+    engine: str = "litert"
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ COLUMNS = [
     "latency_runs",
     "calib_samples",
     "eval_samples",
+    "converter",
     "convert_seconds",
     "run_id",
     "timestamp",

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import NbOptTypeError, NbOptUsageError
-from .compare import Comparison, Run, prepare_data
+from .compare import Comparison, Run, derive, prepare_data
 from .convert import IO_TYPES, NEEDS_CALIBRATION, SCHEMES, convert, export_saved_model
 from .data import EvalData, eval_data
 from .events import Listener
@@ -402,8 +402,8 @@ def optimize(
         else:
             with export_saved_model(model) as exported:
                 run.variant(
-                    run.row("float32", "baseline", io="float"),
-                    lambda: convert(exported.path, "float32"),
+                    run.row("float32", "baseline", io="float", converter="tflite-converter"),
+                    lambda: convert(exported.path, "float32", isolate=settings.isolate),
                 )
         if fine_tune is not None:
             if technique.kind == "prune":
@@ -434,13 +434,22 @@ def optimize(
         with export_saved_model(result) as exported:
             if technique.kind == "qat":
                 row = run.row("int8", "qat", io=io, **params)
+                row["converter"] = "tflite-converter"
                 final = run.variant(
-                    row, lambda: convert(exported.path, "int8", None, io, aware=True), key="qat"
+                    row,
+                    lambda: convert(
+                        exported.path, "int8", None, io, aware=True, isolate=settings.isolate
+                    ),
+                    key="qat",
                 )
                 _weights_columns(final, row, technique)
             else:
-                row = run.row("float32", label, io="float", **params)
-                final = run.variant(row, lambda: convert(exported.path, "float32"), key=label)
+                row = run.row("float32", label, io="float", converter="tflite-converter", **params)
+                final = run.variant(
+                    row,
+                    lambda: convert(exported.path, "float32", isolate=settings.isolate),
+                    key=label,
+                )
                 _weights_columns(final, row, technique)
                 if then is not None:
                     then_row = run.row(
@@ -448,10 +457,17 @@ def optimize(
                     )
                     if calib_arrays is not None and then in NEEDS_CALIBRATION:
                         then_row["calib_samples"] = len(calib_arrays[0])
+                    float_content = final.content if final is not None else None
                     final = run.variant(
                         then_row,
-                        lambda: convert(
-                            exported.path, then, calib_arrays, io if then == "int8" else "float"
+                        lambda: derive(
+                            run,
+                            then_row,
+                            then,
+                            exported.path,
+                            float_content,
+                            calib_arrays,
+                            then_row["io"],
                         ),
                         key=f"{label}+{then}",
                     )

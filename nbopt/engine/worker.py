@@ -1,0 +1,169 @@
+"""A worker process for the TFLite converter, so that a converter crash spares the kernel.
+
+The converter is native code that can abort its process. Conversions run in one long-lived
+worker process (``python -m nbopt.engine.worker``, started on first use; its TensorFlow
+import overlaps the caller's own work). If the worker dies, that conversion fails with a
+clear error and the next call starts a new worker. The user's kernel lives on.
+
+The worker is a plain subprocess talking over two pipes, not ``multiprocessing``: spawning
+through ``multiprocessing`` re-runs an unguarded ``__main__`` script in the child.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from ..errors import ConversionError
+
+
+class _Worker:
+    def __init__(self) -> None:
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "nbopt.engine.worker", str(to_child_r), str(from_child_w)],
+            pass_fds=(to_child_r, from_child_w),
+            stdin=subprocess.DEVNULL,
+        )
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self.outbox = Connection(to_child_w, readable=False)
+        self.inbox = Connection(from_child_r, writable=False)
+        self.pending = 0  # replies still to read (from warm-up requests)
+
+    def send(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        self.outbox.send((fn.__module__, fn.__qualname__, args, kwargs))
+        self.pending += 1
+
+    def receive(self) -> tuple[bool, Any]:
+        reply = self.inbox.recv()
+        self.pending -= 1
+        return reply
+
+    def close(self, kill: bool = False) -> int | None:
+        for conn in (self.outbox, self.inbox):
+            try:
+                conn.close()
+            except OSError:
+                pass
+        if kill and self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            return self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+_lock = threading.RLock()
+_worker: _Worker | None = None
+
+
+def _get() -> _Worker:
+    global _worker
+    if _worker is None or _worker.proc.poll() is not None:
+        _worker = _Worker()
+    return _worker
+
+
+def _warm() -> int:
+    import tensorflow  # noqa: F401  # the import is the slow part of a first conversion
+
+    return os.getpid()
+
+
+def warm() -> None:
+    """Start the worker (if needed) and have it import TensorFlow, without waiting."""
+    with _lock:
+        worker = _get()
+        if worker.pending == 0:
+            worker.send(_warm, (), {})
+
+
+def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in the worker process; its exceptions are re-raised here.
+
+    ``fn`` must be a module-level function. A crash of the worker (abort, segfault,
+    killed) raises :class:`ConversionError`; an interrupt stops the worker and propagates.
+    """
+    global _worker
+    with _lock:
+        worker = _get()
+        try:
+            while worker.pending:  # replies of warm-up requests
+                worker.receive()
+            worker.send(fn, args, kwargs)
+            ok, value = worker.receive()
+        except (EOFError, OSError, BrokenPipeError):
+            code = worker.close()
+            _worker = None
+            how = (
+                f"signal {signal.Signals(-code).name}"
+                if code is not None and code < 0
+                else f"exit code {code}"
+            )
+            raise ConversionError(
+                f"the converter crashed its worker process ({how}); this variant failed, "
+                "your kernel is unaffected"
+            ) from None
+        except BaseException:  # KeyboardInterrupt: the reply would come out of step
+            worker.close(kill=True)
+            _worker = None
+            raise
+    if ok:
+        return value
+    raise value
+
+
+def shutdown() -> None:
+    """Stop the worker process (a new one starts on the next call)."""
+    global _worker
+    with _lock:
+        worker, _worker = _worker, None
+    if worker is not None:
+        worker.close(kill=True)
+
+
+def pid() -> int | None:
+    """The worker's process id, if one is running."""
+    worker = _worker
+    return worker.proc.pid if worker is not None and worker.proc.poll() is None else None
+
+
+atexit.register(shutdown)
+
+
+def _serve(inbox_fd: int, outbox_fd: int) -> None:
+    """The worker's loop: receive calls, answer each with ``(ok, value)``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides about interrupts
+    inbox = Connection(inbox_fd, writable=False)
+    outbox = Connection(outbox_fd, readable=False)
+    while True:
+        try:
+            module, name, args, kwargs = inbox.recv()
+        except EOFError:
+            return
+        try:
+            fn: Any = importlib.import_module(module)
+            for part in name.split("."):
+                fn = getattr(fn, part)
+            reply = (True, fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - every failure goes back to the caller
+            reply = (False, exc)
+        try:
+            outbox.send(reply)
+        except Exception as exc:  # an unpicklable result or exception
+            outbox.send((False, ConversionError(f"{type(exc).__name__}: {exc}")))
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]), int(sys.argv[2]))
