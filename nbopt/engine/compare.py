@@ -228,11 +228,13 @@ def derive(
     ``row["converter"]`` says which made it.
     """
     settings = run.settings
+    # The quantizer's int8 model has int8 inputs and outputs: it stands in for io="int8".
+    fits = io == ("int8" if scheme == "int8" else "float")
     if (
         settings.engine == "litert"
         and float_content is not None
         and scheme in QUANTIZER_SCHEMES
-        and io == "float"
+        and fits
     ):
         try:
             content = quantize_flatbuffer(float_content, scheme, calib, settings.threads)

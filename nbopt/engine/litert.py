@@ -4,7 +4,7 @@ Tracing and converting a Keras model takes seconds per scheme; quantizing the al
 converted float32 flatbuffer takes a fraction of that. The recipes here match the TFLite
 converter's schemes (sizes within a few percent, the same accuracy: tests/test_speed.py);
 the converter stays the reference path (``NbOpt.engine = "converter"``) and takes over
-wherever the quantizer cannot (integer I/O, int16x8, or an error).
+wherever the quantizer cannot (int8 with float or uint8 I/O, int16x8, or an error).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import numpy as np
 from ..errors import ConversionError
 from .interpreter import first_line
 
-#: Schemes the quantizer makes (with float inputs and outputs).
+#: Schemes the quantizer makes: float16 and dynamic with float inputs and outputs, int8 as
+#: an integer-only model (int8 inputs and outputs, like the converter's io="int8").
 QUANTIZER_SCHEMES = frozenset({"float16", "dynamic", "int8"})
 
 
