@@ -43,24 +43,65 @@ def load_keras_model(path: str, unsafe: bool = False) -> Any:
     if not p.exists():
         raise NbOptUsageError(f"no such model file: {path}")
     if p.suffix == ".keras":
-        errors = []
-        for loader in ("keras", "tf_keras"):
-            try:
-                module = __import__(loader)
-                return module.models.load_model(p, safe_mode=not unsafe, compile=False)
-            except Exception as exc:  # try the other Keras
-                errors.append(f"{loader}: {exc}")
-        raise NbOptUsageError(f"cannot load {path}: " + "; ".join(errors))
-    if p.suffix in (".h5", ".hdf5") or p.is_dir():
-        import tf_keras
-
+        loaders = ("keras", "tf_keras")  # Keras 3 wrote most .keras files
+    elif p.suffix in (".h5", ".hdf5") or p.is_dir():
+        loaders = ("tf_keras",)
+    else:
+        loaders = ()
+    if not unsafe and loaders == ("tf_keras",) and _legacy_file_has_code(p):
+        raise NbOptUsageError(
+            f"{path} holds code (a Lambda layer) that would run on loading; "
+            "pass --unsafe if you trust this file"
+        )
+    errors = []
+    for loader in loaders:
         try:
-            return tf_keras.models.load_model(p, compile=False)
-        except Exception as exc:
-            raise NbOptUsageError(f"cannot load {path}: {exc}") from exc
+            module = __import__(loader)
+            return module.models.load_model(p, safe_mode=not unsafe, compile=False)
+        except Exception as exc:  # try the other Keras
+            text = str(exc)
+            if not unsafe and ("safe_mode" in text or "safe mode" in text):
+                raise NbOptUsageError(
+                    f"{path} holds code (a Lambda layer) that Keras' safe mode will not run; "
+                    "pass --unsafe if you trust this file"
+                ) from None
+            errors.append(f"{loader}: {text.splitlines()[0] if text else type(exc).__name__}")
+    if errors:
+        raise NbOptUsageError(f"cannot load {path}: " + "; ".join(errors))
     raise NbOptUsageError(
         f"{path}: unknown model format; nbopt reads .keras, .h5 and SavedModel folders"
     )
+
+
+def _legacy_file_has_code(path: Path) -> bool:
+    """True if an .h5 file or SavedModel folder stores a Lambda layer (marshalled code).
+
+    Keras' safe mode guards .keras files only; for the legacy formats nbopt reads the
+    stored model config itself before anything is deserialized.
+    """
+    if path.is_dir():
+        meta = path / "keras_metadata.pb"
+        data = meta.read_bytes() if meta.exists() else b""
+        return b'"class_name": "Lambda"' in data
+    import json
+
+    import h5py
+
+    with h5py.File(path, "r") as fh:
+        config = fh.attrs.get("model_config")
+    if config is None:
+        return False
+    if isinstance(config, bytes):
+        config = config.decode()
+
+    def walk(node: Any) -> bool:
+        if isinstance(node, dict):
+            return node.get("class_name") == "Lambda" or any(walk(v) for v in node.values())
+        if isinstance(node, list):
+            return any(walk(v) for v in node)
+        return False
+
+    return walk(json.loads(config))
 
 
 def load_arrays(spec: str, want_labels: bool) -> Any:
