@@ -13,6 +13,7 @@ __all__ = [
     "Comparison",
     "TFLiteModel",
     "cluster",
+    "inspect",
     "panel",
     "prune",
     "quantize",
@@ -22,7 +23,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .api import cluster, prune, quantize, recommend, results
+    from .api import cluster, inspect, prune, quantize, recommend, results
     from .engine.compare import Comparison
     from .engine.tflite_model import TFLiteModel
     from .widgets.panel import panel
@@ -31,6 +32,7 @@ _LAZY = {
     "quantize": ("nbopt.api", "quantize"),
     "results": ("nbopt.api", "results"),
     "recommend": ("nbopt.api", "recommend"),
+    "inspect": ("nbopt.api", "inspect"),
     "panel": ("nbopt.widgets.panel", "panel"),
     "prune": ("nbopt.api", "prune"),
     "cluster": ("nbopt.api", "cluster"),

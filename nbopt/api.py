@@ -456,6 +456,47 @@ def recommend(
     return rec
 
 
+def inspect(model: Any, name: str | None = None) -> Any:
+    """The op breakdown of a variant: op types and counts, tensor types, ops that stay float.
+
+    Parameters
+    ----------
+    model : TFLiteModel, Keras model, bytes or str
+        A measured variant, a Keras model (converted to float32 first), a flatbuffer's
+        bytes, or the path of a ``.tflite`` file.
+
+    Returns
+    -------
+    Inspection
+        ``.report`` (counts), ``.ops`` (a DataFrame), ``.compat`` (``gpu_compatible``,
+        ``edgetpu_ready``, ``compat_notes``); shown as a table.
+    """
+    import os
+
+    from .engine.compat import inspect_content
+    from .errors import NbOptTypeError, NbOptUsageError
+
+    if isinstance(model, TFLiteModel):
+        return inspect_content(model.content, name or model.name, model.scheme)
+    if isinstance(model, (bytes, bytearray)):
+        return inspect_content(bytes(model), name or "model", "?")
+    if isinstance(model, (str, os.PathLike)):
+        if not os.path.isfile(model):
+            raise NbOptUsageError(f"no .tflite file at {str(model)!r}")
+        with open(model, "rb") as fh:
+            content = fh.read()
+        return inspect_content(content, name or os.path.basename(str(model)), "file")
+    from .engine.keras_models import keras_flavor
+
+    if keras_flavor(model) is None:
+        raise NbOptTypeError(
+            f"cannot inspect a {type(model).__name__}; pass a TFLiteModel, a Keras model, "
+            "bytes or a .tflite path"
+        )
+    variant = quantize(model, "float32", name=name)
+    return inspect_content(variant.content, variant.name, "float32")
+
+
 def results() -> Any:
     """Every row measured in this kernel (or process), as a DataFrame."""
     from .engine import results as store

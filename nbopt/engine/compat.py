@@ -240,3 +240,58 @@ def compatibility(content: bytes) -> dict[str, Any]:
         }
     notes = [f"GPU: {n}" for n in gpu_notes] + [f"Edge TPU: {n}" for n in tpu_notes]
     return {"gpu_compatible": gpu, "edgetpu_ready": tpu, "compat_notes": "; ".join(notes)}
+
+
+@dataclass
+class Inspection:
+    """The op breakdown and compatibility of one .tflite model (``%nbopt inspect``)."""
+
+    name: str
+    scheme: str
+    size: int
+    report: OpReport
+    compat: dict[str, Any]
+
+    @property
+    def ops(self) -> Any:
+        """One row per op type: ``op``, ``count``, ``float``."""
+        return self.report.frame()
+
+    def _lines(self) -> list[str]:
+        r = self.report
+        floats = ", ".join(f"{op} x{n}" for op, n in sorted(r.float_ops.items())) or "none"
+        return [
+            f"inputs {', '.join(r.inputs)} → outputs {', '.join(r.outputs)}",
+            "tensors: " + ", ".join(f"{t} x{n}" for t, n in sorted(r.tensor_types.items())),
+            f"ops that stay float: {floats}",
+            f"GPU delegate: {'compatible' if self.compat['gpu_compatible'] else 'not compatible'}",
+            f"Edge TPU: {'ready' if self.compat['edgetpu_ready'] else 'not ready'}",
+            *([self.compat["compat_notes"]] if self.compat["compat_notes"] else []),
+        ]
+
+    def __repr__(self) -> str:
+        head = f"{self.name} ({self.scheme}): {self.size:,} bytes, {self.report.total_ops} ops"
+        ops = [f"  {op:<24} {n:>4}" for op, n in self.report.ops.most_common()]
+        return "\n".join([head, *ops, *self._lines()])
+
+    def _repr_html_(self) -> str:
+        import html
+
+        esc = html.escape
+        rows = "".join(
+            f"<tr><td>{esc(op)}</td><td>{n}</td><td>{self.report.float_ops.get(op, 0)}</td></tr>"
+            for op, n in self.report.ops.most_common()
+        )
+        return (
+            f"<div><b>{esc(self.name)}</b> ({esc(self.scheme)}): {self.size:,} bytes, "
+            f"{self.report.total_ops} ops</div>"
+            '<table class="nbopt-table"><thead><tr><th>op</th><th>count</th><th>float</th>'
+            f"</tr></thead><tbody>{rows}</tbody></table><ul>"
+            + "".join(f"<li>{esc(line)}</li>" for line in self._lines())
+            + "</ul>"
+        )
+
+
+def inspect_content(content: bytes, name: str = "model", scheme: str = "?") -> Inspection:
+    """Op breakdown and compatibility of a .tflite flatbuffer."""
+    return Inspection(name, scheme, len(content), op_report(content), compatibility(content))

@@ -54,6 +54,7 @@ class Recommendation:
     trail: list[dict[str, Any]] = field(default_factory=list)
     model: Any = None
     chosen: int = 0
+    sensitive: list[str] = field(default_factory=list)
 
     @property
     def choice(self) -> Choice:
@@ -110,6 +111,12 @@ def decide(
     if target not in TARGETS:
         raise NbOptUsageError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
     sensitive = list(sensitive or [])
+    rec = _decide(calib, fit, target, sensitive)
+    rec.sensitive = sensitive
+    return rec
+
+
+def _decide(calib: bool, fit: bool, target: str, sensitive: list[str]) -> Recommendation:
     samples = calib or fit
     reasons: list[str] = []
     needs = None
