@@ -181,9 +181,16 @@ def gpu_report(content: bytes) -> str:
     return out["text"]
 
 
-def gpu_compatibility(content: bytes) -> tuple[bool, list[str]]:
-    """Whether the GPU delegate takes every op, and the analyzer's warnings if not."""
+def gpu_compatibility(content: bytes, ops: OpReport | None = None) -> tuple[bool, list[str]]:
+    """Whether the GPU delegate takes every op, and the analyzer's warnings if not.
+
+    On top of the analyzer's check: custom ops (Select TF ``Flex`` ops among them) are
+    never run by the GPU delegate (the analyzer of TF 2.21 does not flag them).
+    """
     report = gpu_report(content)
+    custom = sorted(op for op in (ops or op_report(content)).ops if op.startswith("CUSTOM"))
+    if custom:
+        return False, [f"custom ops stay on CPU: {', '.join(custom)}"]
     warnings = [
         line.split("GPU COMPATIBILITY WARNING:", 1)[1].strip()
         for line in report.splitlines()
@@ -230,8 +237,9 @@ def compatibility(content: bytes) -> dict[str, Any]:
     either is false, ``"; "``-separated, or ``""``).
     """
     try:
-        gpu, gpu_notes = gpu_compatibility(content)
-        tpu, tpu_notes = edgetpu_readiness(op_report(content))
+        ops = op_report(content)
+        gpu, gpu_notes = gpu_compatibility(content, ops)
+        tpu, tpu_notes = edgetpu_readiness(ops)
     except Exception as exc:  # a model the readers do not understand: say so, keep the row
         return {
             "gpu_compatible": None,
