@@ -226,7 +226,8 @@ class Panel(widgets.VBox):
         unknown = [n for n in names if n not in CHOICES]
         if unknown:
             raise NbOptUsageError(
-                f"unknown scheme {', '.join(unknown)}; choose from {', '.join(CHOICES)}"
+                f"unknown scheme {', '.join(repr(u) for u in unknown)}; "
+                f"choose from {', '.join(CHOICES)}"
             )
         for n in names:
             if self.checkboxes[n].disabled:
