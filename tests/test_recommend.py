@@ -117,3 +117,15 @@ def test_recommend_magic_each_branch(ip, trained_cnn, digits):
         ip.run_line_magic("nbopt", "recommend")
     with pytest.raises(UsageError, match="no variable named 'nope'"):
         ip.run_line_magic("nbopt", "recommend nope")
+
+
+def test_inspect_magic_shows_the_op_breakdown(ip, trained_cnn, digits):
+    x_train = digits[0]
+    ip.user_ns.update(model=trained_cnn, x_train=x_train)
+    ip.run_line_magic("quantize", "model --scheme int8 --io int8 --calib x_train[:64] --as m8")
+    report = ip.run_line_magic("nbopt", "inspect m8")
+    assert report.name == "m8" and report.scheme == "int8"
+    assert report.report.inputs == ["INT8"] and report.compat["edgetpu_ready"] is True
+    with pytest.raises(UsageError, match="takes no model"):
+        ip.run_line_magic("nbopt", "results model")
+    ip.user_ns.pop("m8", None)
