@@ -9,16 +9,31 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Comparison", "TFLiteModel", "cluster", "prune", "quantize", "results", "__version__"]
+__all__ = [
+    "Comparison",
+    "TFLiteModel",
+    "cluster",
+    "inspect",
+    "panel",
+    "prune",
+    "quantize",
+    "recommend",
+    "results",
+    "__version__",
+]
 
 if TYPE_CHECKING:
-    from .api import cluster, prune, quantize, results
+    from .api import cluster, inspect, prune, quantize, recommend, results
     from .engine.compare import Comparison
     from .engine.tflite_model import TFLiteModel
+    from .widgets.panel import panel
 
 _LAZY = {
     "quantize": ("nbopt.api", "quantize"),
     "results": ("nbopt.api", "results"),
+    "recommend": ("nbopt.api", "recommend"),
+    "inspect": ("nbopt.api", "inspect"),
+    "panel": ("nbopt.widgets.panel", "panel"),
     "prune": ("nbopt.api", "prune"),
     "cluster": ("nbopt.api", "cluster"),
     "Comparison": ("nbopt.engine.compare", "Comparison"),

@@ -339,6 +339,164 @@ def quantize(
     return comparison
 
 
+def recommend(
+    model: Any,
+    calib: Any = None,
+    fit: Any = None,
+    eval: Any = None,  # noqa: A002 - the documented name
+    *,
+    target: str = "cpu",
+    max_drop: float = 0.01,
+    verify: bool = False,
+    threads: int | None = None,
+    name: str | None = None,
+    progress: Listener | None = None,
+) -> Any:
+    """Which scheme to try first, and why: TFLite's decision tree.
+
+    No data: dynamic range (float16 for a GPU). Representative data (``calib``, or the
+    inputs of ``fit``): full integer int8, or int16x8 when activations have outliers
+    that int8 resolves poorly. Integer-only accelerators (``edgetpu``, ``dsp``): int8
+    with int8 inputs and outputs, then quantization-aware training.
+
+    Parameters
+    ----------
+    calib : array, (x, y), tf.data.Dataset or generator, optional
+        Unlabeled representative samples.
+    fit : (x, y), optional
+        Labeled training data (makes QAT possible).
+    eval : (x, y), optional
+        Labeled evaluation data, needed by ``verify``.
+    target : {"cpu", "gpu", "edgetpu", "dsp"}
+    max_drop : float
+        The accuracy budget for ``verify``: 0.01 allows one point of accuracy lost.
+    verify : bool
+        Measure the pick (with :func:`quantize`) and move down the path while its
+        accuracy drop exceeds ``max_drop``.
+
+    Returns
+    -------
+    Recommendation
+        ``.scheme``, ``.io``, ``.reasons`` (sentences), ``.path``; after ``verify``
+        also ``.trail`` (what was measured) and ``.model`` (the chosen TFLiteModel).
+    """
+    from .engine.compare import prepare_data
+    from .engine.data import calibration_arrays
+    from .engine.keras_models import input_specs, require_model
+    from .engine.recommend import activations, decide, sensitive_activations
+    from .errors import ConversionError, NbOptUsageError
+
+    model, _, source_name = _source(model)
+    require_model(model)
+    if not isinstance(max_drop, (int, float)) or not 0 <= max_drop < 1:
+        raise NbOptUsageError(
+            f"max_drop must be in [0, 1), e.g. 0.01 for one point; got {max_drop}"
+        )
+    if verify and eval is None:
+        raise NbOptUsageError("verify needs labelled evaluation data: pass --eval x_test,y_test")
+    samples = calib if calib is not None else fit
+    sensitive: list[str] = []
+    if samples is not None:
+        arrays = calibration_arrays(samples, input_specs(model))
+        sensitive = sensitive_activations(activations(model, arrays))
+    if fit is not None:
+        prepare_data(model, None, fit, None)  # a mistake in fit shows now, not in verify
+    rec = decide(calib=calib is not None, fit=fit is not None, target=target, sensitive=sensitive)
+    rec.max_drop = float(max_drop)
+    if not verify:
+        return rec
+    if rec.needs:
+        raise NbOptUsageError(f"cannot verify {rec.scheme} without data: pass {rec.needs}")
+    common = {"eval": eval, "threads": threads, "name": name or source_name, "progress": progress}
+    best = None
+    for i, choice in enumerate(rec.path):
+        nxt = rec.path[i + 1].label if i + 1 < len(rec.path) else None
+        try:
+            if choice.scheme == "qat":
+                measured = quantize(model, aware=True, fit=fit, io=choice.io, **common)
+            else:
+                measured = quantize(model, choice.scheme, samples, io=choice.io, **common)
+        except ConversionError as exc:
+            rec.trail.append({"scheme": choice.scheme, "io": choice.io, "error": str(exc)})
+            rec.reasons.append(
+                f"Measured: {choice.label} failed ({exc})" + (f"; next: {nxt}." if nxt else ".")
+            )
+            continue
+        row = measured.row or {}
+        delta = row.get("accuracy_delta")
+        drop = None
+        if delta is not None:  # accuracy falls, mean squared error rises
+            drop = float(delta) if row.get("metric") == "mse" else -float(delta)
+        ok = drop is not None and drop <= max_drop
+        step = {
+            "scheme": choice.scheme,
+            "io": choice.io,
+            "accuracy": row.get("accuracy"),
+            "accuracy_delta": delta,
+            "within_budget": ok,
+        }
+        rec.trail.append(step)
+        if best is None or (drop is not None and drop < best[2]):
+            best = (i, measured, drop if drop is not None else float("inf"))
+        if ok:
+            rec.chosen, rec.model = i, measured
+            rec.reasons.append(
+                f"Measured: {choice.label} changes {row.get('metric', 'accuracy')} by "
+                f"{delta:+.4f}, within the {max_drop:.4f} budget."
+            )
+            return rec
+        rec.reasons.append(
+            f"Measured: {choice.label} changes {row.get('metric', 'accuracy')} by "
+            f"{delta:+.4f}, over the {max_drop:.4f} budget" + (f"; next: {nxt}." if nxt else ".")
+        )
+    if best is None:
+        raise ConversionError(f"every scheme on the path failed: {rec.trail[-1]['error']}")
+    rec.chosen, rec.model = best[0], best[1]
+    rec.reasons.append(f"No scheme met the budget; {rec.choice.label} lost the least accuracy.")
+    return rec
+
+
+def inspect(model: Any, name: str | None = None) -> Any:
+    """The op breakdown of a variant: op types and counts, tensor types, ops that stay float.
+
+    Parameters
+    ----------
+    model : TFLiteModel, Keras model, bytes or str
+        A measured variant, a Keras model (converted to float32 first), a flatbuffer's
+        bytes, or the path of a ``.tflite`` file.
+
+    Returns
+    -------
+    Inspection
+        ``.report`` (counts), ``.ops`` (a DataFrame), ``.compat`` (``gpu_compatible``,
+        ``edgetpu_ready``, ``compat_notes``); shown as a table.
+    """
+    import os
+
+    from .engine.compat import inspect_content
+    from .errors import NbOptTypeError, NbOptUsageError
+
+    if isinstance(model, TFLiteModel):
+        return inspect_content(model.content, name or model.name, model.scheme)
+    if isinstance(model, (bytes, bytearray)):
+        return inspect_content(bytes(model), name or "model", "?")
+    if isinstance(model, (str, os.PathLike)):
+        if not os.path.isfile(model):
+            raise NbOptUsageError(f"no .tflite file at {str(model)!r}")
+        with open(model, "rb") as fh:
+            content = fh.read()
+        return inspect_content(content, name or os.path.basename(str(model)), "file")
+    from .engine.keras_models import keras_flavor
+
+    if keras_flavor(model) is None:
+        raise NbOptTypeError(
+            f"cannot inspect a {type(model).__name__}; pass a TFLiteModel, a Keras model, "
+            "bytes or a .tflite path"
+        )
+    variant = quantize(model, "float32", name=name)
+    return inspect_content(variant.content, variant.name, "float32")
+
+
 def results() -> Any:
     """Every row measured in this kernel (or process), as a DataFrame."""
     from .engine import results as store

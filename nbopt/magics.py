@@ -394,19 +394,80 @@ class NbOptMagics(Magics):
         )
 
     @magic_arguments()
-    @argument("command", choices=["results"], help="results: every row measured in this kernel.")
-    @argument("--save", default=None, help="Write the results to this CSV file.")
-    @argument("--load", default=None, help="Add the rows of a CSV file saved before.")
-    @argument("--clear", action="store_true", help="Forget every measured row.")
-    @argument("--force", action="store_true", help="Replace an existing CSV file.")
+    @argument(
+        "command",
+        choices=["results", "panel", "recommend", "inspect"],
+        help="results: every row measured in this kernel; panel: the interactive panel; "
+        "recommend: which scheme to try first; inspect: a variant's ops.",
+    )
+    @argument("model", nargs="?", default=None, help="panel/recommend/inspect: the model.")
+    @argument("-c", "--calib", default=None, help="Expression for representative samples.")
+    @argument("-e", "--eval", default=None, help="Expression for labelled evaluation data.")
+    @argument("-f", "--fit", default=None, help="Expression for labelled training data.")
+    @argument(
+        "--target",
+        default="cpu",
+        choices=["cpu", "gpu", "edgetpu", "dsp"],
+        help="recommend/panel: the hardware to run on.",
+    )
+    @argument(
+        "--max-drop",
+        type=float,
+        default=0.01,
+        help="recommend --verify: accuracy budget (0.01 = one point).",
+    )
+    @argument(
+        "--verify",
+        action="store_true",
+        help="recommend: measure the pick; move down the tree while it misses the budget.",
+    )
+    @argument("--save", default=None, help="results: write the results to this CSV file.")
+    @argument("--load", default=None, help="results: add the rows of a CSV file saved before.")
+    @argument("--clear", action="store_true", help="results: forget every measured row.")
+    @argument("--force", action="store_true", help="results: replace an existing CSV file.")
     @line_magic
     @_usage
     def nbopt(self, line: str) -> Any:
         """nbopt's own commands.
 
         ``%nbopt results [--save PATH.csv] [--load PATH.csv] [--clear]``
+        ``%nbopt panel MODEL [--calib EXPR] [--eval EXPR] [--fit EXPR] [--target T]``
+        ``%nbopt recommend MODEL [--calib EXPR] [--fit EXPR] [--target T] [--max-drop P]
+        [--verify --eval EXPR]``
+        ``%nbopt inspect MODEL_OR_VARIANT``
         """
         args = parse_argstring(self.nbopt, line)
+        if args.command == "results":
+            if args.model is not None:
+                raise NbOptUsageError("%nbopt results takes no model")
+            return self._results(args)
+        if args.model is None:
+            raise NbOptUsageError(
+                f"%nbopt {args.command} needs a model, e.g. %nbopt {args.command} model"
+            )
+        model = self._model(args.model)
+        if args.command == "inspect":
+            return api.inspect(model, name=args.model)
+        calib = self._eval(args.calib, "--calib")
+        fit = self._eval(args.fit, "--fit")
+        evaluation = self._eval(args.eval, "--eval")
+        if args.command == "recommend":
+            return api.recommend(
+                model,
+                calib,
+                fit,
+                evaluation,
+                target=args.target,
+                max_drop=args.max_drop,
+                verify=args.verify,
+                name=args.model,
+                progress=LiveTable(self.shell, args.model) if args.verify else None,
+            )
+        from .widgets.panel import panel
+
+        return panel(model, calib, evaluation, fit, target=args.target, name=args.model)
+
+    def _results(self, args: Any) -> Any:
         from .engine import results as store
 
         if args.clear:

@@ -1,0 +1,261 @@
+"""TFLite's decision tree for choosing an optimization: which scheme to try first, and why.
+
+Pure logic: what data the user has and what hardware they target go in, an ordered path
+of schemes (the pick first, then where to go if its accuracy misses) and the reasons
+come out. Measuring the pick (``verify``) is :func:`nbopt.recommend`'s job.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import NbOptUsageError
+
+TARGETS = ("cpu", "gpu", "edgetpu", "dsp")
+#: Accelerators that run integer-only models.
+INTEGER_ONLY = {"edgetpu": "the Edge TPU", "dsp": "the Hexagon DSP"}
+#: An activation whose full range is this many times its central 99.8% range loses
+#: too much resolution in int8's 256 steps.
+SENSITIVITY_RATIO = 8.0
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One step of the path: a scheme and the input/output type of its model."""
+
+    scheme: str
+    io: str = "float"
+
+    @property
+    def label(self) -> str:
+        return self.scheme if self.io == "float" else f"{self.scheme} ({self.io} I/O)"
+
+
+@dataclass
+class Recommendation:
+    """The scheme to try first, the reasons, and where to go if its accuracy misses.
+
+    ``scheme`` and ``io`` name the pick, ``reasons`` are sentences, ``path`` the whole
+    ordered path (the pick first), ``needs`` the option still missing to apply the pick
+    (e.g. ``"--calib"``), and after verification ``trail`` holds one dict per measured
+    step (``scheme``, ``io``, ``accuracy``, ``accuracy_delta``, ``within_budget``) and
+    ``model`` the chosen :class:`~nbopt.TFLiteModel`.
+    """
+
+    target: str
+    path: list[Choice]
+    reasons: list[str]
+    needs: str | None = None
+    max_drop: float | None = None
+    trail: list[dict[str, Any]] = field(default_factory=list)
+    model: Any = None
+    chosen: int = 0
+    sensitive: list[str] = field(default_factory=list)
+
+    @property
+    def choice(self) -> Choice:
+        return self.path[self.chosen]
+
+    @property
+    def scheme(self) -> str:
+        return self.choice.scheme
+
+    @property
+    def io(self) -> str:
+        return self.choice.io
+
+    @property
+    def fallbacks(self) -> list[Choice]:
+        return self.path[self.chosen + 1 :]
+
+    def __repr__(self) -> str:
+        lines = [f"Recommendation for {self.target}: {self.choice.label}"]
+        lines += [f"- {r}" for r in self.reasons]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        parts = [
+            f"<div><b>nbopt recommends</b> <code>{esc(self.choice.label)}</code> "
+            f"for {esc(self.target)}</div><ul>",
+            *(f"<li>{esc(r)}</li>" for r in self.reasons),
+            "</ul>",
+        ]
+        return "".join(parts)
+
+
+def decide(
+    *,
+    calib: bool,
+    fit: bool,
+    target: str = "cpu",
+    sensitive: list[str] | None = None,
+) -> Recommendation:
+    """Walk TFLite's decision tree.
+
+    Parameters
+    ----------
+    calib : bool
+        Unlabeled representative samples are available (``--calib``).
+    fit : bool
+        Labeled training data is available (``--fit``); its inputs also serve as
+        representative samples.
+    target : {"cpu", "gpu", "edgetpu", "dsp"}
+    sensitive : list of str, optional
+        Layers whose activations int8 resolves poorly (see :func:`sensitive_layers`).
+    """
+    if target not in TARGETS:
+        raise NbOptUsageError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
+    sensitive = list(sensitive or [])
+    rec = _decide(calib, fit, target, sensitive)
+    rec.sensitive = sensitive
+    return rec
+
+
+def _decide(calib: bool, fit: bool, target: str, sensitive: list[str]) -> Recommendation:
+    samples = calib or fit
+    reasons: list[str] = []
+    needs = None
+    if target in INTEGER_ONLY:
+        device = INTEGER_ONLY[target]
+        path = [Choice("int8", "int8")] + ([Choice("qat", "int8")] if fit else [])
+        reasons.append(
+            f"{device[0].upper()}{device[1:]} runs integer-only models: full-integer "
+            "quantization (int8) with int8 inputs and outputs (io='int8')."
+        )
+        if calib:
+            reasons.append("The calibration data sets the int8 ranges of the activations.")
+        elif fit:
+            reasons.append("No --calib: the training inputs serve as representative samples.")
+        else:
+            needs = "--calib"
+            reasons.append(
+                "It needs representative samples for the activation ranges: pass "
+                "--calib x_train[:256] (100-500 unlabeled samples)."
+            )
+        if fit:
+            reasons.append(
+                "If int8 loses too much accuracy, quantization-aware training (QAT) is next."
+            )
+        else:
+            reasons.append(
+                "If int8 loses too much accuracy, quantization-aware training is next; it "
+                "needs labeled training data (--fit x_train,y_train)."
+            )
+        if sensitive:
+            reasons.append(
+                f"Activations of {', '.join(sensitive)} are sensitive to int8 (outliers); "
+                f"{device} runs int8 only, so expect to need QAT."
+            )
+        return Recommendation(target, path, reasons, needs)
+
+    qat = [Choice("qat")] if fit else []
+    if not samples:
+        if target == "gpu":
+            path = [Choice("float16"), Choice("dynamic")]
+            reasons.append(
+                "No representative data, and a GPU target: float16 quantization needs no "
+                "data, halves the size and the GPU delegate computes in float16."
+            )
+        else:
+            path = [Choice("dynamic"), Choice("float16")]
+            reasons.append(
+                "No representative data: dynamic-range quantization needs none; weights "
+                "become int8 (up to 75% smaller) with the smallest accuracy loss."
+            )
+        reasons.append(
+            "With representative samples (--calib x_train[:256]), full-integer int8 would "
+            "also quantize the activations and cut latency further."
+        )
+        return _with_path(Recommendation(target, path, reasons, needs))
+
+    source = "Representative data is given" if calib else "Training inputs can calibrate"
+    if sensitive and target == "cpu":
+        path = [Choice("int16x8"), Choice("int8"), *qat, Choice("dynamic"), Choice("float16")]
+        reasons.append(
+            f"{source}, but activations of {', '.join(sensitive)} have outliers that int8's "
+            "256 steps resolve poorly: int16 activations with int8 weights (int16x8) keep "
+            "accuracy at int8's size (on slower reference kernels)."
+        )
+        return _with_path(Recommendation(target, path, reasons, needs))
+    if sensitive:  # gpu: no int16x8 kernels
+        path = [Choice("float16"), Choice("int8"), *qat, Choice("dynamic")]
+        reasons.append(
+            f"Activations of {', '.join(sensitive)} have outliers that int8 resolves poorly, "
+            "and the GPU has no int16x8 kernels: float16 keeps accuracy."
+        )
+        return _with_path(Recommendation(target, path, reasons, needs))
+    tail = [Choice("int16x8")] if target == "cpu" else []
+    path = [Choice("int8"), *tail, *qat, Choice("dynamic"), Choice("float16")]
+    reasons.append(
+        f"{source}: full-integer quantization (int8) quantizes weights and activations, "
+        "up to 75% smaller and the fastest on integer kernels."
+    )
+    if not calib:
+        reasons.append("No --calib: the training inputs serve as representative samples.")
+    return _with_path(Recommendation(target, path, reasons, needs))
+
+
+def _with_path(rec: Recommendation) -> Recommendation:
+    """Add the sentence that says where the path goes if the pick's accuracy misses."""
+    if len(rec.path) > 1:
+        rec.reasons.append(
+            f"If {rec.path[0].label} loses too much accuracy, next: "
+            + " → ".join(c.label for c in rec.path[1:])
+            + "."
+        )
+    return rec
+
+
+def outlier_ratio(values: np.ndarray) -> float:
+    """Full range / central 99.8% range of ``values`` (1 for evenly spread values)."""
+    flat = np.asarray(values, dtype=np.float64).ravel()
+    if flat.size < 2:
+        return 1.0
+    lo, hi = np.percentile(flat, [0.1, 99.9])
+    full = float(flat.max() - flat.min())
+    core = float(hi - lo)
+    if full == 0:
+        return 1.0
+    return full / core if core > 0 else float("inf")
+
+
+def sensitive_activations(
+    named: dict[str, np.ndarray], ratio: float = SENSITIVITY_RATIO
+) -> list[str]:
+    """Names of the activations whose :func:`outlier_ratio` exceeds ``ratio``."""
+    return [name for name, values in named.items() if outlier_ratio(values) > ratio]
+
+
+def activations(model: Any, x: list[np.ndarray], limit: int = 64) -> dict[str, np.ndarray]:
+    """Every input's values and every layer's output on the first ``limit`` samples of ``x``.
+
+    Subclassed models show only their inputs (their layers' outputs are not reachable).
+    """
+    from .keras_models import is_graph_model, keras_flavor
+
+    xs = [a[:limit] for a in x]
+    out = {f"input {i}" if len(xs) > 1 else "input": a for i, a in enumerate(xs)}
+    if not is_graph_model(model):
+        return out
+    if keras_flavor(model) == "tf_keras":
+        import tf_keras as keras
+    else:
+        import keras
+    layers = [
+        lyr
+        for lyr in model.layers
+        if type(lyr).__name__ != "InputLayer" and not isinstance(lyr.output, (list, tuple, dict))
+    ]
+    try:
+        probe = keras.Model(model.inputs, [lyr.output for lyr in layers])
+        values = probe(xs[0] if len(xs) == 1 else xs, training=False)
+    except Exception:  # an unusual graph: judge the inputs only
+        return out
+    values = values if isinstance(values, (list, tuple)) else [values]
+    out.update({lyr.name: np.asarray(v) for lyr, v in zip(layers, values)})
+    return out
