@@ -506,6 +506,10 @@ def load(ipython: Any) -> None:
                 "which the Model Optimization Toolkit needs."
             )
     _announced = True
+    if config.isolate:
+        from .engine import worker
+
+        worker.warm()  # the converter's process starts now, not at the first %quantize
 
 
 def unload(ipython: Any) -> None:
