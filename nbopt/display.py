@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 #: (column, heading, formatter) of the compact table shown in notebooks and terminals.
 _SHOWN = [
-    ("scheme", "scheme", str),
+    ("scheme", "variant", None),
     ("status", "status", str),
     ("size_bytes", "size", lambda v: _kb(v)),
     ("size_ratio", "smaller", lambda v: f"{v:.2f}x"),
@@ -53,12 +53,25 @@ def _metric(row: dict[str, Any], key: str) -> str:
     return f"{v:+.4g}" if key == "accuracy_delta" else f"{v:.4g}"
 
 
+def variant_label(row: dict[str, Any]) -> str:
+    """``int8`` for post-training variants, ``prune``, ``prune+int8``, ``qat`` otherwise."""
+    technique = str(row.get("technique") or "")
+    scheme = str(row.get("scheme") or "")
+    if technique in ("", "baseline", "ptq"):
+        return scheme
+    if technique == "qat" or scheme == "float32":
+        return technique
+    return f"{technique}+{scheme}"
+
+
 def cells(row: dict[str, Any]) -> list[str]:
     """The compact table's cells for one row, as plain (unescaped) text."""
     out = []
     for key, _, fmt in _SHOWN:
         v = row.get(key)
-        if fmt is None:
+        if key == "scheme":
+            out.append(variant_label(row))
+        elif fmt is None:
             out.append(_metric(row, key))
         elif _missing(v):
             out.append("")
@@ -90,7 +103,7 @@ def rows_text(rows: list[dict[str, Any]]) -> str:
         )
     for r in rows:
         if r.get("error"):
-            lines.append(f"{r['scheme']}: {r['error']}")
+            lines.append(f"{variant_label(r)}: {r['error']}")
     return "\n".join(lines)
 
 
@@ -121,7 +134,7 @@ def rows_html(rows: list[dict[str, Any]], caption: str = "", pending: str = "") 
         parts.append(
             "<ul>"
             + "".join(
-                f"<li><b>{esc(str(r['scheme']))}</b>: {esc(str(r['error']))}</li>" for r in errors
+                f"<li><b>{esc(variant_label(r))}</b>: {esc(str(r['error']))}</li>" for r in errors
             )
             + "</ul>"
         )
