@@ -66,3 +66,31 @@ def weights_unchanged():
                 np.testing.assert_array_equal(a, b)
 
     return Checker()
+
+
+@pytest.fixture(scope="module")
+def ip():
+    """A real IPython shell with ``%load_ext nbopt`` run in it."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "nbopt")
+    yield shell
+    shell.run_line_magic("unload_ext", "nbopt")
+
+
+@pytest.fixture
+def ns(ip, trained_cnn, digits):
+    """The shell's namespace holding ``model`` and the digits split; short latency runs."""
+    from nbopt.config import NbOpt, set_current
+
+    x_train, y_train, x_test, y_test = digits
+    ip.user_ns.update(
+        model=trained_cnn, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test
+    )
+    # The kernel's own configuration object, as %load_ext made it.
+    set_current(next(c for c in ip.configurables if isinstance(c, NbOpt)))
+    ip.run_line_magic("config", "NbOpt.latency_warmup_runs = 1")
+    ip.run_line_magic("config", "NbOpt.latency_runs = 5")
+    ip.run_line_magic("config", "NbOpt.latency_min_seconds = 0.0")
+    return ip.user_ns

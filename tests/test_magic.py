@@ -7,31 +7,11 @@ import os
 import numpy as np
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 
-@pytest.fixture(scope="module")
-def ip():
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "nbopt")
-    yield shell
-    shell.run_line_magic("unload_ext", "nbopt")
-
-
-@pytest.fixture
-def ns(ip, trained_cnn, digits):
-    x_train, y_train, x_test, y_test = digits
-    ip.user_ns.update(
-        model=trained_cnn, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test
-    )
-    from nbopt.config import NbOpt, set_current
-
-    # The kernel's own configuration object, as %load_ext made it.
-    set_current(next(c for c in ip.configurables if isinstance(c, NbOpt)))
-    ip.run_line_magic("config", "NbOpt.latency_warmup_runs = 1")
-    ip.run_line_magic("config", "NbOpt.latency_runs = 5")
-    ip.run_line_magic("config", "NbOpt.latency_min_seconds = 0.0")
-    yield ip.user_ns
+@pytest.fixture(autouse=True)
+def forget_bound_names(ip):
+    yield
     for name in ("m8", "cmp"):
         ip.user_ns.pop(name, None)
 

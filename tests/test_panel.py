@@ -6,20 +6,11 @@ import time
 
 import numpy as np
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 import nbopt
 from nbopt.engine.pareto import pareto_mask
 from nbopt.errors import NbOptUsageError
 from nbopt.widgets.panel import Panel
-
-
-@pytest.fixture(scope="module")
-def ip():
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "nbopt")
-    yield shell
-    shell.run_line_magic("unload_ext", "nbopt")
 
 
 def test_choices_without_their_data_are_disabled_and_say_what_to_pass(trained_cnn, digits):

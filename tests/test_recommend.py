@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 import nbopt
 from nbopt.engine.recommend import decide, outlier_ratio
@@ -93,14 +92,6 @@ def test_verify_moves_down_the_tree_while_the_drop_exceeds_the_budget(trained_cn
 def test_verify_needs_evaluation_data(trained_cnn):
     with pytest.raises(NbOptUsageError, match="--eval x_test,y_test"):
         nbopt.recommend(trained_cnn, verify=True)
-
-
-@pytest.fixture(scope="module")
-def ip():
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "nbopt")
-    yield shell
-    shell.run_line_magic("unload_ext", "nbopt")
 
 
 def test_recommend_magic_each_branch(ip, trained_cnn, digits):

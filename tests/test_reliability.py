@@ -13,36 +13,6 @@ from IPython.core.error import UsageError
 import nbopt
 from nbopt.errors import NbOptError
 
-
-@pytest.fixture(scope="module")
-def ip():
-    from IPython.core.interactiveshell import InteractiveShell
-
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "nbopt")
-    yield shell
-    shell.run_line_magic("unload_ext", "nbopt")
-
-
-@pytest.fixture
-def ns(ip, trained_cnn, digits):
-    from nbopt.config import NbOpt, set_current
-
-    x_train, y_train, x_test, y_test = digits
-    ip.user_ns.update(
-        model=trained_cnn,
-        x_train=x_train,
-        y_train=y_train,
-        x_test=x_test,
-        y_test=y_test,
-        notamodel=[1, 2, 3],
-    )
-    set_current(next(c for c in ip.configurables if isinstance(c, NbOpt)))
-    ip.run_line_magic("config", "NbOpt.latency_runs = 3")
-    ip.run_line_magic("config", "NbOpt.latency_min_seconds = 0.0")
-    return ip.user_ns
-
-
 # Every magic, every kind of mistake: one UsageError line that says what to do.
 BAD_MAGIC_CALLS = [
     ("quantize", "modle --scheme dynamic", "no variable named 'modle'"),
@@ -99,6 +69,7 @@ BAD_MAGIC_CALLS = [
 def test_bad_magic_calls_are_one_usage_error_and_change_nothing(
     ip, ns, weights_unchanged, magic, line, message
 ):
+    ns["notamodel"] = [1, 2, 3]
     weights_unchanged.snapshot(ns["model"])
     names = dict(ns)
     with pytest.raises(UsageError, match=message) as info:

@@ -194,30 +194,6 @@ def test_keras3_layer_without_tf_keras_equivalent_is_named():
 # -- the magics, in a real IPython shell ---------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def ip():
-    from IPython.core.interactiveshell import InteractiveShell
-
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "nbopt")
-    yield shell
-    shell.run_line_magic("unload_ext", "nbopt")
-
-
-@pytest.fixture
-def ns(ip, trained_cnn, digits):
-    from nbopt.config import NbOpt, set_current
-
-    x_train, y_train, x_test, y_test = digits
-    ip.user_ns.update(
-        model=trained_cnn, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test
-    )
-    set_current(next(c for c in ip.configurables if isinstance(c, NbOpt)))
-    ip.run_line_magic("config", "NbOpt.latency_runs = 5")
-    ip.run_line_magic("config", "NbOpt.latency_min_seconds = 0.0")
-    return ip.user_ns
-
-
 def test_prune_magic_line_form(ip, ns):
     result = ip.run_line_magic(
         "prune",

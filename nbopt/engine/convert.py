@@ -126,6 +126,17 @@ def _representative(calib: list[np.ndarray]) -> Any:
     return gen
 
 
+def check_arguments(scheme: str, calib: Any, io: str, aware: bool = False) -> None:
+    """Raise the user's mistakes in a conversion's arguments before any work."""
+    if scheme in NEEDS_CALIBRATION and calib is None and not aware:
+        raise NbOptUsageError(
+            f"scheme {scheme} needs calibration data; pass representative samples, "
+            "e.g. --calib x_train[:256]"
+        )
+    if io != "float" and scheme != "int8":
+        raise NbOptUsageError(f"io={io!r} applies to the int8 scheme only, not {scheme}")
+
+
 def converter_for(
     saved_model_dir: str,
     scheme: str,
@@ -140,13 +151,7 @@ def converter_for(
     """
     import tensorflow as tf
 
-    if scheme in NEEDS_CALIBRATION and calib is None and not aware:
-        raise NbOptUsageError(
-            f"scheme {scheme} needs calibration data; pass representative samples, "
-            "e.g. --calib x_train[:256]"
-        )
-    if io != "float" and scheme != "int8":
-        raise NbOptUsageError(f"io={io!r} applies to the int8 scheme only, not {scheme}")
+    check_arguments(scheme, calib, io, aware)
     conv = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
     if scheme == "float32":
         return conv
@@ -191,13 +196,7 @@ def convert(
     With ``isolate`` (the default) the converter runs in nbopt's worker process, so a
     crash of the converter fails this conversion (``ConversionError``) and nothing else.
     """
-    if scheme in NEEDS_CALIBRATION and calib is None and not aware:
-        raise NbOptUsageError(
-            f"scheme {scheme} needs calibration data; pass representative samples, "
-            "e.g. --calib x_train[:256]"
-        )
-    if io != "float" and scheme != "int8":
-        raise NbOptUsageError(f"io={io!r} applies to the int8 scheme only, not {scheme}")
+    check_arguments(scheme, calib, io, aware)
     if not isolate:
         return _convert_here(saved_model_dir, scheme, calib, io, aware)
     from . import worker
