@@ -156,7 +156,13 @@ export function buildChart(
 
   const maxLatency = Math.max(0, ...pts.map(p => p.latency ?? 0));
   const group = svg('g', { class: 'nbopt-points' });
-  for (const p of pts) {
+  const labels = svg('g', { class: 'nbopt-point-labels' });
+  const placed: { x0: number; x1: number; y: number }[] = [];
+  // Dominated points first, so the front's circles are drawn on top.
+  const order = [...pts].sort(
+    (a, b) => Number(front.has(a.index)) - Number(front.has(b.index)) || a.size - b.size
+  );
+  for (const p of order) {
     const row = rows[p.index];
     const scheme = text(row, 'scheme');
     const r = maxLatency > 0 && p.latency !== null ? 4 + 8 * Math.sqrt(p.latency / maxLatency) : 5;
@@ -179,11 +185,19 @@ export function buildChart(
       (pareto ? ' (Pareto front)' : '');
     circle.appendChild(tip);
     group.appendChild(circle);
-    group.appendChild(
-      svgText(x + r + 3, y + 4, scheme, { class: 'nbopt-point-label' })
-    );
+
+    // Labels of close points would overprint: move a label down until it is clear.
+    const x0 = x + r + 3;
+    const x1 = x0 + 6.5 * scheme.length;
+    let ly = y + 4;
+    while (placed.some(b => b.x0 < x1 && x0 < b.x1 && Math.abs(b.y - ly) < 12)) {
+      ly += 12;
+    }
+    placed.push({ x0, x1, y: ly });
+    labels.appendChild(svgText(x0, ly, scheme, { class: 'nbopt-point-label' }));
   }
   root.appendChild(group);
+  root.appendChild(labels);
 
   const legend = svg('g', { class: 'nbopt-legend' });
   const lx = WIDTH - MARGIN.right + 10;

@@ -11,7 +11,7 @@ const extension: IRenderMime.IExtension = {
   id: 'nbopt:comparison-renderer',
   description: 'Renders nbopt comparisons as a sortable table and a size-against-metric chart.',
   rendererFactory,
-  rank: 50,
+  rank: 20,
   dataType: 'json'
 };
 

@@ -99,10 +99,10 @@ export class ComparisonRenderer extends Widget implements IRenderMime.IRenderer 
   private _mimeType: string;
 }
 
-/** Creates {@link ComparisonRenderer}s; ranked before HTML so it wins over the fallback. */
+/** Creates {@link ComparisonRenderer}s; ranked before text/html (50) so it wins over the HTML fallback. */
 export const rendererFactory: IRenderMime.IRendererFactory = {
   safe: true,
   mimeTypes: [COMPARISON_MIME],
-  defaultRank: 50,
+  defaultRank: 20,
   createRenderer: options => new ComparisonRenderer(options)
 };
