@@ -39,15 +39,17 @@ test: $(STAMP) labextension
 	$(BIN)/ruff check nbopt tests $(LABEXT)/ui-tests
 	$(BIN)/ruff format --check nbopt tests $(LABEXT)/ui-tests
 	$(BIN)/python -m pytest
+	cd $(LABEXT) && $(WITH_VENV) jlpm prettier:check
 	cd $(LABEXT) && $(WITH_VENV) jlpm test
 	cd $(LABEXT) && $(WITH_VENV) jlpm test:e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check nbopt tests $(LABEXT)/ui-tests
 
-format: $(STAMP)
+format: $(NODE_STAMP)
 	$(BIN)/ruff format nbopt tests $(LABEXT)/ui-tests
 	$(BIN)/ruff check --fix nbopt tests $(LABEXT)/ui-tests
+	cd $(LABEXT) && $(WITH_VENV) jlpm prettier
 
 check: test
 

@@ -119,7 +119,9 @@ export function buildChart(
   );
   for (const t of ticks(x0, x1)) {
     const x = sx(t);
-    axes.appendChild(svg('line', { x1: x, y1: MARGIN.top + plotH, x2: x, y2: MARGIN.top + plotH + 4 }));
+    axes.appendChild(
+      svg('line', { x1: x, y1: MARGIN.top + plotH, x2: x, y2: MARGIN.top + plotH + 4 })
+    );
     axes.appendChild(svgText(x, MARGIN.top + plotH + 16, formatG(t), { 'text-anchor': 'middle' }));
   }
   for (const t of ticks(y0, y1)) {
@@ -201,9 +203,13 @@ export function buildChart(
 
   const legend = svg('g', { class: 'nbopt-legend' });
   const lx = WIDTH - MARGIN.right + 10;
-  legend.appendChild(svg('circle', { cx: lx + 5, cy: MARGIN.top + 6, r: 5, class: 'nbopt-point nbopt-pareto' }));
+  legend.appendChild(
+    svg('circle', { cx: lx + 5, cy: MARGIN.top + 6, r: 5, class: 'nbopt-point nbopt-pareto' })
+  );
   legend.appendChild(svgText(lx + 14, MARGIN.top + 10, 'Pareto front'));
-  legend.appendChild(svg('circle', { cx: lx + 5, cy: MARGIN.top + 26, r: 5, class: 'nbopt-point' }));
+  legend.appendChild(
+    svg('circle', { cx: lx + 5, cy: MARGIN.top + 26, r: 5, class: 'nbopt-point' })
+  );
   legend.appendChild(svgText(lx + 14, MARGIN.top + 30, 'dominated'));
   legend.appendChild(svgText(lx, MARGIN.top + 52, 'circle size:'));
   legend.appendChild(svgText(lx, MARGIN.top + 66, 'latency'));

@@ -28,7 +28,8 @@ export const MAGIC_COMMANDS: IMagicCommand[] = [
     id: 'nbopt:insert-prune',
     label: 'Prune a model…',
     caption: 'Insert a %prune cell: 80% sparsity, fine-tuned for 2 epochs',
-    template: m => `%prune ${m} --sparsity 0.8 --fit x_train,y_train --epochs 2 --eval x_test,y_test`
+    template: m =>
+      `%prune ${m} --sparsity 0.8 --fit x_train,y_train --epochs 2 --eval x_test,y_test`
   },
   {
     id: 'nbopt:insert-cluster',

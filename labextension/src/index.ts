@@ -61,7 +61,10 @@ export async function askKernel(panel: NotebookPanel): Promise<IKernelModels | n
   }
 }
 
-async function chooseModel(command: IMagicCommand, answer: IKernelModels | null): Promise<string | null> {
+async function chooseModel(
+  command: IMagicCommand,
+  answer: IKernelModels | null
+): Promise<string | null> {
   const models = answer?.models ?? [];
   if (models.length === 1) {
     return models[0];

@@ -10,12 +10,7 @@ export const COMPARISON_MIME = 'application/vnd.nbopt.comparison+json';
 
 /** A JSON value as it arrives in an output bundle. */
 export type JSONValue =
-  | string
-  | number
-  | boolean
-  | null
-  | JSONValue[]
-  | { [key: string]: JSONValue };
+  string | number | boolean | null | JSONValue[] | { [key: string]: JSONValue };
 
 /** One measured variant: column name to value (numbers as numbers, nulls where missing). */
 export type Row = { [column: string]: JSONValue };

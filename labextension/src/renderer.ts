@@ -7,7 +7,15 @@ import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 
 import { buildChart } from './chart';
-import { COMPARISON_MIME, IComparison, paretoFront, points, qualityAxis, readComparison, text } from './payload';
+import {
+  COMPARISON_MIME,
+  IComparison,
+  paretoFront,
+  points,
+  qualityAxis,
+  readComparison,
+  text
+} from './payload';
 import { buildTable } from './table';
 
 /** CSS class of the renderer's node. */
@@ -28,7 +36,9 @@ export function renderComparison(host: HTMLElement, comparison: IComparison): vo
   const caption = document.createElement('div');
   caption.className = 'nbopt-caption';
   caption.textContent =
-    `nbopt: ${comparison.name}` + (comparison.done ? '' : ' (running)') + ` · ${rows.length} variants`;
+    `nbopt: ${comparison.name}` +
+    (comparison.done ? '' : ' (running)') +
+    ` · ${rows.length} variants`;
   host.appendChild(caption);
 
   const axis = qualityAxis(rows);

@@ -17,12 +17,9 @@ describe('readComparison', () => {
     expect(c?.columns).toContain('accuracy_delta');
   });
 
-  it.each([null, 'text', [], { version: 2, rows: [] }, { version: 1 }])(
-    'refuses %p',
-    data => {
-      expect(readComparison(data)).toBeNull();
-    }
-  );
+  it.each([null, 'text', [], { version: 2, rows: [] }, { version: 1 }])('refuses %p', data => {
+    expect(readComparison(data)).toBeNull();
+  });
 });
 
 describe('Pareto front', () => {
@@ -70,6 +67,8 @@ describe('formatting', () => {
     expect(formatMetric(r, 'accuracy')).toBe('96.67%');
     expect(formatMetric(r, 'accuracy_delta')).toBe('-0.55%');
     expect(formatMetric(row('x', { accuracy_delta: 0 }), 'accuracy_delta')).toBe('+0.00%');
-    expect(formatMetric(row('x', { metric: 'mse', accuracy: 0.012345 }), 'accuracy')).toBe('0.01235');
+    expect(formatMetric(row('x', { metric: 'mse', accuracy: 0.012345 }), 'accuracy')).toBe(
+      '0.01235'
+    );
   });
 });

@@ -27,14 +27,32 @@ describe('the comparison renderer', () => {
     expect(host.querySelector('.nbopt-caption')?.textContent).toBe('nbopt: model · 5 variants');
     const headings = Array.from(host.querySelectorAll('thead th')).map(th => th.textContent);
     expect(headings).toEqual([
-      '◆', 'scheme', 'status', 'size', 'smaller', 'gzip', 'latency ms', 'p90 ms', 'speedup',
-      'accuracy', 'Δ'
+      '◆',
+      'scheme',
+      'status',
+      'size',
+      'smaller',
+      'gzip',
+      'latency ms',
+      'p90 ms',
+      'speedup',
+      'accuracy',
+      'Δ'
     ]);
     const cells = bodyTexts(host);
     expect(cells).toHaveLength(5);
     expect(cells[0]).toEqual([
-      '', 'float32', 'ok', '171.6 KB', '1.00x', '156.9 KB', '0.0114', '0.0129', '1.00x',
-      '97.22%', '+0.00%'
+      '',
+      'float32',
+      'ok',
+      '171.6 KB',
+      '1.00x',
+      '156.9 KB',
+      '0.0114',
+      '0.0129',
+      '1.00x',
+      '97.22%',
+      '+0.00%'
     ]);
     expect(cells[2].slice(0, 4)).toEqual(['◆', 'dynamic', 'ok', '45.3 KB']);
     expect(cells[4].slice(1, 4)).toEqual(['int16x8', 'failed', '']);
@@ -107,7 +125,12 @@ describe('the comparison renderer', () => {
   });
 
   it('shows no chart when no variant could be measured', () => {
-    const payload = { version: 1, name: 'm', done: true, rows: [row('int8', { status: 'failed', error: 'boom' })] };
+    const payload = {
+      version: 1,
+      name: 'm',
+      done: true,
+      rows: [row('int8', { status: 'failed', error: 'boom' })]
+    };
     const host = render(payload);
     expect(host.querySelector('svg')).toBeNull();
     expect(bodyTexts(host)).toHaveLength(1);
@@ -128,8 +151,24 @@ describe('payload values are text, never markup', () => {
   }
 
   const allowed = new Set([
-    'DIV', 'TABLE', 'THEAD', 'TBODY', 'TR', 'TH', 'TD', 'BUTTON', 'UL', 'LI', 'B',
-    'svg', 'title', 'g', 'line', 'text', 'circle', 'polyline'
+    'DIV',
+    'TABLE',
+    'THEAD',
+    'TBODY',
+    'TR',
+    'TH',
+    'TD',
+    'BUTTON',
+    'UL',
+    'LI',
+    'B',
+    'svg',
+    'title',
+    'g',
+    'line',
+    'text',
+    'circle',
+    'polyline'
   ]);
 
   it('renders <script> and <img onerror> in names, statuses and errors as text', () => {
@@ -174,7 +213,9 @@ describe('payload values are text, never markup', () => {
   });
 
   it('shows a notice for a payload it cannot read', async () => {
-    const renderer = new ComparisonRenderer({ mimeType: COMPARISON_MIME } as IRenderMime.IRendererOptions);
+    const renderer = new ComparisonRenderer({
+      mimeType: COMPARISON_MIME
+    } as IRenderMime.IRendererOptions);
     await renderer.renderModel({
       data: { [COMPARISON_MIME]: { version: 99 } }
     } as unknown as IRenderMime.IMimeModel);

@@ -253,13 +253,18 @@ test('a saved comparison renders as a table and a chart, with no code run', asyn
   // Same cells as nbopt's own text table (scheme, status, size, ratio, gzip, ..., metric,
   // delta); latency columns use the same 4 significant digits.
   expect(rows.map(r => r.slice(1))).toEqual(expected.cells);
-  const marked = rows.filter(r => r[0] === '◆').map(r => r[1]).sort();
+  const marked = rows
+    .filter(r => r[0] === '◆')
+    .map(r => r[1])
+    .sort();
   expect(marked).toEqual(expected.pareto);
 
   expect(await scope.locator('.nbopt-points circle').count()).toBe(expected.points);
   const paretoPoints = await scope
     .locator('.nbopt-points circle.nbopt-pareto')
-    .evaluateAll(cs => cs.map(c => (c.querySelector('title')?.textContent ?? '').split(':')[0]).sort());
+    .evaluateAll(cs =>
+      cs.map(c => (c.querySelector('title')?.textContent ?? '').split(':')[0]).sort()
+    );
   expect(paretoPoints).toEqual(expected.pareto);
 
   // Sorting by size puts the smallest variant first.
@@ -298,4 +303,18 @@ test('"Quantize a model…" inserts a %quantize cell for the kernel\'s model', a
     '%quantize model --scheme float16,dynamic,int8 --calib x_train[:256] --eval x_test,y_test'
   );
   await page.screenshot({ path: path.join(SHOTS, 'command.png') });
+}, 120000);
+
+test('the context menu\'s "nbopt › Prune a model…" inserts a %prune cell', async () => {
+  const cells = page.locator(`${NOTEBOOK} .jp-Cell`);
+  const before = await cells.count();
+  await page.keyboard.press('Escape');
+  await cell(3).locator('.jp-InputArea-prompt').click({ button: 'right' });
+  await page.locator('.lm-Menu .lm-Menu-itemLabel', { hasText: /^nbopt$/ }).hover();
+  await page.locator('.lm-Menu .lm-Menu-itemLabel', { hasText: /^Prune a model…$/ }).click();
+  await cell(before).waitFor({ timeout: 30000 });
+  expect(await cells.count()).toBe(before + 1);
+  expect(await activeCellSource()).toBe(
+    '%prune model --sparsity 0.8 --fit x_train,y_train --epochs 2 --eval x_test,y_test'
+  );
 }, 120000);
