@@ -1,35 +1,58 @@
-# One venv at .venv for everything: the demo, the tests, the tutorials.
+# One venv at .venv for everything: the demo, the tests, the tutorials, the JupyterLab extension.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+LABEXT := labextension
+NODE_STAMP := $(LABEXT)/node_modules/.installed-stamp
+LABEXT_LINK := $(VENV)/share/jupyter/labextensions/nbopt
+# jlpm (JupyterLab's yarn) and `jupyter builder` come from .venv.
+WITH_VENV := PATH="$(abspath $(BIN)):$$PATH" NBOPT_VENV="$(abspath $(VENV))"
 
-.PHONY: demo test lint format check clean
+.PHONY: demo test lint format check clean labextension
 
-$(STAMP): pyproject.toml
+# The editable install builds the JupyterLab extension (hatch-jupyter-builder runs jlpm);
+# `labextension develop` then links .venv's copy to nbopt/labextension, so rebuilds show.
+# The link goes before a reinstall, or pip would write (and delete) through it.
+$(STAMP): pyproject.toml $(LABEXT)/package.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	if [ -L $(LABEXT_LINK) ]; then rm $(LABEXT_LINK); fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(WITH_VENV) $(BIN)/jupyter labextension develop . --overwrite
 	touch $(STAMP)
+
+$(NODE_STAMP): $(STAMP) $(LABEXT)/package.json $(LABEXT)/yarn.lock
+	cd $(LABEXT) && $(WITH_VENV) jlpm install
+	touch $(NODE_STAMP)
 
 ## Set up .venv and compare every post-training scheme on a CNN trained on digits.
 demo: $(STAMP)
 	$(BIN)/nbopt demo
 
-## Lint, then the test suite (what CI runs).
-test: $(STAMP)
-	$(BIN)/ruff check nbopt tests
-	$(BIN)/ruff format --check nbopt tests
+## Build the JupyterLab extension from labextension/src into nbopt/labextension.
+labextension: $(NODE_STAMP)
+	cd $(LABEXT) && $(WITH_VENV) jlpm build
+
+## Lint, the Python tests, the extension's jest tests and its end-to-end test (what CI runs).
+test: $(STAMP) labextension
+	$(BIN)/ruff check nbopt tests $(LABEXT)/ui-tests
+	$(BIN)/ruff format --check nbopt tests $(LABEXT)/ui-tests
 	$(BIN)/python -m pytest
+	cd $(LABEXT) && $(WITH_VENV) jlpm prettier:check
+	cd $(LABEXT) && $(WITH_VENV) jlpm test
+	cd $(LABEXT) && $(WITH_VENV) jlpm test:e2e
 
 lint: $(STAMP)
-	$(BIN)/ruff check nbopt tests
+	$(BIN)/ruff check nbopt tests $(LABEXT)/ui-tests
 
-format: $(STAMP)
-	$(BIN)/ruff format nbopt tests
-	$(BIN)/ruff check --fix nbopt tests
+format: $(NODE_STAMP)
+	$(BIN)/ruff format nbopt tests $(LABEXT)/ui-tests
+	$(BIN)/ruff check --fix nbopt tests $(LABEXT)/ui-tests
+	cd $(LABEXT) && $(WITH_VENV) jlpm prettier
 
 check: test
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache nbopt/labextension \
+		$(LABEXT)/lib $(LABEXT)/node_modules $(LABEXT)/tsconfig.tsbuildinfo

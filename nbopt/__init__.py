@@ -50,6 +50,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'nbopt' has no attribute {name!r}")
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where JupyterLab finds nbopt's prebuilt extension (``jupyter labextension develop``)."""
+    return [{"src": "labextension", "dest": "nbopt"}]
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext nbopt``: register the magics and the configuration."""
     from .magics import load

@@ -1,0 +1,219 @@
+/**
+ * The comparison payload that nbopt's Python side publishes, read defensively.
+ *
+ * Nothing here trusts the payload: every value is checked for its type, and anything
+ * unexpected becomes `null` (numbers) or its `String()` (text).
+ */
+
+/** MIME type of the JSON payload published by `Comparison._repr_mimebundle_`. */
+export const COMPARISON_MIME = 'application/vnd.nbopt.comparison+json';
+
+/** A JSON value as it arrives in an output bundle. */
+export type JSONValue =
+  string | number | boolean | null | JSONValue[] | { [key: string]: JSONValue };
+
+/** One measured variant: column name to value (numbers as numbers, nulls where missing). */
+export type Row = { [column: string]: JSONValue };
+
+/** A comparison payload (version 1) after validation. */
+export interface IComparison {
+  /** The model's name as the user wrote it (e.g. `model`). */
+  name: string;
+  /** False while the comparison is still running. */
+  done: boolean;
+  /** Every column, in the Python DataFrame's order. */
+  columns: string[];
+  /** One entry per variant, in measurement order. */
+  rows: Row[];
+}
+
+function isObject(value: unknown): value is { [key: string]: unknown } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Read a comparison payload from an output bundle's data.
+ *
+ * @param data - the value stored under {@link COMPARISON_MIME}.
+ * @returns the payload, or `null` if it is not a version-1 comparison.
+ */
+export function readComparison(data: unknown): IComparison | null {
+  if (!isObject(data) || data.version !== 1 || !Array.isArray(data.rows)) {
+    return null;
+  }
+  const rows = data.rows.filter(isObject) as Row[];
+  const columns = Array.isArray(data.columns)
+    ? data.columns.map(c => String(c))
+    : Array.from(new Set(([] as string[]).concat(...rows.map(r => Object.keys(r)))));
+  return {
+    name: data.name === undefined || data.name === null ? '' : String(data.name),
+    done: data.done !== false,
+    columns,
+    rows
+  };
+}
+
+/**
+ * A number from a row, or `null` if the value is missing or not a finite number.
+ *
+ * @param row - one variant.
+ * @param column - the column to read.
+ */
+export function num(row: Row, column: string): number | null {
+  const v = row[column];
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/**
+ * A value from a row as plain text (`''` when missing).
+ *
+ * @param row - one variant.
+ * @param column - the column to read.
+ */
+export function text(row: Row, column: string): string {
+  const v = row[column];
+  if (v === null || v === undefined) {
+    return '';
+  }
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** True if higher values of the comparison's metric are better (accuracy), false for mse. */
+export function higherIsBetter(rows: Row[]): boolean {
+  const metric = rows.map(r => r.metric).find(m => typeof m === 'string');
+  return metric !== 'mse';
+}
+
+/** The metric's name shown in headings: `accuracy`, `mse`, or `metric` if none was measured. */
+export function metricName(rows: Row[]): string {
+  const metric = rows.map(r => r.metric).find(m => typeof m === 'string');
+  return typeof metric === 'string' ? metric : 'metric';
+}
+
+/** A point of the size-against-quality chart: one ok variant with both values. */
+export interface IPoint {
+  /** Index of the variant in the payload's rows. */
+  index: number;
+  /** The .tflite size in bytes. */
+  size: number;
+  /** The quality value: accuracy or mse, or latency when no metric was measured. */
+  quality: number;
+  /** Median latency in milliseconds, if measured. */
+  latency: number | null;
+}
+
+/** What the chart's vertical axis shows. */
+export interface IQualityAxis {
+  /** Column plotted against size. */
+  column: 'accuracy' | 'latency_ms';
+  /** Label of the axis. */
+  label: string;
+  /** True if a higher value is better. */
+  higherIsBetter: boolean;
+}
+
+/**
+ * Choose the chart's vertical axis: the metric if any ok variant has one, else latency.
+ *
+ * @param rows - the payload's rows.
+ */
+export function qualityAxis(rows: Row[]): IQualityAxis {
+  const ok = rows.filter(r => r.status === 'ok');
+  if (ok.some(r => num(r, 'accuracy') !== null)) {
+    const name = metricName(rows);
+    const higher = higherIsBetter(rows);
+    return {
+      column: 'accuracy',
+      label: `${name} (${higher ? 'higher' : 'lower'} is better)`,
+      higherIsBetter: higher
+    };
+  }
+  return { column: 'latency_ms', label: 'latency ms (lower is better)', higherIsBetter: false };
+}
+
+/**
+ * The chart's points: ok variants with a size and a value on the quality axis.
+ *
+ * @param rows - the payload's rows.
+ * @param axis - the vertical axis, from {@link qualityAxis}.
+ */
+export function points(rows: Row[], axis: IQualityAxis): IPoint[] {
+  const out: IPoint[] = [];
+  rows.forEach((row, index) => {
+    const size = num(row, 'size_bytes');
+    const quality = num(row, axis.column);
+    if (row.status === 'ok' && size !== null && quality !== null) {
+      out.push({ index, size, quality, latency: num(row, 'latency_ms') });
+    }
+  });
+  return out;
+}
+
+/**
+ * The Pareto front of size against quality.
+ *
+ * A point is on the front if no other point is at least as good on both size (smaller) and
+ * quality, and strictly better on one.
+ *
+ * @param pts - the chart's points.
+ * @param higher - true if a higher quality is better.
+ * @returns the rows' indices of the points on the front.
+ */
+export function paretoFront(pts: IPoint[], higher: boolean): Set<number> {
+  const better = (a: number, b: number): boolean => (higher ? a > b : a < b);
+  const front = new Set<number>();
+  for (const p of pts) {
+    const dominated = pts.some(
+      q =>
+        q !== p &&
+        q.size <= p.size &&
+        !better(p.quality, q.quality) &&
+        (q.size < p.size || better(q.quality, p.quality))
+    );
+    if (!dominated) {
+      front.add(p.index);
+    }
+  }
+  return front;
+}
+
+/** Bytes as KB or MB, as the Python table shows them. */
+export function formatBytes(v: number): string {
+  const kb = v / 1024;
+  if (v < 1024 * 1024) {
+    return `${kb.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 })} KB`;
+  }
+  return `${(kb / 1024).toLocaleString('en-US', {
+    minimumFractionDigits: 2,
+    maximumFractionDigits: 2
+  })} MB`;
+}
+
+/** A number with 4 significant digits, as Python's `:.4g`. */
+export function formatG(v: number): string {
+  return String(Number(v.toPrecision(4)));
+}
+
+/** A ratio such as `2.00x`. */
+export function formatRatio(v: number): string {
+  return `${v.toFixed(2)}x`;
+}
+
+/**
+ * The metric's value or delta as text: percentages for accuracy, 4 significant digits for mse.
+ *
+ * @param row - one variant.
+ * @param column - `accuracy` or `accuracy_delta`.
+ */
+export function formatMetric(row: Row, column: string): string {
+  const v = num(row, column);
+  if (v === null) {
+    return '';
+  }
+  const delta = column === 'accuracy_delta';
+  const sign = delta && v >= 0 ? '+' : '';
+  if (row.metric === 'accuracy') {
+    return `${sign}${(v * 100).toFixed(2)}%`;
+  }
+  return `${sign}${formatG(v)}`;
+}

@@ -1,0 +1,118 @@
+/**
+ * The MIME renderer of nbopt comparisons: a caption, the sortable table, the chart and the
+ * errors, built from the saved output alone (no kernel needed).
+ */
+
+import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
+import { Widget } from '@lumino/widgets';
+
+import { buildChart } from './chart';
+import {
+  COMPARISON_MIME,
+  IComparison,
+  paretoFront,
+  points,
+  qualityAxis,
+  readComparison,
+  text
+} from './payload';
+import { buildTable } from './table';
+
+/** CSS class of the renderer's node. */
+export const RENDERER_CLASS = 'nbopt-comparison';
+
+/**
+ * Render a comparison into `host`, replacing what it held.
+ *
+ * Every payload value is set as `textContent` or as an attribute of an element this code
+ * created: nothing from the payload is parsed as HTML or executed.
+ *
+ * @param host - the element to fill.
+ * @param comparison - the validated payload.
+ */
+export function renderComparison(host: HTMLElement, comparison: IComparison): void {
+  host.replaceChildren();
+  const { rows } = comparison;
+  const caption = document.createElement('div');
+  caption.className = 'nbopt-caption';
+  caption.textContent =
+    `nbopt: ${comparison.name}` +
+    (comparison.done ? '' : ' (running)') +
+    ` · ${rows.length} variants`;
+  host.appendChild(caption);
+
+  const axis = qualityAxis(rows);
+  const pts = points(rows, axis);
+  const front = paretoFront(pts, axis.higherIsBetter);
+
+  const body = document.createElement('div');
+  body.className = 'nbopt-body';
+  const tableBox = document.createElement('div');
+  tableBox.className = 'nbopt-table-box';
+  tableBox.appendChild(buildTable(rows, front));
+  body.appendChild(tableBox);
+  if (pts.length > 0) {
+    const chartBox = document.createElement('div');
+    chartBox.className = 'nbopt-chart-box';
+    chartBox.appendChild(buildChart(rows, pts, axis, front));
+    body.appendChild(chartBox);
+  }
+  host.appendChild(body);
+
+  const failed = rows.filter(r => text(r, 'error') !== '');
+  if (failed.length > 0) {
+    const list = document.createElement('ul');
+    list.className = 'nbopt-errors';
+    for (const row of failed) {
+      const item = document.createElement('li');
+      const scheme = document.createElement('b');
+      scheme.textContent = text(row, 'scheme');
+      item.appendChild(scheme);
+      item.appendChild(document.createTextNode(`: ${text(row, 'error')}`));
+      list.appendChild(item);
+    }
+    host.appendChild(list);
+  }
+}
+
+/** A widget that renders {@link COMPARISON_MIME} output. */
+export class ComparisonRenderer extends Widget implements IRenderMime.IRenderer {
+  /**
+   * Construct a renderer.
+   *
+   * @param options - the factory's options (the MIME type to render).
+   */
+  constructor(options: IRenderMime.IRendererOptions) {
+    super();
+    this._mimeType = options.mimeType;
+    this.addClass(RENDERER_CLASS);
+  }
+
+  /**
+   * Render the model's payload; an unreadable payload shows a one-line notice instead.
+   *
+   * @param model - the output's MIME model.
+   */
+  renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    const comparison = readComparison(model.data[this._mimeType]);
+    if (comparison === null) {
+      const notice = document.createElement('div');
+      notice.className = 'nbopt-caption';
+      notice.textContent = 'nbopt: this output holds no comparison this extension can read.';
+      this.node.replaceChildren(notice);
+    } else {
+      renderComparison(this.node, comparison);
+    }
+    return Promise.resolve();
+  }
+
+  private _mimeType: string;
+}
+
+/** Creates {@link ComparisonRenderer}s; ranked before text/html (50) so it wins over the HTML fallback. */
+export const rendererFactory: IRenderMime.IRendererFactory = {
+  safe: true,
+  mimeTypes: [COMPARISON_MIME],
+  defaultRank: 20,
+  createRenderer: options => new ComparisonRenderer(options)
+};

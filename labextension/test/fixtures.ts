@@ -1,0 +1,70 @@
+import { Row } from '../src/payload';
+
+/** A row shaped like the ones `nbopt.quantize` measures. */
+export function row(scheme: string, values: Partial<Row>): Row {
+  return {
+    model: 'model',
+    technique: scheme === 'float32' ? 'baseline' : 'ptq',
+    scheme,
+    status: 'ok',
+    error: null,
+    size_bytes: null,
+    gzip_bytes: null,
+    size_ratio: null,
+    latency_ms: null,
+    latency_p90_ms: null,
+    speedup: null,
+    metric: 'accuracy',
+    accuracy: null,
+    accuracy_delta: null,
+    ...values
+  } as Row;
+}
+
+/** A four-scheme comparison plus a failed int16x8, as the Python side publishes it. */
+export function digitsPayload(): { [key: string]: unknown } {
+  const rows = [
+    row('float32', {
+      size_bytes: 175720,
+      gzip_bytes: 160650,
+      size_ratio: 1,
+      latency_ms: 0.0114,
+      latency_p90_ms: 0.0129,
+      speedup: 1,
+      accuracy: 0.9722,
+      accuracy_delta: 0
+    }),
+    row('float16', {
+      size_bytes: 89240,
+      gzip_bytes: 80100,
+      size_ratio: 1.969,
+      latency_ms: 0.0121,
+      latency_p90_ms: 0.0133,
+      speedup: 0.942,
+      accuracy: 0.9722,
+      accuracy_delta: 0
+    }),
+    row('dynamic', {
+      size_bytes: 46400,
+      gzip_bytes: 40010,
+      size_ratio: 3.787,
+      latency_ms: 0.0201,
+      latency_p90_ms: 0.0222,
+      speedup: 0.567,
+      accuracy: 0.9694,
+      accuracy_delta: -0.0028
+    }),
+    row('int8', {
+      size_bytes: 47120,
+      gzip_bytes: 39000,
+      size_ratio: 3.729,
+      latency_ms: 0.009,
+      latency_p90_ms: 0.0101,
+      speedup: 1.267,
+      accuracy: 0.9667,
+      accuracy_delta: -0.0055
+    }),
+    row('int16x8', { status: 'failed', error: 'no_integer_overflow_from_quantization' })
+  ];
+  return { version: 1, name: 'model', done: true, columns: Object.keys(rows[0]), rows };
+}

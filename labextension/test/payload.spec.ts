@@ -1,0 +1,74 @@
+import {
+  formatBytes,
+  formatMetric,
+  paretoFront,
+  points,
+  qualityAxis,
+  readComparison
+} from '../src/payload';
+import { digitsPayload, row } from './fixtures';
+
+describe('readComparison', () => {
+  it('reads a version-1 payload', () => {
+    const c = readComparison(digitsPayload());
+    expect(c?.name).toBe('model');
+    expect(c?.done).toBe(true);
+    expect(c?.rows).toHaveLength(5);
+    expect(c?.columns).toContain('accuracy_delta');
+  });
+
+  it.each([null, 'text', [], { version: 2, rows: [] }, { version: 1 }])('refuses %p', data => {
+    expect(readComparison(data)).toBeNull();
+  });
+});
+
+describe('Pareto front', () => {
+  it('keeps the variants no other beats on both size and accuracy', () => {
+    const rows = readComparison(digitsPayload())!.rows;
+    const axis = qualityAxis(rows);
+    expect(axis.column).toBe('accuracy');
+    const pts = points(rows, axis);
+    expect(pts).toHaveLength(4); // the failed int16x8 has no point
+    const front = paretoFront(pts, axis.higherIsBetter);
+    // float32 (best accuracy, ties float16 but larger) is dominated by float16;
+    // int8 is larger than dynamic but less accurate: dominated.
+    expect([...front].map(i => rows[i].scheme).sort()).toEqual(['dynamic', 'float16']);
+  });
+
+  it('treats lower mse as better', () => {
+    const rows = [
+      row('float32', { metric: 'mse', size_bytes: 400, accuracy: 0.1 }),
+      row('float16', { metric: 'mse', size_bytes: 200, accuracy: 0.1 }),
+      row('int8', { metric: 'mse', size_bytes: 100, accuracy: 0.5 }),
+      row('dynamic', { metric: 'mse', size_bytes: 100, accuracy: 0.7 })
+    ];
+    const axis = qualityAxis(rows);
+    expect(axis.higherIsBetter).toBe(false);
+    const front = paretoFront(points(rows, axis), false);
+    expect([...front].map(i => rows[i].scheme).sort()).toEqual(['float16', 'int8']);
+  });
+
+  it('plots latency when no metric was measured', () => {
+    const rows = [
+      row('float32', { size_bytes: 400, latency_ms: 1 }),
+      row('int8', { size_bytes: 100, latency_ms: 2 })
+    ];
+    const axis = qualityAxis(rows);
+    expect(axis.column).toBe('latency_ms');
+    expect(paretoFront(points(rows, axis), false).size).toBe(2);
+  });
+});
+
+describe('formatting', () => {
+  it('shows bytes, accuracy and deltas as the Python table does', () => {
+    expect(formatBytes(175720)).toBe('171.6 KB');
+    expect(formatBytes(3 * 1024 * 1024)).toBe('3.00 MB');
+    const r = row('int8', { accuracy: 0.9667, accuracy_delta: -0.0055 });
+    expect(formatMetric(r, 'accuracy')).toBe('96.67%');
+    expect(formatMetric(r, 'accuracy_delta')).toBe('-0.55%');
+    expect(formatMetric(row('x', { accuracy_delta: 0 }), 'accuracy_delta')).toBe('+0.00%');
+    expect(formatMetric(row('x', { metric: 'mse', accuracy: 0.012345 }), 'accuracy')).toBe(
+      '0.01235'
+    );
+  });
+});

@@ -1,0 +1,320 @@
+/**
+ * End to end: a real JupyterLab server on loopback, a real kernel, Debian's Chromium driven
+ * by playwright-core. Checks what a user sees: the saved comparison's table and chart, a
+ * `%quantize` run's output, and the cell a palette command inserts.
+ *
+ * The Python environment is `NBOPT_VENV` (default: the repository's `.venv`).
+ */
+
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+
+import { Browser, chromium, Locator, Page } from 'playwright-core';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const VENV = process.env.NBOPT_VENV ?? path.join(REPO, '.venv');
+const PYTHON = path.join(VENV, 'bin', 'python');
+const JUPYTER = path.join(VENV, 'bin', 'jupyter');
+const CHROMIUM = process.env.NBOPT_CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = path.join(REPO, 'build', 'e2e');
+
+interface IExpected {
+  rows: number;
+  schemes: string[];
+  cells: string[][];
+  points: number;
+  pareto: string[];
+  live_rows: number;
+}
+
+let root = '';
+let server: ChildProcess | null = null;
+let serverLog = '';
+let browser: Browser | null = null;
+let page: Page;
+let base = '';
+let expected: IExpected;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function status(url: string): Promise<number> {
+  return new Promise(resolve => {
+    const request = http.get(url, { timeout: 2000 }, response => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve(0));
+  });
+}
+
+async function waitForServer(url: string, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (server?.exitCode !== null) {
+      throw new Error(`JupyterLab exited early:\n${serverLog}`);
+    }
+    if ((await status(url)) === 200) {
+      return;
+    }
+    await new Promise(r => setTimeout(r, 250));
+  }
+  throw new Error(`JupyterLab did not answer within ${timeoutMs} ms:\n${serverLog}`);
+}
+
+async function stopServer(): Promise<void> {
+  const proc = server;
+  server = null;
+  if (!proc || proc.pid === undefined || proc.exitCode !== null) {
+    return;
+  }
+  const exited = new Promise<void>(resolve => proc.once('exit', () => resolve()));
+  // The server shuts its kernels down on SIGTERM; its process group is ours alone.
+  process.kill(-proc.pid, 'SIGTERM');
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-proc.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }, 15000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function openNotebook(name: string): Promise<void> {
+  // `?reset`: a fresh workspace, so only this notebook is open and current.
+  await page.goto(`${base}/lab/tree/${name}?reset`, { waitUntil: 'domcontentloaded' });
+  await page
+    .locator('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel', {
+      hasText: name
+    })
+    .waitFor({ timeout: 90000 });
+  await page.locator(`${NOTEBOOK} .jp-Cell`).first().waitFor({ timeout: 60000 });
+}
+
+/** The visible notebook. */
+const NOTEBOOK = '.jp-NotebookPanel:not(.lm-mod-hidden)';
+
+/** The `n`th cell of the visible notebook. */
+function cell(n: number): Locator {
+  return page.locator(`${NOTEBOOK} .jp-Cell`).nth(n);
+}
+
+/** The texts of the body cells of the comparison table in `scope`. */
+async function tableTexts(scope: Locator): Promise<string[][]> {
+  return scope
+    .locator('.nbopt-comparison tbody tr')
+    .evaluateAll(trs =>
+      trs.map(tr => Array.from(tr.querySelectorAll('td')).map(td => td.textContent ?? ''))
+    );
+}
+
+/** The source of the active cell, line by line from CodeMirror's DOM. */
+async function activeCellSource(): Promise<string> {
+  return page.$eval(`${NOTEBOOK} .jp-Cell.jp-mod-active`, active =>
+    Array.from(active.querySelectorAll('.cm-content .cm-line'))
+      .map(line => line.textContent ?? '')
+      .join('\n')
+  );
+}
+
+async function paletteHasFocus(): Promise<boolean> {
+  return page.evaluate(
+    () => document.activeElement?.classList.contains('lm-CommandPalette-input') ?? false
+  );
+}
+
+async function runPaletteCommand(label: string): Promise<void> {
+  // Shortcuts are registered once the settings have loaded, which can follow the first
+  // rendered cells: press until the palette's input has focus (keys typed before that
+  // would be notebook shortcuts).
+  const end = Date.now() + 30000;
+  while (!(await paletteHasFocus())) {
+    if (Date.now() > end) {
+      throw new Error('the command palette did not open');
+    }
+    await page.keyboard.press('Control+Shift+C');
+    await page.waitForTimeout(500);
+  }
+  await page.keyboard.type(label);
+  const exact = new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  await page.locator('.lm-CommandPalette-itemLabel', { hasText: exact }).first().click();
+}
+
+beforeAll(async () => {
+  expect(fs.existsSync(CHROMIUM)).toBe(true);
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'nbopt-e2e-'));
+  const notebooks = path.join(root, 'notebooks');
+  const home = path.join(root, 'jupyter');
+  fs.mkdirSync(notebooks);
+  fs.mkdirSync(path.join(home, 'config', 'labconfig'), { recursive: true });
+  // No "news" question over the notebook: a closed network has none to give.
+  fs.writeFileSync(
+    path.join(home, 'config', 'labconfig', 'page_config.json'),
+    JSON.stringify({ disabledExtensions: { '@jupyterlab/apputils-extension:announcements': true } })
+  );
+  const env = {
+    ...process.env,
+    JUPYTER_CONFIG_DIR: path.join(home, 'config'),
+    JUPYTER_RUNTIME_DIR: path.join(home, 'runtime'),
+    IPYTHONDIR: path.join(home, 'ipython'),
+    TF_CPP_MIN_LOG_LEVEL: '2'
+  };
+  execFileSync(PYTHON, [path.join(__dirname, 'make_notebooks.py'), notebooks], {
+    env,
+    timeout: 300000,
+    stdio: ['ignore', 'ignore', 'pipe']
+  });
+  expected = JSON.parse(fs.readFileSync(path.join(notebooks, 'expected.json'), 'utf8'));
+
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(
+    JUPYTER,
+    [
+      'lab',
+      '--no-browser',
+      '--ServerApp.ip=127.0.0.1',
+      `--ServerApp.port=${port}`,
+      '--ServerApp.port_retries=0',
+      '--IdentityProvider.token=',
+      '--ServerApp.password=',
+      `--ServerApp.root_dir=${notebooks}`,
+      `--LabApp.workspaces_dir=${path.join(home, 'workspaces')}`,
+      `--LabApp.user_settings_dir=${path.join(home, 'settings')}`,
+      // CI containers run as root; the server is on loopback with a temporary root folder.
+      ...(process.getuid?.() === 0 ? ['--allow-root'] : [])
+    ],
+    { env, cwd: notebooks, detached: true, stdio: ['ignore', 'pipe', 'pipe'] }
+  );
+  server.stdout?.on('data', chunk => (serverLog += chunk));
+  server.stderr?.on('data', chunk => (serverLog += chunk));
+  await waitForServer(`${base}/api/status`, 90000);
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    timeout: 60000,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+      '--disable-sync'
+    ]
+  });
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.setDefaultTimeout(30000);
+  fs.mkdirSync(SHOTS, { recursive: true });
+}, 480000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stopServer();
+  if (root) {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}, 60000);
+
+test('jupyter labextension list shows nbopt enabled and OK', () => {
+  const listing = spawnSync(JUPYTER, ['labextension', 'list'], {
+    encoding: 'utf8',
+    timeout: 60000,
+    env: { ...process.env, NO_COLOR: '1' }
+  });
+  expect(listing.status).toBe(0);
+  // It writes its listing to stderr.
+  const text = (listing.stdout + listing.stderr).replace(/\x1b\[[0-9;]*m/g, '');
+  expect(text).toMatch(/nbopt v\d+\.\d+\.\d+ enabled OK/);
+});
+
+test('a saved comparison renders as a table and a chart, with no code run', async () => {
+  await openNotebook('saved.ipynb');
+  const scope = cell(0);
+  await scope.locator('.nbopt-comparison').waitFor({ timeout: 60000 });
+
+  const rows = await tableTexts(scope);
+  expect(rows).toHaveLength(expected.rows);
+  // Same cells as nbopt's own text table (scheme, status, size, ratio, gzip, ..., metric,
+  // delta); latency columns use the same 4 significant digits.
+  expect(rows.map(r => r.slice(1))).toEqual(expected.cells);
+  const marked = rows
+    .filter(r => r[0] === '◆')
+    .map(r => r[1])
+    .sort();
+  expect(marked).toEqual(expected.pareto);
+
+  expect(await scope.locator('.nbopt-points circle').count()).toBe(expected.points);
+  const paretoPoints = await scope
+    .locator('.nbopt-points circle.nbopt-pareto')
+    .evaluateAll(cs =>
+      cs.map(c => (c.querySelector('title')?.textContent ?? '').split(':')[0]).sort()
+    );
+  expect(paretoPoints).toEqual(expected.pareto);
+
+  // Sorting by size puts the smallest variant first.
+  await scope.locator('.nbopt-comparison th button', { hasText: /^size$/ }).click();
+  const sorted = (await tableTexts(scope)).map(r => r[1]);
+  const bySize = [...expected.cells].sort(
+    (a, b) => parseFloat(a[2].replace(/,/g, '')) - parseFloat(b[2].replace(/,/g, ''))
+  );
+  expect(sorted[0]).toBe(bySize[0][0]);
+
+  await scope.screenshot({ path: path.join(SHOTS, 'comparison.png') });
+}, 180000);
+
+test('%quantize in a running kernel renders its comparison', async () => {
+  await openNotebook('live.ipynb');
+  await cell(0).locator('.jp-InputArea-prompt').click();
+  await runPaletteCommand('Run All Cells');
+  await cell(3).waitFor({ timeout: 30000 });
+  const scope = cell(3);
+  await scope.locator('.nbopt-comparison').waitFor({ timeout: 420000 });
+  const rows = await tableTexts(scope);
+  expect(rows.map(r => r[1])).toEqual(['float32', 'float16', 'dynamic']);
+  expect(rows.map(r => r[2])).toEqual(['ok', 'ok', 'ok']);
+  expect(await scope.locator('.nbopt-points circle').count()).toBe(expected.live_rows);
+  await page.screenshot({ path: path.join(SHOTS, 'live.png') });
+}, 480000);
+
+test('"Quantize a model…" inserts a %quantize cell for the kernel\'s model', async () => {
+  const cells = page.locator(`${NOTEBOOK} .jp-Cell`);
+  const before = await cells.count();
+  await cell(3).locator('.jp-InputArea-prompt').click();
+  await runPaletteCommand('Quantize a model…');
+  await cell(before).waitFor({ timeout: 30000 });
+  expect(await cells.count()).toBe(before + 1);
+  expect(await activeCellSource()).toBe(
+    '%quantize model --scheme float16,dynamic,int8 --calib x_train[:256] --eval x_test,y_test'
+  );
+  await page.screenshot({ path: path.join(SHOTS, 'command.png') });
+}, 120000);
+
+test('the context menu\'s "nbopt › Prune a model…" inserts a %prune cell', async () => {
+  const cells = page.locator(`${NOTEBOOK} .jp-Cell`);
+  const before = await cells.count();
+  await page.keyboard.press('Escape');
+  await cell(3).locator('.jp-InputArea-prompt').click({ button: 'right' });
+  await page.locator('.lm-Menu .lm-Menu-itemLabel', { hasText: /^nbopt$/ }).hover();
+  await page.locator('.lm-Menu .lm-Menu-itemLabel', { hasText: /^Prune a model…$/ }).click();
+  await cell(before).waitFor({ timeout: 30000 });
+  expect(await cells.count()).toBe(before + 1);
+  expect(await activeCellSource()).toBe(
+    '%prune model --sparsity 0.8 --fit x_train,y_train --epochs 2 --eval x_test,y_test'
+  );
+}, 120000);

@@ -1,0 +1,111 @@
+"""Write the end-to-end test's notebooks into a folder, with a real nbopt comparison.
+
+    python make_notebooks.py OUTDIR
+
+- ``saved.ipynb``: one cell whose saved output is the MIME bundle of a real comparison
+  (a digits CNN trained for one epoch, quantized with float16, dynamic and int8), as a
+  notebook looks when it is reopened with no kernel or opened by someone else.
+- ``live.ipynb``: cells that load nbopt, build and train the CNN and run ``%quantize``.
+- ``expected.json``: what the renderer must show for ``saved.ipynb``, computed here from
+  the payload with nbopt's own text formatting and an independent Pareto front.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import nbformat  # noqa: E402
+from nbformat.v4 import new_code_cell, new_notebook, new_output  # noqa: E402
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+TRAIN = """\
+from nbopt.demo import digits_cnn, digits_data
+x_train, y_train, x_test, y_test = digits_data()
+model = digits_cnn()
+model.fit(x_train, y_train, epochs=1, verbose=0)"""
+
+FAST = """\
+%config NbOpt.latency_runs = 5
+%config NbOpt.latency_min_seconds = 0.0"""
+
+LIVE_MAGIC = "%quantize model --scheme float16,dynamic --calib x_train[:64] --eval x_test,y_test"
+
+
+def pareto(rows: list[dict]) -> list[str]:
+    """Schemes no other ok variant beats on both size and metric (an independent check)."""
+    higher = next((r["metric"] for r in rows if r.get("metric")), "accuracy") != "mse"
+    pts = [
+        (r["scheme"], r["size_bytes"], r["accuracy"] if higher else -r["accuracy"])
+        for r in rows
+        if r["status"] == "ok" and r["size_bytes"] is not None and r["accuracy"] is not None
+    ]
+    return sorted(
+        s
+        for s, size, acc in pts
+        if not any(
+            (s2 != s) and size2 <= size and acc2 >= acc and (size2 < size or acc2 > acc)
+            for s2, size2, acc2 in pts
+        )
+    )
+
+
+def main(out: str) -> None:
+    import nbopt
+    from nbopt.config import NbOpt, set_current
+    from nbopt.demo import digits_cnn, digits_data
+    from nbopt.display import COMPARISON_MIME, cells
+
+    set_current(NbOpt(latency_runs=5, latency_min_seconds=0.0))
+    x_train, y_train, x_test, y_test = digits_data()
+    model = digits_cnn()
+    model.fit(x_train, y_train, epochs=1, verbose=0)
+    comparison = nbopt.quantize(
+        model, "float16,dynamic,int8", x_train[:64], (x_test, y_test), name="model"
+    )
+    bundle = json.loads(json.dumps(comparison._repr_mimebundle_(), allow_nan=False))
+    rows = bundle[COMPARISON_MIME]["rows"]
+
+    saved = new_notebook(metadata={"kernelspec": KERNELSPEC})
+    cell = new_code_cell(
+        'nbopt.quantize(model, "float16,dynamic,int8", x_train[:64], (x_test, y_test))',
+        execution_count=1,
+    )
+    cell.outputs = [new_output("execute_result", data=bundle, execution_count=1)]
+    saved.cells = [cell]
+    nbformat.write(saved, os.path.join(out, "saved.ipynb"))
+
+    live = new_notebook(metadata={"kernelspec": KERNELSPEC})
+    live.cells = [
+        new_code_cell("%load_ext nbopt"),
+        new_code_cell(FAST),
+        new_code_cell(TRAIN),
+        new_code_cell(LIVE_MAGIC),
+    ]
+    nbformat.write(live, os.path.join(out, "live.ipynb"))
+
+    expected = {
+        "rows": len(rows),
+        "schemes": [r["scheme"] for r in rows],
+        # nbopt's own text table: scheme, status, size, smaller, gzip, latency, p90,
+        # speedup, metric, delta. The renderer must agree on the exact columns.
+        "cells": [cells(r) for r in rows],
+        "points": sum(
+            1
+            for r in rows
+            if r["status"] == "ok" and r["size_bytes"] is not None and r["accuracy"] is not None
+        ),
+        "pareto": pareto(rows),
+        "live_rows": 3,
+    }
+    with open(os.path.join(out, "expected.json"), "w") as f:
+        json.dump(expected, f, indent=1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
