@@ -260,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n  -- digits CNN (about 150k parameters: compute per sample dominates)")
     bench_evaluation(content, x2000, y2000)
     print("\n  -- digits MLP (2.4k parameters: per-call overhead dominates)")
-    bench_evaluation(nbopt.quantize(digits_mlp(), "int8", x_train[:64]).content, x2000, y2000)
+    mlp = nbopt.quantize(digits_mlp(), "float32")
+    bench_evaluation(mlp.content, x2000, y2000)
     return 0
 
 

@@ -2,7 +2,15 @@
  * The size-against-metric chart: plain SVG built with DOM APIs, values set as text.
  */
 
-import { formatBytes, formatG, formatMetric, IPoint, IQualityAxis, Row, text } from './payload';
+import {
+  formatBytes,
+  formatG,
+  formatMetric,
+  IPoint,
+  IQualityAxis,
+  Row,
+  variantLabel
+} from './payload';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -166,7 +174,7 @@ export function buildChart(
   );
   for (const p of order) {
     const row = rows[p.index];
-    const scheme = text(row, 'scheme');
+    const scheme = variantLabel(row);
     const r = maxLatency > 0 && p.latency !== null ? 4 + 8 * Math.sqrt(p.latency / maxLatency) : 5;
     const pareto = front.has(p.index);
     const x = sx(p.size / 1024);

@@ -78,6 +78,26 @@ export function text(row: Row, column: string): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
+/**
+ * The name a table shows for a variant, as Python's `variant_label` does: the scheme for the
+ * baseline and post-training variants, else the technique (`prune`, `qat`) and any scheme
+ * applied after it (`prune+int8`).
+ *
+ * @param row - one measured variant.
+ * @returns its label, as text.
+ */
+export function variantLabel(row: Row): string {
+  const technique = text(row, 'technique');
+  const scheme = text(row, 'scheme');
+  if (technique === '' || technique === 'baseline' || technique === 'ptq') {
+    return scheme;
+  }
+  if (technique === 'qat' || scheme === 'float32') {
+    return technique;
+  }
+  return `${technique}+${scheme}`;
+}
+
 /** True if higher values of the comparison's metric are better (accuracy), false for mse. */
 export function higherIsBetter(rows: Row[]): boolean {
   const metric = rows.map(r => r.metric).find(m => typeof m === 'string');

@@ -14,7 +14,8 @@ import {
   points,
   qualityAxis,
   readComparison,
-  text
+  text,
+  variantLabel
 } from './payload';
 import { buildTable } from './table';
 
@@ -66,7 +67,7 @@ export function renderComparison(host: HTMLElement, comparison: IComparison): vo
     for (const row of failed) {
       const item = document.createElement('li');
       const scheme = document.createElement('b');
-      scheme.textContent = text(row, 'scheme');
+      scheme.textContent = variantLabel(row);
       item.appendChild(scheme);
       item.appendChild(document.createTextNode(`: ${text(row, 'error')}`));
       list.appendChild(item);

@@ -10,7 +10,8 @@ import {
   metricName,
   num,
   Row,
-  text
+  text,
+  variantLabel
 } from './payload';
 
 /** One column of the table: what it reads, how it shows it, and how it sorts. */
@@ -39,7 +40,7 @@ function numberCell(key: string, fmt: (v: number) => string): (row: Row) => stri
  */
 export function tableColumns(rows: Row[]): ITableColumn[] {
   return [
-    { key: 'scheme', heading: 'scheme', numeric: false, format: r => text(r, 'scheme') },
+    { key: 'scheme', heading: 'variant', numeric: false, format: r => variantLabel(r) },
     { key: 'status', heading: 'status', numeric: false, format: r => text(r, 'status') },
     {
       key: 'size_bytes',

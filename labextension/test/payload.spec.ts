@@ -4,7 +4,8 @@ import {
   paretoFront,
   points,
   qualityAxis,
-  readComparison
+  readComparison,
+  variantLabel
 } from '../src/payload';
 import { digitsPayload, row } from './fixtures';
 
@@ -70,5 +71,16 @@ describe('formatting', () => {
     expect(formatMetric(row('x', { metric: 'mse', accuracy: 0.012345 }), 'accuracy')).toBe(
       '0.01235'
     );
+  });
+});
+
+describe('variantLabel', () => {
+  it('names training variants by technique, as the Python table does', () => {
+    const label = (technique: string, scheme: string) => variantLabel({ technique, scheme });
+    expect(label('baseline', 'float32')).toBe('float32');
+    expect(label('ptq', 'int8')).toBe('int8');
+    expect(label('prune', 'float32')).toBe('prune');
+    expect(label('cluster', 'int8')).toBe('cluster+int8');
+    expect(label('qat', 'int8')).toBe('qat');
   });
 });

@@ -28,7 +28,7 @@ describe('the comparison renderer', () => {
     const headings = Array.from(host.querySelectorAll('thead th')).map(th => th.textContent);
     expect(headings).toEqual([
       '◆',
-      'scheme',
+      'variant',
       'status',
       'size',
       'smaller',

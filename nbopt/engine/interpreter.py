@@ -95,7 +95,11 @@ class Runner:
         """Every output for every sample of ``xs``, ``batch_size`` samples per invocation."""
         n = len(xs[0])
         fixed = self.fixed_batch()
-        size = fixed if fixed is not None else max(1, min(batch_size, n))
+        if fixed is not None:
+            size = fixed
+        else:  # equal batches: no second allocation for a short last batch
+            batches = max(1, -(-n // max(1, batch_size)))
+            size = max(1, -(-n // batches))
         chunks: list[list[np.ndarray]] = [[] for _ in self.outputs]
         for start in range(0, n, size):
             part = [x[start : start + size] for x in xs]
