@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+LINTED := nbopt tests tutorials/build_notebooks.py
 
-.PHONY: demo test lint format check clean
+.PHONY: demo test lint format check clean tutorials
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,17 +18,23 @@ demo: $(STAMP)
 	$(BIN)/nbopt demo
 
 ## Lint, then the test suite (what CI runs).
+# The suite includes tests/test_tutorials.py (every tutorial, executed in a fresh kernel) and
+# tests/test_binder.py (a venv built from binder/requirements.txt runs the quick start).
 test: $(STAMP)
-	$(BIN)/ruff check nbopt tests
-	$(BIN)/ruff format --check nbopt tests
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check nbopt tests
+	$(BIN)/ruff check $(LINTED)
 
 format: $(STAMP)
-	$(BIN)/ruff format nbopt tests
-	$(BIN)/ruff check --fix nbopt tests
+	$(BIN)/ruff format $(LINTED)
+	$(BIN)/ruff check --fix $(LINTED)
+
+## Rewrite tutorials/*.ipynb from tutorials/build_notebooks.py (outputs stripped).
+tutorials: $(STAMP)
+	$(BIN)/python tutorials/build_notebooks.py
 
 check: test
 
