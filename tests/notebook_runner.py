@@ -23,6 +23,8 @@ import psutil
 from nbclient import NotebookClient
 
 KERNEL_NAME = "nbopt-tutorial"
+#: ``(label, seconds, peak MB)`` of every execution in this process, for the test summary.
+RUNS: list[tuple[str, float, float]] = []
 PROBE_MARK = "NBOPT-PROBE:"
 
 
@@ -94,12 +96,14 @@ def execute(
     timeout: int = 300,
     probe: str | None = None,
     env: dict[str, str] | None = None,
+    label: str | None = None,
 ) -> Run:
     """Run every cell of the notebook at ``path`` top to bottom in a fresh kernel.
 
     ``timeout`` is per cell. ``probe`` is code appended as a last cell: it should print
     ``NBOPT-PROBE:`` followed by JSON, returned as ``Run.probe``. ``env`` adds variables
-    to the kernel's environment. Raises nbclient's ``CellExecutionError`` on any error.
+    to the kernel's environment; ``label`` names the run in :data:`RUNS`. Raises nbclient's
+    ``CellExecutionError`` on any error.
     """
     nb = nbformat.read(path, as_version=4)
     if probe:
@@ -128,6 +132,7 @@ def execute(
             else:
                 os.environ[k] = v
     run = Run(nb, seconds, peak)
+    RUNS.append((label or Path(path).name, seconds, peak))
     if probe:
         for line in run.text().splitlines():
             if line.startswith(PROBE_MARK):

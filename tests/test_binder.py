@@ -84,6 +84,7 @@ def test_binder_runs_the_quick_start(binder_venv, tmp_path):
         python=str(binder_venv / "bin" / "python"),
         cwd=tmp_path,
         timeout=600,
+        label="01_quick_start.ipynb (Binder venv)",
     )
     print(f"\nquick start in the Binder venv: {run.seconds:.0f} s, peak {run.peak_mb:.0f} MB")
     assert "integer-only accuracy" in run.text()
