@@ -133,6 +133,10 @@ def execute(
                 os.environ[k] = v
     run = Run(nb, seconds, peak)
     RUNS.append((label or Path(path).name, seconds, peak))
+    keep = os.environ.get("NBOPT_EXECUTED_DIR")  # to read the outputs after a test run
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, Path(keep) / Path(path).name)
     if probe:
         for line in run.text().splitlines():
             if line.startswith(PROBE_MARK):
@@ -142,7 +146,10 @@ def execute(
 
 
 def main() -> None:
-    """``python tests/notebook_runner.py NOTEBOOK [KERNEL_PYTHON]``: run it, print time/memory."""
+    """``python tests/notebook_runner.py NOTEBOOK [KERNEL_PYTHON]``: run it, print time/memory.
+
+    Set ``NBOPT_EXECUTED_DIR`` to keep the executed notebook (with outputs) there.
+    """
     path = sys.argv[1]
     python = sys.argv[2] if len(sys.argv) > 2 else None
     with tempfile.TemporaryDirectory() as cwd:
