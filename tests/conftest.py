@@ -48,6 +48,20 @@ def fast_measurement():
     set_current(None)
 
 
+def pytest_terminal_summary(terminalreporter):
+    """Each tutorial's run time and peak memory, when tutorials were executed."""
+    import sys
+
+    runner = sys.modules.get("notebook_runner")
+    if runner is None or not runner.RUNS:
+        return
+    terminalreporter.section("tutorials: run time and peak memory")
+    for label, seconds, peak in runner.RUNS:
+        terminalreporter.write_line(f"{label:45} {seconds:6.0f} s {peak:7.0f} MB")
+    total = sum(seconds for _, seconds, _ in runner.RUNS)
+    terminalreporter.write_line(f"{'total':45} {total:6.0f} s")
+
+
 @pytest.fixture
 def weights_unchanged():
     """Call with a model before and after: asserts the weights and layers did not change."""
@@ -68,15 +82,29 @@ def weights_unchanged():
     return Checker()
 
 
-def pytest_terminal_summary(terminalreporter):
-    """Each tutorial's run time and peak memory, when tutorials were executed."""
-    import sys
+@pytest.fixture(scope="module")
+def ip():
+    """A real IPython shell with ``%load_ext nbopt`` run in it."""
+    from IPython.core.interactiveshell import InteractiveShell
 
-    runner = sys.modules.get("notebook_runner")
-    if runner is None or not runner.RUNS:
-        return
-    terminalreporter.section("tutorials: run time and peak memory")
-    for label, seconds, peak in runner.RUNS:
-        terminalreporter.write_line(f"{label:45} {seconds:6.0f} s {peak:7.0f} MB")
-    total = sum(seconds for _, seconds, _ in runner.RUNS)
-    terminalreporter.write_line(f"{'total':45} {total:6.0f} s")
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "nbopt")
+    yield shell
+    shell.run_line_magic("unload_ext", "nbopt")
+
+
+@pytest.fixture
+def ns(ip, trained_cnn, digits):
+    """The shell's namespace holding ``model`` and the digits split; short latency runs."""
+    from nbopt.config import NbOpt, set_current
+
+    x_train, y_train, x_test, y_test = digits
+    ip.user_ns.update(
+        model=trained_cnn, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test
+    )
+    # The kernel's own configuration object, as %load_ext made it.
+    set_current(next(c for c in ip.configurables if isinstance(c, NbOpt)))
+    ip.run_line_magic("config", "NbOpt.latency_warmup_runs = 1")
+    ip.run_line_magic("config", "NbOpt.latency_runs = 5")
+    ip.run_line_magic("config", "NbOpt.latency_min_seconds = 0.0")
+    return ip.user_ns

@@ -50,19 +50,26 @@ class Run:
 
 
 class _MemorySampler(threading.Thread):
-    """Peak summed RSS of this process's descendants (the kernel and its workers)."""
+    """Peak summed RSS of the processes started after it (the kernel and its workers).
+
+    Processes this one had already started (a converter worker of earlier tests, say) and
+    their descendants are not counted.
+    """
 
     def __init__(self, interval: float = 0.2):
         super().__init__(daemon=True)
         self.interval = interval
         self.peak = 0
         self._stop_event = threading.Event()
+        self._before = {p.pid for p in psutil.Process().children(recursive=True)}
 
     def run(self) -> None:
         me = psutil.Process()
         while not self._stop_event.is_set():
             total = 0
             for proc in me.children(recursive=True):
+                if proc.pid in self._before:
+                    continue
                 try:
                     total += proc.memory_info().rss
                 except psutil.Error:

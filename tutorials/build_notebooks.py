@@ -265,14 +265,13 @@ fine-tune, so its weights are both 8-bit **and** repetitive. Passing the pruned 
     "--eval x_test,y_test --then int8 --calib x_train[:256] --as pruned_clustered_int8",
     """md:## Side by side
 
-Every row measured in this kernel, smallest download first. `gzip_ratio` is float32's
-(uncompressed) size divided by this variant's gzip size: how many times less there is to
-download.""",
+Every row measured in this kernel (the sweep's too), smallest download first. `gzip_ratio`
+is float32's gzip size divided by this variant's: how many times less there is to download
+than for the float32 model.""",
     """results = %nbopt results
 table = results[results.status == "ok"][
     ["model", "technique", "scheme", "size_bytes", "gzip_bytes", "gzip_ratio", "accuracy"]
-].copy()
-table["download_smaller"] = results.loc[table.index, "size_bytes"].max() / table.gzip_bytes
+]
 table = table.drop_duplicates(["model", "technique", "scheme"]).sort_values("gzip_bytes")
 table""",
     """import matplotlib.pyplot as plt
@@ -372,8 +371,9 @@ step = (features.max() - features.min()) / 255
 print(f"image features: 99th percentile {np.percentile(image_part, 99):.2f}, "
       f"max {image_part.max():.2f}")
 print(f"raw ink feature: {ink_part.min():.0f} to {ink_part.max():.0f}")
-print(f"one int8 step over the whole range: {step:.2f} -> most image features round to "
-      f"{np.mean(np.round(image_part / step) <= 1):.0%} in the lowest two steps")""",
+print(f"one int8 step over the whole range: {step:.2f}; "
+      f"{np.mean(np.round(image_part / step) <= 1):.0%} of the image features round to "
+      "the lowest two of int8's 256 steps")""",
     """md:## Post-training quantization loses accuracy
 
 Measure it: dynamic range quantizes only the weights; int8 quantizes the activations too
