@@ -272,6 +272,8 @@ than for the float32 model.""",
 table = results[results.status == "ok"][
     ["model", "technique", "scheme", "size_bytes", "gzip_bytes", "gzip_ratio", "accuracy"]
 ]
+# One float32 baseline row is enough (every call above measured the same one).
+table = table[(table.technique != "baseline") | (table.model == "model")]
 table = table.drop_duplicates(["model", "technique", "scheme"]).sort_values("gzip_bytes")
 table""",
     """import matplotlib.pyplot as plt
@@ -504,8 +506,9 @@ panel.export("int8", "tutorial_models", force=True)""",
 
 A smaller model is only useful if the target can run it:
 
-- **mobile GPU delegate**: runs float32, float16 and dynamic-range models (it dequantizes the
-  weights); nbopt asks TFLite's analyzer whether every op is supported (`gpu_compatible`).
+- **mobile GPU delegate**: computes in float16/float32. It accepts quantized models by
+  dequantizing their weights (the file is smaller, the arithmetic is not integer); nbopt asks
+  TFLite's analyzer whether every op is supported (`gpu_compatible`).
 - **Edge TPU / Hexagon DSP**: integer only. Every op must be int8, inputs and outputs too,
   and every op must be one the accelerator supports (`edgetpu_ready`). This is nbopt's check
   against Coral's published op list; the Edge TPU compiler makes the final decision.
@@ -650,10 +653,12 @@ plt.show()""",
 - **Size** follows the parameter count: float16 halves it and dynamic range and int8 quarter
   it, on every architecture. That is independent of the machine.
 - **Latency** depends on the machine and its kernels: read it off your table, and expect
-  noise (10 runs, on a machine that may be doing other work). On a CPU, int8 runs integer
-  kernels and is often the fastest; dynamic range quantizes activations on the fly and can
-  be no faster than float32; float16 weights are expanded to float32 when the model loads, so
-  on a CPU float16 saves size rather than time. On a phone's GPU, float16 is the fast one.
+  noise (10 runs). Quantized is not automatically faster: on an x86 CPU, XNNPack's float32
+  kernels are very well optimised, and int8 can come out slower than float32 (check your
+  table); int8 pays off on ARM CPUs with int8 dot-product instructions and on integer-only
+  accelerators. Dynamic range quantizes activations on the fly at every layer and is often
+  the slowest on a CPU. float16 weights are expanded to float32 when the model loads, so on a
+  CPU float16 saves size rather than time; on a phone's GPU it is the fast one.
 - **Conversion** is the slow part for big models: int8's calibration pass runs the model on
   every calibration sample, and float32 conversion traces the whole graph.
 - **Accuracy**: not measured, see the note at the top. Do not read the absence of an accuracy
