@@ -566,9 +566,15 @@ pass `--calib` and `--eval` exactly as in tutorial 1.""",
     """md:## Settings for big models
 
 Each latency measurement here takes 10 timed single-image runs (the default, 50 runs and at
-least 0.5 s, would take minutes on the biggest model). `NBOPT_TUTORIAL_ARCHS` selects the
-architectures: by default all four; CI sets it to the two MobileNets to stay inside its time
-budget (the whole set takes about 8 minutes on 2 cores).""",
+least 0.5 s, would take minutes on the biggest model).
+
+**Memory.** Converting InceptionV3 and ResNet101V2 needs far more memory than the MobileNets:
+on our 2-core machine the kernel and nbopt's converter process together peaked at about
+4 GB on ResNet101V2, against under 2 GB for the two MobileNets. So the cell below runs all
+four architectures where at least 6 GB are available, and only the two MobileNets where less
+is (a Binder session usually gets 1-2 GB), and says which. `NBOPT_TUTORIAL_ARCHS` (e.g.
+`MobileNet,InceptionV3`) overrides the choice; CI sets it to the two MobileNets to keep every
+tutorial under 2 GB.""",
     """%config NbOpt.latency_runs = 10
 %config NbOpt.latency_warmup_runs = 1
 %config NbOpt.latency_min_seconds = 0
@@ -584,7 +590,34 @@ import tf_keras
 import nbopt
 
 ALL = ["MobileNet", "MobileNetV2", "InceptionV3", "ResNet101V2"]
-chosen = os.environ.get("NBOPT_TUTORIAL_ARCHS", ",".join(ALL))
+SMALL = ["MobileNet", "MobileNetV2"]
+
+
+def memory_limit_gb():
+    \"\"\"The memory this kernel may use: the machine's, or a container's limit if lower.\"\"\"
+    limits = [psutil.virtual_memory().total]
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            value = open(path).read().strip()
+        except OSError:
+            continue
+        if value.isdigit():
+            limits.append(int(value))
+    if os.environ.get("MEM_LIMIT", "").isdigit():  # set by Binder
+        limits.append(int(os.environ["MEM_LIMIT"]))
+    return min(limits) / 2**30
+
+
+limit = memory_limit_gb()
+if os.environ.get("NBOPT_TUTORIAL_ARCHS"):
+    chosen = os.environ["NBOPT_TUTORIAL_ARCHS"]
+    print("NBOPT_TUTORIAL_ARCHS selects the architectures")
+elif limit >= 6:
+    chosen = ",".join(ALL)
+else:
+    chosen = ",".join(SMALL)
+    print(f"only {limit:.1f} GB of memory: measuring the MobileNets; InceptionV3 and "
+          "ResNet101V2 need about 4 GB (set NBOPT_TUTORIAL_ARCHS to try anyway)")
 architectures = [a.strip() for a in chosen.split(",") if a.strip()]
 unknown = sorted(set(architectures) - set(ALL))
 assert not unknown, f"unknown architectures {unknown}; choose from {ALL}"
@@ -656,8 +689,9 @@ plt.show()""",
   noise (10 runs). Quantized is not automatically faster: on an x86 CPU, XNNPack's float32
   kernels are very well optimised, and int8 can come out slower than float32 (check your
   table); int8 pays off on ARM CPUs with int8 dot-product instructions and on integer-only
-  accelerators. Dynamic range quantizes activations on the fly at every layer and is often
-  the slowest on a CPU. float16 weights are expanded to float32 when the model loads, so on a
+  accelerators. Dynamic range quantizes activations on the fly at every layer: on large
+  convolutions (Inception, ResNet) its integer products can win clearly, on the MobileNets'
+  small depthwise layers the overhead can make it slower than float32. float16 weights are expanded to float32 when the model loads, so on a
   CPU float16 saves size rather than time; on a phone's GPU it is the fast one.
 - **Conversion** is the slow part for big models: int8's calibration pass runs the model on
   every calibration sample, and float32 conversion traces the whole graph.
