@@ -8,8 +8,9 @@ NODE_STAMP := $(LABEXT)/node_modules/.installed-stamp
 LABEXT_LINK := $(VENV)/share/jupyter/labextensions/nbopt
 # jlpm (JupyterLab's yarn) and `jupyter builder` come from .venv.
 WITH_VENV := PATH="$(abspath $(BIN)):$$PATH" NBOPT_VENV="$(abspath $(VENV))"
+LINTED := nbopt tests tutorials/build_notebooks.py $(LABEXT)/ui-tests
 
-.PHONY: demo test lint format check clean labextension
+.PHONY: demo test lint format check clean labextension tutorials
 
 # The editable install builds the JupyterLab extension (hatch-jupyter-builder runs jlpm);
 # `labextension develop` then links .venv's copy to nbopt/labextension, so rebuilds show.
@@ -34,22 +35,29 @@ demo: $(STAMP)
 labextension: $(NODE_STAMP)
 	cd $(LABEXT) && $(WITH_VENV) jlpm build
 
-## Lint, the Python tests, the extension's jest tests and its end-to-end test (what CI runs).
+## Lint, the extension's jest and end-to-end tests, then the Python tests (what CI runs).
+# The Python suite includes tests/test_tutorials.py (every tutorial, executed in a fresh
+# kernel) and tests/test_binder.py (a venv built from binder/requirements.txt runs the quick
+# start); it runs last so that its summary closes the output.
 test: $(STAMP) labextension
-	$(BIN)/ruff check nbopt tests $(LABEXT)/ui-tests
-	$(BIN)/ruff format --check nbopt tests $(LABEXT)/ui-tests
-	$(BIN)/python -m pytest
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	cd $(LABEXT) && $(WITH_VENV) jlpm prettier:check
 	cd $(LABEXT) && $(WITH_VENV) jlpm test
 	cd $(LABEXT) && $(WITH_VENV) jlpm test:e2e
+	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check nbopt tests $(LABEXT)/ui-tests
+	$(BIN)/ruff check $(LINTED)
 
 format: $(NODE_STAMP)
-	$(BIN)/ruff format nbopt tests $(LABEXT)/ui-tests
-	$(BIN)/ruff check --fix nbopt tests $(LABEXT)/ui-tests
+	$(BIN)/ruff format $(LINTED)
+	$(BIN)/ruff check --fix $(LINTED)
 	cd $(LABEXT) && $(WITH_VENV) jlpm prettier
+
+## Rewrite tutorials/*.ipynb from tutorials/build_notebooks.py (outputs stripped).
+tutorials: $(STAMP)
+	$(BIN)/python tutorials/build_notebooks.py
 
 check: test
 

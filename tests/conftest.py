@@ -48,6 +48,20 @@ def fast_measurement():
     set_current(None)
 
 
+def pytest_terminal_summary(terminalreporter):
+    """Each tutorial's run time and peak memory, when tutorials were executed."""
+    import sys
+
+    runner = sys.modules.get("notebook_runner")
+    if runner is None or not runner.RUNS:
+        return
+    terminalreporter.section("tutorials: run time and peak memory")
+    for label, seconds, peak in runner.RUNS:
+        terminalreporter.write_line(f"{label:45} {seconds:6.0f} s {peak:7.0f} MB")
+    total = sum(seconds for _, seconds, _ in runner.RUNS)
+    terminalreporter.write_line(f"{'total':45} {total:6.0f} s")
+
+
 @pytest.fixture
 def weights_unchanged():
     """Call with a model before and after: asserts the weights and layers did not change."""

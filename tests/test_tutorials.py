@@ -1,0 +1,169 @@
+"""Every tutorial runs top to bottom in a fresh kernel, and says what users rely on.
+
+Each notebook is executed with nbclient in a kernel running this venv's Python (a per-cell
+timeout), from a temporary folder; a probe cell appended to it prints the numbers the
+assertions check. Run time and peak memory (the kernel and its worker processes) are printed.
+Tutorial 5 runs the two MobileNets here (``NBOPT_TUTORIAL_ARCHS``): with all four, converting
+ResNet101V2 peaks at about 4 GB, over the 2 GB each tutorial must stay under (Binder's budget).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from notebook_runner import PROBE_MARK, execute
+
+ROOT = Path(__file__).resolve().parent.parent
+TUTORIALS = ROOT / "tutorials"
+CELL_TIMEOUT = 600
+MEMORY_LIMIT_MB = 2048
+CI_ARCHS = os.environ.get("NBOPT_TUTORIAL_ARCHS", "MobileNet,MobileNetV2")
+
+
+def _builder():
+    path = TUTORIALS / "build_notebooks.py"
+    spec = importlib.util.spec_from_file_location("build_notebooks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _probe(expr: str) -> str:
+    return f"import json as _json\nprint({PROBE_MARK!r} + _json.dumps({expr}, default=str))"
+
+
+def _run(name: str, probe: str, env: dict[str, str] | None = None, tmp_path: Path | None = None):
+    run = execute(
+        TUTORIALS / name, cwd=tmp_path, timeout=CELL_TIMEOUT, probe=_probe(probe), env=env
+    )
+    print(f"\n{name}: {run.seconds:.0f} s, peak memory {run.peak_mb:.0f} MB")
+    assert run.peak_mb < MEMORY_LIMIT_MB, f"{name} peaked at {run.peak_mb:.0f} MB"
+    return run
+
+
+def _rows(records: list[dict], key: str = "scheme") -> dict[str, dict]:
+    return {r[key]: r for r in records}
+
+
+def test_notebooks_are_generated_and_stripped():
+    builder = _builder()
+    committed = sorted(p.name for p in TUTORIALS.glob("*.ipynb"))
+    assert committed == sorted(builder.NOTEBOOKS), "run python tutorials/build_notebooks.py"
+    for name in committed:
+        text = (TUTORIALS / name).read_text()
+        assert text == builder.render(name), f"{name} differs from tutorials/build_notebooks.py"
+        nb = nbformat.reads(text, as_version=4)
+        nbformat.validate(nb)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(c.outputs == [] and c.execution_count is None for c in code)
+        assert code[0].source == "%load_ext nbopt", f"{name}: load nbopt before TensorFlow"
+        assert "you will learn" in nb.cells[0].source, f"{name} opens with what is learned"
+        assert "What to try next" in nb.cells[-1].source, f"{name} ends with what to try next"
+
+
+def test_quick_start(tmp_path):
+    run = _run(
+        "01_quick_start.ipynb",
+        "{'rows': cmp.df.to_dict('records'), 'io_row': int8_only.row, "
+        "'by_hand': correct / len(y_test), 'keras': keras_accuracy, "
+        "'saved': sorted(p.name for p in Path('tutorial_models').iterdir())}",
+        tmp_path=tmp_path,
+    )
+    p = run.probe
+    rows = _rows(p["rows"])
+    assert [r["status"] for r in rows.values()].count("ok") >= 4  # int16x8 may fail
+    assert rows["int8"]["size_ratio"] >= 3.3
+    assert rows["dynamic"]["size_ratio"] >= 3.3
+    assert rows["float16"]["size_ratio"] >= 1.9
+    assert rows["float32"]["accuracy"] == pytest.approx(p["keras"], abs=0.01)
+    assert rows["int8"]["accuracy_delta"] >= -0.02
+    assert p["io_row"]["io"] == "int8"
+    # The integer-only model run by hand with the LiteRT interpreter agrees with nbopt.
+    assert p["by_hand"] == pytest.approx(p["io_row"]["accuracy"], abs=0.003)
+    assert p["saved"] == ["digits_int8.tflite", "digits_int8_io.tflite"]
+
+
+def test_quantization_aware_training(tmp_path):
+    run = _run(
+        "02_quantization_aware_training.ipynb",
+        "{'rows': ptq.df.to_dict('records'), 'qat': qat_model.row, "
+        "'sensitive': __import__('nbopt').recommend(model, x_train[:256]).sensitive}",
+        tmp_path=tmp_path,
+    )
+    rows = _rows(run.probe["rows"])
+    qat = run.probe["qat"]
+    assert "features" in run.probe["sensitive"]
+    # Post-training int8 loses at least a point on the mixed-scale model; QAT wins it back.
+    assert rows["int8"]["accuracy_delta"] <= -0.01
+    assert qat["accuracy"] > rows["int8"]["accuracy"]
+    assert qat["accuracy_delta"] >= -0.01
+    assert qat["technique"] == "qat" and qat["size_ratio"] >= 3.3
+
+
+def test_pruning_and_clustering(tmp_path):
+    run = _run(
+        "03_pruning_and_clustering.ipynb",
+        "{'base': ptq_int8.comparison.df.to_dict('records'), 'pruned': pruned.row, "
+        "'clustered': clustered.row, 'pruned_int8': pruned_int8.row, "
+        "'pci8': pruned_clustered_int8.row, 'sweep': sweep}",
+        tmp_path=tmp_path,
+    )
+    p = run.probe
+    base = _rows(p["base"])
+    float_gzip = base["float32"]["gzip_bytes"]
+    assert p["pruned"]["sparsity"] >= 0.75
+    assert p["pruned"]["size_bytes"] == pytest.approx(base["float32"]["size_bytes"], rel=0.05)
+    assert p["pruned"]["gzip_bytes"] < 0.5 * float_gzip
+    assert p["clustered"]["max_distinct_values"] <= 16
+    assert p["clustered"]["gzip_bytes"] < 0.5 * float_gzip
+    # Combined with int8, the download beats int8 alone.
+    assert p["pruned_int8"]["gzip_bytes"] < base["int8"]["gzip_bytes"]
+    assert p["pci8"]["gzip_bytes"] < base["int8"]["gzip_bytes"]
+    assert [s["sparsity"] >= s["target"] - 0.05 for s in p["sweep"]] == [True] * 4
+    for row in (p["pruned"], p["clustered"], p["pci8"]):
+        assert row["accuracy_delta"] >= -0.05
+
+
+def test_choosing_a_scheme(tmp_path):
+    run = _run(
+        "04_choosing_a_scheme.ipynb",
+        "{'state': panel.state, 'df': panel.df.to_dict('records'), 'pareto': panel.pareto, "
+        "'trail': rec.trail, 'edge': edge_model.row}",
+        tmp_path=tmp_path,
+    )
+    p = run.probe
+    assert p["state"] == "done"
+    variants = _rows(p["df"], "variant")
+    assert {"float32", "float16", "dynamic", "int8", "qat", "prune", "cluster"} <= set(variants)
+    assert all(r["status"] == "ok" for r in variants.values())
+    assert p["pareto"] and set(p["pareto"]) <= set(variants)
+    assert variants["int8"]["size_ratio"] >= 3.3
+    assert variants["prune"]["sparsity"] >= 0.75
+    assert p["trail"] and p["trail"][0]["scheme"] == "int8"
+    assert p["edge"]["edgetpu_ready"] is True
+    assert variants["float16"]["gpu_compatible"] is True
+    assert not variants["dynamic"]["edgetpu_ready"]
+
+
+def test_real_architectures(tmp_path):
+    run = _run(
+        "05_real_architectures.ipynb",
+        "{'rows': results.to_dict('records'), 'archs': architectures}",
+        env={"NBOPT_TUTORIAL_ARCHS": CI_ARCHS},
+        tmp_path=tmp_path,
+    )
+    rows = run.probe["rows"]
+    assert run.probe["archs"] == CI_ARCHS.split(",")
+    for arch in run.probe["archs"]:
+        mine = _rows([r for r in rows if r["model"] == arch])
+        assert set(mine) == {"float32", "float16", "dynamic", "int8"}
+        assert mine["float16"]["size_ratio"] == pytest.approx(2.0, abs=0.05)
+        assert mine["int8"]["size_ratio"] >= 3.5
+        assert all(r["latency_ms"] > 0 for r in mine.values())
+    # Random weights: no accuracy is measured, so none may appear.
+    assert all(r["accuracy"] is None or math.isnan(r["accuracy"]) for r in rows)

@@ -1,0 +1,741 @@
+"""Write the tutorial notebooks from the cell sources below (outputs stripped).
+
+``python tutorials/build_notebooks.py`` rewrites every ``tutorials/NN_*.ipynb``; the tests check
+that the committed notebooks match this file and carry no outputs. Edit here, not in Jupyter
+(or edit in Jupyter and copy the cells back here).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+HERE = Path(__file__).parent
+
+#: Markdown cells start with this marker; every other cell is code.
+MD = "md:"
+
+NOTEBOOKS: dict[str, list[str]] = {}
+
+NOTEBOOKS["01_quick_start.ipynb"] = [
+    """md:# 1. Quick start: post-training quantization of a digits CNN
+
+A trained Keras model stores every weight as a 32-bit float. **Quantization** stores them (and
+sometimes the activations too) with fewer bits, so the model file is smaller and, on many
+processors, faster. Post-training quantization needs no retraining: you convert the finished
+model, at most showing the converter a few hundred example inputs.
+
+**In this tutorial you will learn**
+
+- how to load nbopt and train a small convolutional network on scikit-learn's digits;
+- what the four post-training schemes of TensorFlow Lite (float16, dynamic range, int8 and
+  int16x8) do, and how to measure all of them with one `%quantize` line;
+- how to read the results table (size, latency, accuracy) and chart it;
+- how to save a quantized `.tflite` file and run it with the LiteRT interpreter, including an
+  integer-only model whose inputs you quantize yourself.
+
+Everything runs on this machine's CPU in a minute or two; nothing is downloaded.""",
+    """md:## Load nbopt first
+
+`%load_ext nbopt` registers the magics. Load it **before** importing TensorFlow: it then selects
+Keras 2 (`tf_keras`), which the Model Optimization Toolkit needs for the training-based
+techniques of the later tutorials.""",
+    "%load_ext nbopt",
+    """md:## The data and the model
+
+scikit-learn ships 1,797 handwritten digits as 8x8 grey images, so no download is needed.
+`nbopt.demo.digits_data()` scales them to [0, 1] and splits them into 1,437 training and 360
+test images; `digits_cnn()` builds a small CNN (two convolutions and two dense layers, about
+150,000 weights).""",
+    """import numpy as np
+from nbopt.demo import digits_cnn, digits_data
+
+x_train, y_train, x_test, y_test = digits_data()
+print("train:", x_train.shape, "test:", x_test.shape, "pixel range:", x_train.min(), x_train.max())
+
+model = digits_cnn()
+model.fit(x_train, y_train, epochs=12, batch_size=32, verbose=0)
+keras_loss, keras_accuracy = model.evaluate(x_test, y_test, verbose=0)
+print(f"{model.count_params():,} parameters; Keras test accuracy {keras_accuracy:.2%}")""",
+    """md:## The four post-training schemes
+
+| scheme | what is stored with fewer bits | needs | expect |
+|---|---|---|---|
+| `float16` | weights as 16-bit floats | nothing | about 2x smaller; same speed on a CPU |
+| `dynamic` | weights as 8-bit integers; activations stay float | nothing | about 4x smaller |
+| `int8` | weights **and** activations as 8-bit integers | ~100-500 example inputs | about 4x smaller; integer kernels |
+| `int16x8` | weights 8-bit, activations 16-bit | example inputs | 4x smaller; slow reference kernels |
+
+`int8` and `int16x8` must know the range of every activation to map it onto integers: they
+run the **calibration** samples you pass with `--calib` (unlabelled inputs, 256 here) through
+the model and record the ranges. `--eval` is labelled test data for accuracy.
+
+One line converts the model with every scheme, measures each file's size, its latency (the
+median of many single-image invocations on this CPU) and its accuracy, and always includes
+the float32 model as the baseline every ratio is computed against. `--as cmp` keeps the
+result in a variable.""",
+    "%quantize model --scheme float16,dynamic,int8,int16x8 --calib x_train[:256] "
+    "--eval x_test,y_test --as cmp",
+    """md:## Reading the table
+
+`cmp.df` is an ordinary pandas DataFrame; here are the columns that matter most:
+
+- `size_bytes` and `size_ratio`: the `.tflite` file's size, and how many times smaller than
+  float32 it is. int8 and dynamic get close to 4x; not quite, because the file also holds the
+  graph, and the biases stay 32-bit.
+- `gzip_bytes`: the compressed size, which is what a download costs (tutorial 3 shrinks it).
+- `latency_ms` and `speedup`: a model this small runs in microseconds, so the differences
+  are small and partly noise; the ratios matter more on larger models (tutorial 5).
+- `accuracy` and `accuracy_delta`: top-1 accuracy on the 360 test digits, and the change
+  from float32 (one digit is 0.28 points).""",
+    """columns = ["scheme", "status", "size_bytes", "size_ratio", "gzip_bytes", "latency_ms",
+           "speedup", "accuracy", "accuracy_delta"]
+cmp.df[columns]""",
+    """md:## The chart
+
+Two questions usually decide: *how much smaller?* and *how much accuracy did it cost?*
+Plotting size against accuracy puts the best trade-offs in the top-left corner.""",
+    """import matplotlib.pyplot as plt
+
+df = cmp.df[cmp.df.status == "ok"]
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+left.bar(df.scheme, df.size_bytes / 1024, color="tab:blue")
+left.set_ylabel("size (KB)")
+left.set_title(".tflite size by scheme")
+for x, (kb, ratio) in enumerate(zip(df.size_bytes / 1024, df.size_ratio)):
+    left.annotate(f"{ratio:.1f}x smaller", (x, kb), ha="center", va="bottom", fontsize=8)
+right.scatter(df.size_bytes / 1024, df.accuracy * 100, s=60)
+for _, row in df.iterrows():
+    right.annotate(row.scheme, (row.size_bytes / 1024, row.accuracy * 100),
+                   textcoords="offset points", xytext=(5, 5))
+right.set_xlabel("size (KB)")
+right.set_ylabel("test accuracy (%)")
+right.set_title("size against accuracy (top left is best)")
+fig.tight_layout()
+plt.show()""",
+    """md:## Save a variant and run it
+
+Every variant is a real TensorFlow Lite flatbuffer: `cmp["int8"]` is a `TFLiteModel` with
+`.save()`, `.predict()`, `.evaluate()` and `.benchmark()`. Saved, it runs anywhere LiteRT runs
+(Android, iOS, microcontrollers, Linux boards) without TensorFlow. Here we load the saved file
+with the plain LiteRT interpreter, the way an app would.""",
+    """from pathlib import Path
+
+from ai_edge_litert.interpreter import Interpreter
+
+path = cmp["int8"].save("tutorial_models/digits_int8.tflite", force=True)
+print(path, f"{Path(path).stat().st_size:,} bytes")
+
+interpreter = Interpreter(model_path=str(path))
+interpreter.allocate_tensors()
+inp = interpreter.get_input_details()[0]
+out = interpreter.get_output_details()[0]
+print("input:", inp["shape"], inp["dtype"].__name__, "output:", out["dtype"].__name__)
+
+interpreter.set_tensor(inp["index"], x_test[:1])
+interpreter.invoke()
+probabilities = interpreter.get_tensor(out["index"])[0]
+print("predicted", probabilities.argmax(), "true", y_test[0])""",
+    """md:This `int8` model still takes and returns float32: the converter adds a quantize step
+at the input and a dequantize step at the output. Accelerators such as the Edge TPU need an
+**integer-only** model, with int8 inputs and outputs too (`--io int8`). Then *you* quantize
+each input with the scale and zero point stored in the model:
+`q = round(x / scale) + zero_point`.""",
+    """%quantize model --scheme int8 --io int8 --calib x_train[:256] --eval x_test,y_test --as int8_only
+
+path = int8_only.save("tutorial_models/digits_int8_io.tflite", force=True)
+interpreter = Interpreter(model_path=str(path))
+interpreter.allocate_tensors()
+inp = interpreter.get_input_details()[0]
+out = interpreter.get_output_details()[0]
+scale, zero_point = inp["quantization"]
+print("input dtype:", inp["dtype"].__name__, f"scale={scale:.5f} zero_point={zero_point}")
+
+correct = 0
+for image, label in zip(x_test, y_test):
+    q = np.clip(np.round(image / scale) + zero_point, -128, 127).astype(np.int8)
+    interpreter.set_tensor(inp["index"], q[np.newaxis])
+    interpreter.invoke()
+    correct += int(interpreter.get_tensor(out["index"])[0].argmax() == label)
+print(f"integer-only accuracy, run by hand: {correct / len(y_test):.2%} "
+      f"(nbopt measured {int8_only.row['accuracy']:.2%})")""",
+    """md:## Everything measured in this kernel
+
+`%nbopt results` gathers every row measured so far (both comparisons above) into one
+DataFrame; `--save` keeps it as CSV, for a report or to compare with another machine.""",
+    """results = %nbopt results
+results[["scheme", "io", "size_ratio", "latency_ms", "accuracy"]]""",
+    """md:## What to try next
+
+- `%quantize?` lists every option; `%config NbOpt` lists the measurement settings (for
+  example `%config NbOpt.latency_runs = 200` for steadier latencies).
+- Pass `--calib x_train[:16]` and then `--calib x_train`: how much calibration data does int8
+  need before its accuracy stops changing?
+- Quantize your own model: any Keras model with fixed input shapes works.
+- Next tutorial: **2. quantization-aware training**, for when int8 costs too much accuracy.""",
+]
+
+_SETUP = """import numpy as np
+from nbopt.demo import digits_cnn, digits_data
+
+x_train, y_train, x_test, y_test = digits_data()
+model = digits_cnn()
+model.fit(x_train, y_train, epochs=12, batch_size=32, verbose=0)
+print(f"Keras test accuracy {model.evaluate(x_test, y_test, verbose=0)[1]:.2%}")"""
+
+NOTEBOOKS["03_pruning_and_clustering.ipynb"] = [
+    """md:# 3. Pruning and clustering for smaller downloads
+
+Quantization (tutorial 1) stores each weight in fewer bits. Pruning and clustering instead
+make the weights **repetitive**, so that a compressor such as gzip (which app stores, web
+servers and firmware updates already use) shrinks the file far more than it shrinks a
+normal model.
+
+- **Pruning** sets the smallest weights to exactly zero (80% of them, say) while fine-tuning,
+  so the rest of the network learns to do without them.
+- **Weight clustering** lets each layer keep only a few distinct values (16, say): every
+  weight is replaced by the nearest of 16 shared centroids, again while fine-tuning.
+
+Both need labelled training data and a short fine-tune, and neither makes the `.tflite`
+itself smaller: the zeros and the repeated values are still stored as full numbers. They
+shrink the **compressed** size, which is what users download.
+
+**In this tutorial you will learn**
+
+- how to prune and cluster a model with `%prune` and `%cluster`, and check they worked;
+- to compare `size_bytes` (the file) with `gzip_bytes` (the download);
+- how sparsity trades against accuracy;
+- how to combine pruning and clustering with int8 quantization for the smallest download.""",
+    "%load_ext nbopt",
+    """md:## A trained model to start from
+
+The same digits CNN as in tutorial 1, trained for 12 epochs.""",
+    _SETUP,
+    """md:## The baseline: what gzip does to an ordinary model
+
+Trained weights look like random numbers to a compressor, so gzip barely shrinks a float32
+model; the `gzip_bytes` column shows it. int8 (4x smaller) is our reference point.""",
+    "%quantize model --scheme int8 --calib x_train[:256] --eval x_test,y_test --as ptq_int8\n"
+    "ptq_int8.comparison.df[['scheme', 'size_bytes', 'gzip_bytes', 'gzip_ratio', 'accuracy']]",
+    """md:## Pruning
+
+`--sparsity 0.8` asks for 80% zeros in every prunable layer. The fine-tune (`--fit`, two
+epochs) raises the sparsity step by step (a polynomial schedule) while training, then the
+pruning wrappers are stripped and the model is converted. The row's `sparsity` column is the
+share of zeros **actually found** in the exported kernels, so you can check the target was
+reached.""",
+    "%prune model --sparsity 0.8 --fit x_train,y_train --epochs 2 --eval x_test,y_test --as pruned\n"
+    "pruned.comparison.df[['technique', 'scheme', 'sparsity', 'size_bytes', 'gzip_bytes',\n"
+    "                      'gzip_ratio', 'accuracy', 'accuracy_delta']]",
+    """md:The `.tflite` is the same size as float32, but it now compresses several times: zeros
+are cheap to compress. How far can you go? More sparsity means a smaller download and, at
+some point, lost accuracy. A sweep with the Python API (the same operation as the magic):""",
+    """import nbopt
+
+sweep = []
+for sparsity in (0.5, 0.8, 0.9, 0.95):
+    if sparsity == 0.8:
+        row = pruned.row  # measured above
+    else:
+        row = nbopt.prune(model, sparsity, fit=(x_train, y_train), epochs=2,
+                          eval=(x_test, y_test), name=f"pruned {sparsity:.0%}").row
+    sweep.append({"target": sparsity, "sparsity": row["sparsity"],
+                  "gzip_kb": row["gzip_bytes"] / 1024, "accuracy": row["accuracy"]})
+    print(f"target {sparsity:.0%}: {row['sparsity']:.1%} zeros, gzip "
+          f"{row['gzip_bytes'] / 1024:.1f} KB, accuracy {row['accuracy']:.2%}")""",
+    """md:## Clustering
+
+`--clusters 16` leaves at most 16 distinct values in each weight tensor (centroids start
+with k-means++ and are fine-tuned for one epoch). The row's `max_distinct_values` checks it.""",
+    "%cluster model --clusters 16 --fit x_train,y_train --epochs 1 --eval x_test,y_test "
+    "--as clustered\n"
+    "clustered.comparison.df[['technique', 'scheme', 'max_distinct_values', 'size_bytes',\n"
+    "                         'gzip_bytes', 'gzip_ratio', 'accuracy', 'accuracy_delta']]",
+    """md:## Combining them with int8
+
+The techniques stack. `--then int8` quantizes the pruned or clustered model after its
+fine-tune, so its weights are both 8-bit **and** repetitive. Passing the pruned result to
+`%cluster` with `--preserve sparsity` clusters the non-zero weights while keeping the zeros
+(sparsity-preserving clustering), for the smallest download of all.""",
+    "%prune model --sparsity 0.8 --fit x_train,y_train --epochs 2 --eval x_test,y_test "
+    "--then int8 --calib x_train[:256] --as pruned_int8",
+    "%cluster pruned --clusters 16 --preserve sparsity --fit x_train,y_train --epochs 1 "
+    "--eval x_test,y_test --then int8 --calib x_train[:256] --as pruned_clustered_int8",
+    """md:## Side by side
+
+Every row measured in this kernel (the sweep's too), smallest download first. `gzip_ratio`
+is float32's gzip size divided by this variant's: how many times less there is to download
+than for the float32 model.""",
+    """results = %nbopt results
+table = results[results.status == "ok"][
+    ["model", "technique", "scheme", "size_bytes", "gzip_bytes", "gzip_ratio", "accuracy"]
+]
+# One float32 baseline row is enough (every call above measured the same one).
+table = table[(table.technique != "baseline") | (table.model == "model")]
+table = table.drop_duplicates(["model", "technique", "scheme"]).sort_values("gzip_bytes")
+table""",
+    """import matplotlib.pyplot as plt
+
+labels = [f"{m}\\n{t}/{s}" for m, t, s in zip(table.model, table.technique, table.scheme)]
+fig, ax = plt.subplots(figsize=(11, 4))
+positions = np.arange(len(table))
+ax.bar(positions - 0.2, table.size_bytes / 1024, 0.4, label=".tflite file")
+ax.bar(positions + 0.2, table.gzip_bytes / 1024, 0.4, label="gzip (download)")
+ax.set_xticks(positions, labels, fontsize=7)
+ax.set_ylabel("KB")
+ax.set_title("File size and download size")
+ax.legend()
+fig.tight_layout()
+plt.show()""",
+    """md:## What to read from it
+
+- Pruning and clustering on their own keep the float32 file size but cut the download by
+  several times; combined with int8 they beat int8 alone on download size.
+- The accuracy column tells you whether the fine-tune was long enough: with real data and
+  larger models, use more epochs than the two used here to keep the tutorial fast.
+- At run time a pruned model is *not* faster on standard TFLite CPU kernels: the zeros are
+  still multiplied. (XNNPack can exploit some sparse patterns; `--structure 2:4` makes
+  hardware-friendly structured sparsity.)
+
+## What to try next
+
+- Change `--sparsity` and `--clusters` and watch `gzip_bytes` and `accuracy`.
+- `%prune model --sparsity 0.5 --structure 2:4 ...` for structured (2 out of 4) sparsity.
+- `%quantize pruned --aware --preserve sparsity --fit x_train,y_train --eval x_test,y_test`:
+  quantization-aware training that keeps the zeros (tutorial 2 introduces QAT).
+- Next tutorial: **4. choosing a scheme**.""",
+]
+
+NOTEBOOKS["02_quantization_aware_training.ipynb"] = [
+    """md:# 2. Quantization-aware training: winning back int8's accuracy
+
+Post-training int8 (tutorial 1) maps every activation onto 256 integer steps spread over the
+range it saw during calibration. That works when values are spread evenly; it fails when one
+tensor mixes a few **very large** values with many small ones that carry the information: the
+small values then fall into one or two steps and the model loses accuracy.
+
+**Quantization-aware training (QAT)** fine-tunes the model with the int8 rounding simulated
+("fake quantization") in the forward pass, so the weights learn to work *with* the rounding.
+It costs a short training run on labelled data and gives an ordinary int8 model: the same size
+and speed as post-training int8.
+
+**In this tutorial you will learn**
+
+- to recognise a model whose accuracy post-training int8 hurts, and why;
+- what nbopt's recommendation says about it;
+- how to run QAT with `%%quantize --aware`, where the cell body is *your* fine-tuning code;
+- how QAT compares with the other way out, int16x8.""",
+    "%load_ext nbopt",
+    """md:## A model that mixes scales
+
+Real models meet this when features on very different scales meet in one tensor: raw
+sensor readings next to normalised ones, a concatenation of branches, attention outliers in
+transformers. We build a small case on purpose: a CNN on the digits whose image features
+(values around 0-5) are concatenated with one extra feature, the image's mean ink scaled to
+raw units (values up to several hundred). In float32 this is harmless.""",
+    """import numpy as np
+import tf_keras as keras
+from nbopt.demo import digits_data
+
+x_train, y_train, x_test, y_test = digits_data()
+layers = keras.layers
+
+
+def mixed_scale_cnn(ink_scale=1000.0):
+    \"\"\"The digits CNN, plus the mean ink in raw units concatenated to its features.\"\"\"
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1), name="digits")
+    x = layers.Conv2D(16, 3, activation="relu", padding="same")(inputs)
+    x = layers.Conv2D(32, 3, activation="relu")(x)
+    image_features = layers.Flatten()(x)
+    ink = layers.GlobalAveragePooling2D(name="ink")(inputs)
+    raw_ink = layers.Dense(1, use_bias=False, trainable=False, name="raw_ink",
+                           kernel_initializer=keras.initializers.Constant(ink_scale))(ink)
+    features = layers.Concatenate(name="features")([image_features, raw_ink])
+    x = layers.Dense(128, activation="relu")(features)
+    outputs = layers.Dense(10, activation="softmax")(x)
+    model = keras.Model(inputs, outputs, name="mixed_scale_cnn")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+model = mixed_scale_cnn()
+model.fit(x_train, y_train, epochs=12, batch_size=32, verbose=0)
+print(f"Keras test accuracy {model.evaluate(x_test, y_test, verbose=0)[1]:.2%}")""",
+    """md:Look at the tensor that feeds the classifier: almost all of its values are image
+features, yet its range is set by the one raw feature.""",
+    """probe = keras.Model(model.input, model.get_layer("features").output)
+features = probe.predict(x_train[:256], verbose=0)
+image_part, ink_part = features[:, :-1], features[:, -1]
+step = (features.max() - features.min()) / 255
+print(f"image features: 99th percentile {np.percentile(image_part, 99):.2f}, "
+      f"max {image_part.max():.2f}")
+print(f"raw ink feature: {ink_part.min():.0f} to {ink_part.max():.0f}")
+print(f"one int8 step over the whole range: {step:.2f}; "
+      f"{np.mean(np.round(image_part / step) <= 1):.0%} of the image features round to "
+      "the lowest two of int8's 256 steps")""",
+    """md:## Post-training quantization loses accuracy
+
+Measure it: dynamic range quantizes only the weights; int8 quantizes the activations too
+(here is where the mixed tensor bites); int16x8 keeps 16-bit activations.""",
+    "%quantize model --scheme dynamic,int8,int16x8 --calib x_train[:256] --eval x_test,y_test "
+    "--as ptq\n"
+    "ptq.df[['scheme', 'size_bytes', 'size_ratio', 'latency_ms', 'accuracy', 'accuracy_delta']]",
+    """md:nbopt's recommendation inspects the activations on the calibration data and spots the
+outlier tensor (by name) before anything is converted:""",
+    "%nbopt recommend model --calib x_train[:256]",
+    """md:int16x8 is one way out, but it runs on TFLite's slow reference kernels (compare its
+`latency_ms` above) and few accelerators support it. If you need int8 (for speed, or for an
+Edge TPU), train for it.
+
+## Quantization-aware training
+
+In the cell form of `%%quantize --aware`, the cell body is your own fine-tuning code. nbopt
+binds the name given with `--as` to a copy of the model wrapped with fake quantization
+(tfmot's `quantize_model`); you compile and fit it as you would any Keras model. A low
+learning rate and one epoch are usually enough: the model is already trained, it only has to
+adapt to the rounding. Afterwards nbopt converts it to int8, measures it against the same
+float32 baseline, and `qat_model` names the result.""",
+    """%%quantize model --aware --as qat_model --eval x_test,y_test
+qat_model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+qat_model.fit(x_train, y_train, epochs=1, batch_size=32, verbose=0)""",
+    """md:## Side by side""",
+    """import pandas as pd
+
+ptq_rows = ptq.df.set_index("scheme")
+table = pd.DataFrame({
+    "post-training int8": ptq_rows.loc["int8"],
+    "int16x8": ptq_rows.loc["int16x8"],
+    "QAT int8": pd.Series(qat_model.row),
+    "float32": ptq_rows.loc["float32"],
+}).T[["size_bytes", "latency_ms", "accuracy", "accuracy_delta"]]
+table""",
+    """md:## What the numbers say
+
+- Post-training int8 lost accuracy because one tensor mixed scales; the model is the same
+  size after QAT, and QAT brings int8 back close to float32 (the test set has 360 digits, so
+  one digit is 0.28 points: differences of a point or less are within noise).
+- int16x8 also keeps the accuracy, at the cost of speed on this CPU.
+- QAT needs labelled training data and a training run; post-training quantization needs
+  neither. The documented order is: try post-training first, use QAT when it misses.
+
+The line form does the same with the model's own loss and optimizer:
+`%quantize model --aware --fit x_train,y_train --epochs 1 --eval x_test,y_test`.
+
+## What to try next
+
+- Set `ink_scale=10.0` in `mixed_scale_cnn`: with no outlier, post-training int8 keeps the
+  accuracy and QAT has nothing to win back.
+- `%quantize pruned --aware --preserve sparsity ...` keeps a pruned model's zeros (PQAT):
+  see tutorial 3 for pruning.
+- Next tutorial: **3. pruning and clustering for smaller downloads**.""",
+]
+
+NOTEBOOKS["04_choosing_a_scheme.ipynb"] = [
+    """md:# 4. Choosing a scheme: the decision tree, the panel, the hardware
+
+Tutorials 1-3 measured every technique. In practice you want to know which one to try
+**first**, given the data you have and the hardware the model will run on, and then to
+check that choice on your own numbers.
+
+**In this tutorial you will learn**
+
+- TensorFlow Lite's decision tree, and how `%nbopt recommend` walks it for your model;
+- how `--verify` measures the pick and moves down the tree while accuracy misses a budget;
+- how the interactive panel compares several techniques at once, live, and which variants are
+  Pareto-optimal (nothing else is both smaller and more accurate);
+- which variants can run on a mobile GPU or an Edge TPU, and why the others cannot.""",
+    "%load_ext nbopt",
+    _SETUP,
+    """md:## The decision tree
+
+```
+Do you have representative input samples (a few hundred, unlabelled)?
+├── no  → dynamic range quantization (float16 if the model runs on a GPU)
+└── yes → full integer int8
+          ├── an activation has outliers int8 resolves poorly → int16x8
+          ├── integer-only accelerator (Edge TPU, Hexagon DSP) → int8 with int8 inputs/outputs
+          └── accuracy drop too large, and you have labelled training data
+                → quantization-aware training
+```
+
+`%nbopt recommend` applies it to *your* model: what you pass (`--calib`, `--fit`) is the data
+you have, `--target` is the hardware. It also looks at the activations on the samples (that
+is how tutorial 2's outlier was found). Each answer lists its reasons and the path to follow
+if the pick loses too much accuracy.""",
+    "%nbopt recommend model",
+    "%nbopt recommend model --calib x_train[:256]",
+    "%nbopt recommend model --calib x_train[:256] --target gpu",
+    "%nbopt recommend model --calib x_train[:256] --fit x_train,y_train --target edgetpu",
+    """md:## Checking the pick on your numbers
+
+A recommendation is a starting point. `--verify` measures it on labelled data and, while its
+accuracy drop exceeds `--max-drop` (0.01 = one point), moves down the path. `.trail` records
+what was measured.""",
+    """rec = %nbopt recommend model --calib x_train[:256] --eval x_test,y_test --target edgetpu --verify --max-drop 0.01
+print("chosen:", rec.choice.label)
+rec.trail""",
+    """md:## The panel
+
+`%nbopt panel` shows the recommendation, a checkbox for every technique (disabled, with a
+tooltip saying what to pass, when its data is missing), sliders for pruning sparsity and
+cluster count, a live table and a chart of size against accuracy. **Run** measures the
+selection in a background thread, so the notebook stays usable; **Export** writes a chosen
+variant's `.tflite` and the table as CSV.
+
+In JupyterLab you would tick boxes and press Run. The cell after it drives the same panel in
+code (`panel.schemes`, `panel.run()`, `panel.wait()`), which is also how this notebook runs in
+CI, where nobody clicks.""",
+    """panel = %nbopt panel model --calib x_train[:256] --eval x_test,y_test --fit x_train,y_train
+panel""",
+    """panel.schemes = ["float16", "dynamic", "int8", "qat", "prune", "cluster"]
+panel.sparsity.value = 0.8
+panel.run()
+finished = panel.wait(600)
+print("finished:", finished, "-", panel.state)
+panel.df[["variant", "size_bytes", "gzip_bytes", "latency_ms", "accuracy", "accuracy_delta"]]""",
+    """md:The chart's dashed line joins the **Pareto-optimal** variants: for each of them, no other
+variant is both smaller and more accurate. Everything off the line is beaten by something on
+it; among the ones on it, the choice is a trade-off only you can make.""",
+    """print("Pareto-optimal:", panel.pareto)
+panel.export("int8", "tutorial_models", force=True)""",
+    """md:## Hardware compatibility
+
+A smaller model is only useful if the target can run it:
+
+- **mobile GPU delegate**: computes in float16/float32. It accepts quantized models by
+  dequantizing their weights (the file is smaller, the arithmetic is not integer); nbopt asks
+  TFLite's analyzer whether every op is supported (`gpu_compatible`).
+- **Edge TPU / Hexagon DSP**: integer only. Every op must be int8, inputs and outputs too,
+  and every op must be one the accelerator supports (`edgetpu_ready`). This is nbopt's check
+  against Coral's published op list; the Edge TPU compiler makes the final decision.
+
+`compat_notes` says why a variant is not compatible.""",
+    """panel.df[["variant", "gpu_compatible", "edgetpu_ready", "compat_notes"]]""",
+    """md:Only an int8 model with integer inputs and outputs is Edge TPU ready. `%nbopt inspect`
+shows why, op by op: which ops run in integer, and which stay float.""",
+    """%quantize model --scheme int8 --io int8 --calib x_train[:256] --eval x_test,y_test --as edge_model
+%nbopt inspect edge_model""",
+    "%nbopt inspect panel.models['dynamic']",
+    """md:## What to try next
+
+- Tick other boxes in the panel and press Run (in JupyterLab); change the target dropdown and
+  watch the recommendation change.
+- `%nbopt recommend` on your own model, with and without `--calib`, to see which branch of
+  the tree you are on.
+- `%nbopt results --save results.csv` keeps every measurement of this kernel.
+- Next tutorial: **5. real architectures**: MobileNet, Inception and ResNet at full size.""",
+]
+
+NOTEBOOKS["05_real_architectures.ipynb"] = [
+    """md:# 5. Real architectures: MobileNet, Inception and ResNet at 224x224
+
+The digits CNN of tutorials 1-4 is tiny; real image models have millions of weights, and that
+is where quantization pays: megabytes saved, and latencies long enough for speed-ups to show.
+Here we build four well-known ImageNet architectures from `tf_keras.applications` at their
+usual 224x224 input, convert each with nbopt and measure on **this machine**:
+
+| architecture | parameters | designed for |
+|---|---|---|
+| MobileNet v1 | 4.3 M | phones: depthwise-separable convolutions |
+| MobileNet v2 | 3.5 M | phones: inverted residual blocks |
+| InceptionV3 | 23.9 M | servers: multi-branch blocks |
+| ResNet101V2 | 44.7 M | servers: 101 layers with residual connections |
+
+**In this tutorial you will learn**
+
+- how file size and latency change with float16, dynamic range and int8 on real architectures;
+- how long conversion itself takes, and how much memory it needs;
+- why we **cannot** report accuracy here, and what you would need to.
+
+### About accuracy: not measured here, on purpose
+
+These models are built with `weights=None`: random weights, because pretrained ImageNet
+weights are a download, and this notebook must run where nothing can be downloaded (CI, and
+Binder without network access to the weights). A model with random weights has no meaningful
+accuracy, and ImageNet itself is not available either, so **this notebook reports no accuracy
+numbers at all**. Sizes and latencies do not depend on the weights' values (the same ops run
+on the same shapes), so they are real. int8 needs calibration samples to set its ranges; we
+use random images, which is fine for size and speed and would be wrong for accuracy. With
+pretrained weights (`weights="imagenet"`) and a few hundred real validation images you would
+pass `--calib` and `--eval` exactly as in tutorial 1.""",
+    "%load_ext nbopt",
+    """md:## Settings for big models
+
+Each latency measurement here takes 10 timed single-image runs (the default, 50 runs and at
+least 0.5 s, would take minutes on the biggest model).
+
+**Memory.** Converting InceptionV3 and ResNet101V2 needs far more memory than the MobileNets:
+on our 2-core machine the kernel and nbopt's converter process together peaked at about
+4 GB on ResNet101V2, against under 2 GB for the two MobileNets. So the cell below runs all
+four architectures where at least 6 GB are available, and only the two MobileNets where less
+is (a Binder session usually gets 1-2 GB), and says which. `NBOPT_TUTORIAL_ARCHS` (e.g.
+`MobileNet,InceptionV3`) overrides the choice; CI sets it to the two MobileNets to keep every
+tutorial under 2 GB.""",
+    """%config NbOpt.latency_runs = 10
+%config NbOpt.latency_warmup_runs = 1
+%config NbOpt.latency_min_seconds = 0
+
+import gc
+import os
+import time
+
+import numpy as np
+import psutil
+import tf_keras
+
+import nbopt
+
+ALL = ["MobileNet", "MobileNetV2", "InceptionV3", "ResNet101V2"]
+SMALL = ["MobileNet", "MobileNetV2"]
+
+
+def memory_limit_gb():
+    \"\"\"The memory this kernel may use: the machine's, or a container's limit if lower.\"\"\"
+    limits = [psutil.virtual_memory().total]
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            value = open(path).read().strip()
+        except OSError:
+            continue
+        if value.isdigit():
+            limits.append(int(value))
+    if os.environ.get("MEM_LIMIT", "").isdigit():  # set by Binder
+        limits.append(int(os.environ["MEM_LIMIT"]))
+    return min(limits) / 2**30
+
+
+limit = memory_limit_gb()
+if os.environ.get("NBOPT_TUTORIAL_ARCHS"):
+    chosen = os.environ["NBOPT_TUTORIAL_ARCHS"]
+    print("NBOPT_TUTORIAL_ARCHS selects the architectures")
+elif limit >= 6:
+    chosen = ",".join(ALL)
+else:
+    chosen = ",".join(SMALL)
+    print(f"only {limit:.1f} GB of memory: measuring the MobileNets; InceptionV3 and "
+          "ResNet101V2 need about 4 GB (set NBOPT_TUTORIAL_ARCHS to try anyway)")
+architectures = [a.strip() for a in chosen.split(",") if a.strip()]
+unknown = sorted(set(architectures) - set(ALL))
+assert not unknown, f"unknown architectures {unknown}; choose from {ALL}"
+print("measuring:", ", ".join(architectures), f"on {os.cpu_count()} cores")""",
+    """md:## Build, convert, measure, free
+
+For each architecture: build it, quantize it with three schemes (plus the float32 baseline
+nbopt always adds), record how long that took, then delete the model and clear Keras'
+session so the next one starts with the memory released. Random calibration images: see
+the note on accuracy above.""",
+    """def resident_mb():
+    \"\"\"Resident memory of this kernel, in MB.\"\"\"
+    return psutil.Process().memory_info().rss / 2**20
+
+
+calibration = np.random.default_rng(0).random((8, 224, 224, 3), dtype=np.float32)
+frames, timings = [], []
+for name in architectures:
+    start = time.perf_counter()
+    model = getattr(tf_keras.applications, name)(weights=None, input_shape=(224, 224, 3))
+    params = model.count_params()
+    cmp = nbopt.quantize(model, "float16,dynamic,int8", calib=calibration, name=name)
+    seconds = time.perf_counter() - start
+    frames.append(cmp.df.assign(parameters=params))
+    timings.append({"model": name, "parameters": params, "build_and_measure_s": seconds,
+                    "kernel_rss_mb": resident_mb()})
+    print(f"{name}: {params:,} parameters, {seconds:.0f} s, kernel {resident_mb():.0f} MB")
+    del model, cmp
+    gc.collect()
+    tf_keras.backend.clear_session()""",
+    """md:## The table
+
+Sizes in MB, latency in milliseconds per 224x224 image (median of the timed runs, using all
+of this machine's cores), and `convert_seconds`: how long making each variant took.""",
+    """import pandas as pd
+
+results = pd.concat(frames, ignore_index=True)
+results = results[results.status == "ok"]
+table = results.assign(size_mb=results.size_bytes / 2**20)[
+    ["model", "scheme", "parameters", "size_mb", "size_ratio", "latency_ms", "speedup",
+     "convert_seconds"]
+]
+table.round(2)""",
+    "pd.DataFrame(timings).round(1)",
+    """md:## The plot""",
+    """import matplotlib.pyplot as plt
+
+schemes = ["float32", "float16", "dynamic", "int8"]
+fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+width = 0.8 / len(schemes)
+positions = np.arange(len(architectures))
+for i, scheme in enumerate(schemes):
+    rows = table[table.scheme == scheme].set_index("model").reindex(architectures)
+    left.bar(positions + i * width, rows.size_mb, width, label=scheme)
+    right.bar(positions + i * width, rows.latency_ms, width, label=scheme)
+for ax, label in ((left, "size (MB)"), (right, "latency per image (ms)")):
+    ax.set_xticks(positions + width * (len(schemes) - 1) / 2, architectures)
+    ax.set_ylabel(label)
+    ax.legend()
+left.set_title("File size")
+right.set_title(f"Latency on this machine ({os.cpu_count()} cores)")
+fig.tight_layout()
+plt.show()""",
+    """md:## What the numbers say
+
+- **Size** follows the parameter count: float16 halves it and dynamic range and int8 quarter
+  it, on every architecture. That is independent of the machine.
+- **Latency** depends on the machine and its kernels: read it off your table, and expect
+  noise (10 runs). Quantized is not automatically faster: on an x86 CPU, XNNPack's float32
+  kernels are very well optimised, and int8 can come out slower than float32 (check your
+  table); int8 pays off on ARM CPUs with int8 dot-product instructions and on integer-only
+  accelerators. Dynamic range quantizes activations on the fly at every layer: on large
+  convolutions (Inception, ResNet) its integer products can win clearly, on the MobileNets'
+  small depthwise layers the overhead can make it slower than float32. float16 weights are expanded to float32 when the model loads, so on a
+  CPU float16 saves size rather than time; on a phone's GPU it is the fast one.
+- **Conversion** is the slow part for big models: int8's calibration pass runs the model on
+  every calibration sample, and float32 conversion traces the whole graph.
+- **Accuracy**: not measured, see the note at the top. Do not read the absence of an accuracy
+  drop into these numbers.
+
+## What to try next
+
+- With network access and pretrained weights, `weights="imagenet"`, real calibration images
+  and `--eval` data give the accuracy column; compare int8's drop on MobileNet v2 (known to be
+  sensitive) with ResNet's.
+- Try `threads=1` in `nbopt.quantize` for single-core latency, closer to a small device.
+- `%nbopt recommend` on MobileNet v2 with real images as `--calib`.""",
+]
+
+
+def notebook(cells: list[str]) -> nbformat.NotebookNode:
+    """A notebook of ``cells`` (markdown where marked), with a Python 3 kernel and no outputs."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    }
+    for source in cells:
+        if source.startswith(MD):
+            nb.cells.append(nbformat.v4.new_markdown_cell(source[len(MD) :]))
+        else:
+            nb.cells.append(nbformat.v4.new_code_cell(source))
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:02d}"  # stable ids: rebuilding changes nothing
+    return nb
+
+
+def render(name: str) -> str:
+    """The .ipynb text of tutorial ``name``, as committed."""
+    return nbformat.writes(notebook(NOTEBOOKS[name])) + "\n"
+
+
+def main() -> int:
+    for name in NOTEBOOKS:
+        (HERE / name).write_text(render(name))
+        print("wrote", HERE / name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
