@@ -186,6 +186,22 @@ class NbOptMagics(Magics):
 
         return fine_tune
 
+    def _technique(
+        self,
+        magic: Callable[..., Any],
+        line: str,
+        cell: str | None,
+        call: Callable[[Any, Any, dict[str, Any]], Any],
+    ) -> Any:
+        """Parse a training technique's magic and run ``call(model, args, keyword_arguments)``."""
+        args = parse_argstring(magic, line)
+        self._check(args)
+        model = self._model(args.model)
+        kwargs = {"calib": self._eval(args.calib, "--calib"), "then": args.then, "io": args.io}
+        kwargs.update(self._fine_tune(args, cell, magic.__name__))
+        kwargs.update(self._output(args))
+        return self._run(args, lambda: call(model, args, kwargs))
+
     def _run(self, args: Any, call: Callable[[], Any]) -> Any:
         """Call the API; bind ``--as`` on success, restore it on failure."""
         ns = self.shell.user_ns
@@ -316,24 +332,12 @@ class NbOptMagics(Magics):
         The row's ``sparsity`` is the share of zeros in the exported kernels; compare
         ``gzip_bytes``: pruning shrinks the compressed file, not the .tflite itself.
         """
-        args = parse_argstring(self.prune, line)
-        self._check(args)
-        model = self._model(args.model)
-        calib = self._eval(args.calib, "--calib")
-        training = self._fine_tune(args, cell, "prune")
-        out = self._output(args)
-        return self._run(
-            args,
-            lambda: api.prune(
-                model,
-                args.sparsity,
-                schedule=args.schedule,
-                structure=args.structure,
-                calib=calib,
-                then=args.then,
-                io=args.io,
-                **training,
-                **out,
+        return self._technique(
+            self.prune,
+            line,
+            cell,
+            lambda model, args, kw: api.prune(
+                model, args.sparsity, schedule=args.schedule, structure=args.structure, **kw
             ),
         )
 
@@ -372,24 +376,12 @@ class NbOptMagics(Magics):
 
         The row's ``max_distinct_values`` counts the distinct values in the exported kernels.
         """
-        args = parse_argstring(self.cluster, line)
-        self._check(args)
-        model = self._model(args.model)
-        calib = self._eval(args.calib, "--calib")
-        training = self._fine_tune(args, cell, "cluster")
-        out = self._output(args)
-        return self._run(
-            args,
-            lambda: api.cluster(
-                model,
-                args.clusters,
-                init=args.init,
-                preserve=args.preserve,
-                calib=calib,
-                then=args.then,
-                io=args.io,
-                **training,
-                **out,
+        return self._technique(
+            self.cluster,
+            line,
+            cell,
+            lambda model, args, kw: api.cluster(
+                model, args.clusters, init=args.init, preserve=args.preserve, **kw
             ),
         )
 
