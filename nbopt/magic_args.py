@@ -154,13 +154,14 @@ def parse(
     The namespace's ``quoted`` holds the values that were written as string literals.
     """
     pieces = split(line)
+    helpname = label.split()[0]
     argv = [p.value for p in pieces]
     try:
         args, extras = parser.parse_known_args(argv)
     except UsageError as exc:
-        raise UsageError(f"{label}: {exc}; see {label}? for the options") from None
+        raise UsageError(f"{label}: {exc}; see {helpname}? for the options") from None
     if extras:
-        raise _unrecognized(argv, pieces, extras, label, others or {})
+        raise _unrecognized(argv, pieces, extras, label, others or {}) from None
     args.quoted = frozenset(p.value for p in pieces if p.quoted)
     return args
 
@@ -178,6 +179,7 @@ def _unrecognized(
     others: Mapping[str, set[str]],
 ) -> UsageError:
     first = extras[0]
+    helpname = label.split()[0]
     index = max(i for i, a in enumerate(argv) if a == first)
     if pieces[index].flag:
         option = first.split("=")[0]
@@ -185,15 +187,17 @@ def _unrecognized(
         if owners:
             return UsageError(
                 f"{label} does not take {option}: it is an option of {' and '.join(owners)}; "
-                f"see {label}? for the options"
+                f"see {helpname}? for the options"
             )
         return UsageError(
-            f"unrecognized arguments: {' '.join(extras)}; see {label}? for the options"
+            f"unrecognized arguments: {' '.join(extras)}; see {helpname}? for the options"
         )
     previous = pieces[index - 1] if index else None
+    if previous is not None and label.endswith(" " + previous.text):
+        return UsageError(f"{label} takes no {first!r}; see {helpname}? for the options")
     if previous is None or previous.flag:
         return UsageError(
-            f"unrecognized arguments: {' '.join(extras)}; see {label}? for the options"
+            f"unrecognized arguments: {' '.join(extras)}; see {helpname}? for the options"
         )
     owner = pieces[index - 2].text if index >= 2 and pieces[index - 2].flag else None
     cut = pieces[index].text

@@ -1,12 +1,19 @@
 """IPython magics: ``%quantize``, ``%prune``, ``%cluster`` and ``%nbopt``.
 
-A parsing layer: arguments are parsed and evaluated in the user's namespace, the work is
-done by :mod:`nbopt.api`, and nbopt's own errors become one-line ``UsageError``s.
+A parsing layer: a line is read as Python writes it (:mod:`nbopt.magic_args`), option
+values are evaluated in the user's namespace, the work is done by :mod:`nbopt.api`, and
+every mistake becomes one line (:mod:`nbopt.magic_errors`).
+
+Where each option is declared: ``_common`` (every optimizing magic: ``--eval``,
+``--threads``, ``--as``, ``--save``, ``--force``), ``_training`` (every magic that
+fine-tunes: ``--fit``, ``--epochs``, ``--batch-size``), ``_then`` (``%prune`` and
+``%cluster`` only: ``--calib``, ``--then``, ``--io``); the rest sit on each magic.
+``%nbopt``'s subcommands are argparse subparsers built by ``_nbopt_parser``.
 """
 
 from __future__ import annotations
 
-import functools
+import argparse
 import keyword
 import os
 import sys
@@ -14,36 +21,22 @@ from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic import (
+    Magics,
+    line_cell_magic,
+    line_magic,
+    magics_class,
+    no_var_expand,
+)
+from IPython.core.magic_arguments import MagicArgumentParser, argument, magic_arguments
 
 from . import api
 from .config import NbOpt, current, set_current
-from .errors import NbOptError
 from .live import LiveTable
+from .magic_args import options_of, parse
+from .magic_errors import Tally, mark_from_cell, one_line_errors
 
 _announced = False
-
-
-class NbOptUsageError(UsageError):
-    """A mistake in a magic's arguments, shown as one line."""
-
-
-def _usage(fn: Any) -> Any:
-    """Turn nbopt's own errors inside a magic into one-line ``UsageError``s."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except NbOptUsageError:
-            raise
-        except UsageError as exc:  # from IPython's argument parser
-            raise NbOptUsageError(f"{exc}; see %{fn.__name__}? for the options") from None
-        except NbOptError as exc:
-            raise NbOptUsageError(str(exc)) from None
-
-    return wrapper
 
 
 def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -54,7 +47,7 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
                 "-e",
                 "--eval",
                 default=None,
-                help="Expression for labelled evaluation data, e.g. x_test,y_test.",
+                help="Expression for labelled evaluation data, e.g. (x_test, y_test).",
             ),
             argument(
                 "-t",
@@ -91,10 +84,20 @@ def _training(fn: Callable[..., Any]) -> Callable[..., Any]:
                 "-f",
                 "--fit",
                 default=None,
-                help="Expression for training data, e.g. x_train,y_train (line form).",
+                help="Expression for training data, e.g. (x_train, y_train) (line form).",
             ),
             argument("--epochs", type=int, default=None, help="Fine-tuning epochs."),
             argument("--batch-size", type=int, default=32, help="Fine-tuning batch size."),
+        ]
+    ):
+        fn = decorator(fn)
+    return fn
+
+
+def _then(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Options of %prune and %cluster only: a post-training scheme applied to the result."""
+    for decorator in reversed(
+        [
             argument(
                 "-c",
                 "--calib",
@@ -110,7 +113,7 @@ def _training(fn: Callable[..., Any]) -> Callable[..., Any]:
                 "--io",
                 default="float",
                 choices=["float", "int8", "uint8"],
-                help="Input/output type of an int8 result (int8/uint8: integer-only).",
+                help="Input/output type of a --then int8 result (int8/uint8: integer-only).",
             ),
         ]
     ):
@@ -118,9 +121,75 @@ def _training(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def _nbopt_parser() -> MagicArgumentParser:
+    """``%nbopt``'s parser: one argparse subparser per subcommand, each with its own options."""
+    parser = MagicArgumentParser(prog="%nbopt", description="nbopt's own commands.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=MagicArgumentParser)
+
+    def add(name: str, help: str) -> MagicArgumentParser:
+        return sub.add_parser(name, help=help, description=help)
+
+    def data(p: argparse.ArgumentParser, *names: str) -> None:
+        helps = {
+            "calib": "Expression for representative samples.",
+            "eval": "Expression for labelled evaluation data.",
+            "fit": "Expression for labelled training data.",
+        }
+        for name in names:
+            p.add_argument(f"-{name[0]}", f"--{name}", default=None, help=helps[name])
+
+    def target(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--target",
+            default="cpu",
+            choices=["cpu", "gpu", "edgetpu", "dsp"],
+            help="The hardware to run on.",
+        )
+
+    results = add("results", "Every row measured in this kernel, as a DataFrame.")
+    results.add_argument("--save", default=None, help="Write the results to this CSV file.")
+    results.add_argument("--load", default=None, help="Add the rows of a CSV file saved before.")
+    results.add_argument("--clear", action="store_true", help="Forget every measured row.")
+    results.add_argument("--force", action="store_true", help="Replace an existing CSV file.")
+
+    panel = add("panel", "The interactive panel: pick schemes, watch the comparison fill in.")
+    panel.add_argument("model", help="The Keras model: a variable name or expression.")
+    data(panel, "calib", "eval", "fit")
+    target(panel)
+
+    recommend = add("recommend", "Which scheme to try first, and why (TFLite's decision tree).")
+    recommend.add_argument("model", help="The Keras model: a variable name or expression.")
+    data(recommend, "calib", "eval", "fit")
+    target(recommend)
+    recommend.add_argument(
+        "--max-drop", type=float, default=0.01, help="--verify's accuracy budget (0.01: a point)."
+    )
+    recommend.add_argument(
+        "--verify",
+        action="store_true",
+        help="Measure the pick; move down the tree while it misses the budget (needs --eval).",
+    )
+
+    inspect = add("inspect", "A variant's ops, tensor types and compatibility.")
+    inspect.add_argument(
+        "model", help="A TFLiteModel or Keras model (an expression), or a quoted .tflite path."
+    )
+    parser.subcommands = dict(sub.choices)  # type: ignore[attr-defined]
+    return parser
+
+
+def _nbopt_help(parser: MagicArgumentParser) -> str:
+    parts = [parser.format_help().replace("usage: ", "", 1)]
+    for sub in parser.subcommands.values():  # type: ignore[attr-defined]
+        parts.append(sub.format_help().replace("usage: ", "", 1))
+    return "\n".join(parts)
+
+
 @magics_class
 class NbOptMagics(Magics):
     """nbopt's magics."""
+
+    tally: Tally | None = None
 
     def _eval(self, expr: str | None, option: str) -> Any:
         if expr is None:
@@ -128,24 +197,38 @@ class NbOptMagics(Magics):
         try:
             return self.shell.ev(expr)
         except Exception as exc:
-            raise NbOptUsageError(
+            raise UsageError(
                 f"{option} {expr!r}: evaluating it raised {type(exc).__name__}: {exc}"
-            ) from None
+            ) from exc
 
     def _model(self, expr: str) -> Any:
         if expr not in self.shell.user_ns and expr.isidentifier():
-            raise NbOptUsageError(
+            raise UsageError(
                 f"no variable named {expr!r} in this kernel; pass the name of a Keras model"
             )
         return self._eval(expr, "model")
+
+    def _parse(self, magic: Callable[..., Any], line: str) -> Any:
+        """``line`` read as Python writes it, parsed with ``magic``'s own options."""
+        others = {
+            f"%{name}": options_of(getattr(self, name).parser)
+            for name in ("quantize", "prune", "cluster")
+            if name != magic.__name__
+        }
+        return parse(magic.parser, line, f"%{magic.__name__}", others)
 
     @staticmethod
     def _check(args: Any) -> None:
         name = args.as_name
         if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
-            raise NbOptUsageError(f"--as {name!r} is not a valid Python variable name")
+            raise UsageError(f"--as {name!r} is not a valid Python variable name")
         if args.threads is not None and args.threads < 1:
-            raise NbOptUsageError("--threads must be 1 or more")
+            raise UsageError("--threads must be 1 or more")
+
+    def _progress(self, title: str) -> Tally:
+        """The live table, counted: Ctrl-C then says how many rows were kept."""
+        self.tally = Tally(LiveTable(self.shell, title))
+        return self.tally
 
     def _output(self, args: Any) -> dict[str, Any]:
         """Keyword arguments every API call takes, from the common options."""
@@ -158,7 +241,7 @@ class NbOptMagics(Magics):
             "name": args.model,
             "save": save,
             "force": args.force,
-            "progress": LiveTable(self.shell, args.model),
+            "progress": self._progress(args.model),
         }
 
     def _fine_tune(self, args: Any, cell: str | None, magic: str) -> dict[str, Any]:
@@ -169,11 +252,11 @@ class NbOptMagics(Magics):
                 out["epochs"] = args.epochs
             return out
         if not args.as_name:
-            raise NbOptUsageError(
+            raise UsageError(
                 f"%%{magic} needs --as NAME: the name your cell uses for the model it trains"
             )
         if args.fit:
-            raise NbOptUsageError(f"%%{magic} fine-tunes in the cell body; drop --fit")
+            raise UsageError(f"%%{magic} fine-tunes in the cell body; drop --fit")
         return {"fine_tune": self._cell_runner(args.as_name, cell)}
 
     def _cell_runner(self, name: str, cell: str) -> Callable[[Any], None]:
@@ -182,7 +265,11 @@ class NbOptMagics(Magics):
 
         def fine_tune(wrapped: Any) -> None:
             ns[name] = wrapped
-            self.shell.ex(code)
+            try:
+                self.shell.ex(code)
+            except Exception as exc:  # the user's own code: it keeps its traceback
+                mark_from_cell(exc)
+                raise
 
         return fine_tune
 
@@ -194,7 +281,7 @@ class NbOptMagics(Magics):
         call: Callable[[Any, Any, dict[str, Any]], Any],
     ) -> Any:
         """Parse a training technique's magic and run ``call(model, args, keyword_arguments)``."""
-        args = parse_argstring(magic, line)
+        args = self._parse(magic, line)
         self._check(args)
         model = self._model(args.model)
         kwargs = {"calib": self._eval(args.calib, "--calib"), "then": args.then, "io": args.io}
@@ -229,6 +316,18 @@ class NbOptMagics(Magics):
         help="float16, dynamic, int8, int16x8, comma-separated (default: all four).",
     )
     @argument(
+        "-c",
+        "--calib",
+        default=None,
+        help="Expression for representative samples, needed by int8 and int16x8.",
+    )
+    @argument(
+        "--io",
+        default="float",
+        choices=["float", "int8", "uint8"],
+        help="Input/output type of the int8 variant (int8/uint8: integer-only).",
+    )
+    @argument(
         "--aware",
         action="store_true",
         help="Quantization-aware training (fine-tunes; the cell form runs your own fit).",
@@ -245,43 +344,44 @@ class NbOptMagics(Magics):
     @_training
     @_common
     @line_cell_magic
-    @_usage
+    @no_var_expand
+    @one_line_errors
     def quantize(self, line: str, cell: str | None = None) -> Any:
         """Quantize a Keras model and measure it against its float32 baseline.
 
         Post-training (line form)::
 
-            %quantize model --scheme int8 --calib x_train[:256] --eval x_test,y_test --as m8
-            %quantize model --scheme float16,dynamic,int8,int16x8 --calib x_train[:256]
+            %quantize model --scheme int8 --calib x_train[:256] --eval (x_test, y_test) --as m8
+            %quantize model --scheme float16, dynamic, int8, int16x8 --calib x_train[:256]
+
+        Option values are Python expressions as Python writes them (spaces, brackets,
+        generator expressions); a value in quotes is the expression inside the quotes.
 
         Quantization-aware training: the line form fine-tunes with the model's own loss
-        and optimizer; in the cell form the body is your fine-tuning code, run with the
-        ``--as`` name bound to the quantization-aware copy (afterwards it names the result)::
+        and optimizer (--fit, --epochs, --batch-size); in the cell form the body is your
+        fine-tuning code, run with the ``--as`` name bound to the quantization-aware copy
+        (afterwards it names the result)::
 
-            %quantize model --aware --fit x_train,y_train --epochs 1 --eval x_test,y_test
+            %quantize model --aware --fit x_train, y_train --epochs 1 --eval x_test, y_test
 
-            %%quantize model --aware --as qat_model --eval x_test,y_test
+            %%quantize model --aware --as qat_model --eval x_test, y_test
             qat_model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
             qat_model.fit(x_train, y_train, epochs=1)
         """
-        args = parse_argstring(self.quantize, line)
+        args = self._parse(self.quantize, line)
         self._check(args)
         if cell is not None and not args.aware:
-            raise NbOptUsageError("%%quantize is for quantization-aware training: add --aware")
+            raise UsageError("%%quantize is for quantization-aware training: add --aware")
         model = self._model(args.model)
         calib = self._eval(args.calib, "--calib")
         if not args.aware:
-            for option in ("fit", "epochs", "then", "preserve", "skip"):
+            for option in ("fit", "epochs", "preserve", "skip"):
                 if getattr(args, option) is not None:
-                    raise NbOptUsageError(
-                        f"--{option} goes with --aware (quantization-aware training)"
-                    )
+                    raise UsageError(f"--{option} goes with --aware (quantization-aware training)")
             out = self._output(args)
             return self._run(
                 args, lambda: api.quantize(model, args.scheme, calib, io=args.io, **out)
             )
-        if args.then:
-            raise NbOptUsageError("--then does not apply to --aware: its result is already int8")
         training = self._fine_tune(args, cell, "quantize")
         out = self._output(args)
         return self._run(
@@ -314,18 +414,20 @@ class NbOptMagics(Magics):
         help="How sparsity rises during the fine-tune (both reach the target).",
     )
     @argument("--structure", default=None, help="2:4 for structured sparsity.")
+    @_then
     @_training
     @_common
     @line_cell_magic
-    @_usage
+    @no_var_expand
+    @one_line_errors
     def prune(self, line: str, cell: str | None = None) -> Any:
         """Magnitude pruning with tfmot, fine-tuned, stripped, exported and measured.
 
         ::
 
-            %prune model --sparsity 0.8 --fit x_train,y_train --epochs 2 --eval x_test,y_test
+            %prune model --sparsity 0.8 --fit x_train, y_train --epochs 2 --eval x_test, y_test
 
-            %%prune model --sparsity 0.8 --as pruned --eval x_test,y_test
+            %%prune model --sparsity 0.8 --as pruned --eval x_test, y_test
             pruned.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
             pruned.fit(x_train, y_train, epochs=2)   # nbopt adds the pruning callback
 
@@ -361,17 +463,19 @@ class NbOptMagics(Magics):
         choices=["sparsity"],
         help="Keep the zeros of a pruned model (sparsity-preserving clustering).",
     )
+    @_then
     @_training
     @_common
     @line_cell_magic
-    @_usage
+    @no_var_expand
+    @one_line_errors
     def cluster(self, line: str, cell: str | None = None) -> Any:
         """Weight clustering with tfmot, fine-tuned, stripped, exported and measured.
 
         ::
 
-            %cluster model --clusters 16 --fit x_train,y_train --epochs 1 --eval x_test,y_test
-            %cluster pruned --clusters 16 --preserve sparsity --fit x_train,y_train \\
+            %cluster model --clusters 16 --fit x_train, y_train --epochs 1 --eval x_test, y_test
+            %cluster pruned --clusters 16 --preserve sparsity --fit x_train, y_train \\
                 --then int8 --calib x_train[:256]
 
         The row's ``max_distinct_values`` counts the distinct values in the exported kernels.
@@ -385,58 +489,24 @@ class NbOptMagics(Magics):
             ),
         )
 
-    @magic_arguments()
-    @argument(
-        "command",
-        choices=["results", "panel", "recommend", "inspect"],
-        help="results: every row measured in this kernel; panel: the interactive panel; "
-        "recommend: which scheme to try first; inspect: a variant's ops.",
-    )
-    @argument("model", nargs="?", default=None, help="panel/recommend/inspect: the model.")
-    @argument("-c", "--calib", default=None, help="Expression for representative samples.")
-    @argument("-e", "--eval", default=None, help="Expression for labelled evaluation data.")
-    @argument("-f", "--fit", default=None, help="Expression for labelled training data.")
-    @argument(
-        "--target",
-        default="cpu",
-        choices=["cpu", "gpu", "edgetpu", "dsp"],
-        help="recommend/panel: the hardware to run on.",
-    )
-    @argument(
-        "--max-drop",
-        type=float,
-        default=0.01,
-        help="recommend --verify: accuracy budget (0.01 = one point).",
-    )
-    @argument(
-        "--verify",
-        action="store_true",
-        help="recommend: measure the pick; move down the tree while it misses the budget.",
-    )
-    @argument("--save", default=None, help="results: write the results to this CSV file.")
-    @argument("--load", default=None, help="results: add the rows of a CSV file saved before.")
-    @argument("--clear", action="store_true", help="results: forget every measured row.")
-    @argument("--force", action="store_true", help="results: replace an existing CSV file.")
     @line_magic
-    @_usage
+    @no_var_expand
+    @one_line_errors
     def nbopt(self, line: str) -> Any:
-        """nbopt's own commands.
-
-        ``%nbopt results [--save PATH.csv] [--load PATH.csv] [--clear]``
-        ``%nbopt panel MODEL [--calib EXPR] [--eval EXPR] [--fit EXPR] [--target T]``
-        ``%nbopt recommend MODEL [--calib EXPR] [--fit EXPR] [--target T] [--max-drop P]
-        [--verify --eval EXPR]``
-        ``%nbopt inspect MODEL_OR_VARIANT``
-        """
-        args = parse_argstring(self.nbopt, line)
+        """nbopt's own commands (the full help is set below from the parser)."""
+        parser = self.nbopt.parser
+        first = line.split()[0] if line.split() else ""
+        label = f"%nbopt {first}" if first in parser.subcommands else "%nbopt"
+        others = {
+            f"%nbopt {name}": options_of(sub)
+            for name, sub in parser.subcommands.items()
+            if name != first
+        }
+        args = parse(parser, line, label, others)
         if args.command == "results":
-            if args.model is not None:
-                raise NbOptUsageError("%nbopt results takes no model")
             return self._results(args)
-        if args.model is None:
-            raise NbOptUsageError(
-                f"%nbopt {args.command} needs a model, e.g. %nbopt {args.command} model"
-            )
+        if args.command == "inspect" and args.model in args.quoted:
+            return api.inspect(args.model)  # a .tflite path
         model = self._model(args.model)
         if args.command == "inspect":
             return api.inspect(model, name=args.model)
@@ -453,11 +523,14 @@ class NbOptMagics(Magics):
                 max_drop=args.max_drop,
                 verify=args.verify,
                 name=args.model,
-                progress=LiveTable(self.shell, args.model) if args.verify else None,
+                progress=self._progress(args.model) if args.verify else None,
             )
         from .widgets.panel import panel
 
         return panel(model, calib, evaluation, fit, target=args.target, name=args.model)
+
+    nbopt.parser = _nbopt_parser()  # type: ignore[attr-defined]
+    nbopt.__doc__ = _nbopt_help(nbopt.parser)  # type: ignore[attr-defined]
 
     def _results(self, args: Any) -> Any:
         from .engine import results as store
@@ -468,7 +541,7 @@ class NbOptMagics(Magics):
             return None
         if args.load:
             if not os.path.exists(args.load):
-                raise NbOptUsageError(f"--load: no file {args.load!r}")
+                raise UsageError(f"--load: no file {args.load!r}")
             n = store.load_csv(args.load)
             print(f"nbopt: loaded {n} rows from {args.load}")
         df = api.results()
