@@ -123,7 +123,7 @@ def _then(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _nbopt_parser() -> MagicArgumentParser:
     """``%nbopt``'s parser: one argparse subparser per subcommand, each with its own options."""
-    parser = MagicArgumentParser(prog="%nbopt", description="nbopt's own commands.")
+    parser = MagicArgumentParser(prog="nbopt", description="nbopt's own commands.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=MagicArgumentParser)
 
     def add(name: str, help: str) -> MagicArgumentParser:

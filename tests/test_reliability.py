@@ -1,5 +1,7 @@
 """Bad input gets one clear error, the user's work is never lost, outputs are text only."""
 
+# ruff: noqa: E501  (the exact messages a user reads, one per line)
+
 from __future__ import annotations
 
 import gc
@@ -13,68 +15,348 @@ from IPython.core.error import UsageError
 import nbopt
 from nbopt.errors import NbOptError
 
-# Every magic, every kind of mistake: one UsageError line that says what to do.
+# Every magic, every kind of mistake: exactly one UsageError line that says what to do.
+# (magic, line, cell body or None, the exact message)
 BAD_MAGIC_CALLS = [
-    ("quantize", "modle --scheme dynamic", "no variable named 'modle'"),
-    ("quantize", "notamodel --scheme dynamic", "is a list, not a Keras model"),
-    ("quantize", "model --scheme int9", "unknown scheme 'int9'; choose from"),
-    ("quantize", "model --scheme int8,int16x8", "int8, int16x8 needs calibration data"),
-    ("quantize", "model --scheme int8 --calib x_train[:4,:2]", "does not fit the model's input"),
+    (
+        "quantize",
+        "modle --scheme dynamic",
+        None,
+        "no variable named 'modle' in this kernel; pass the name of a Keras model",
+    ),
+    ("quantize", "notamodel --scheme dynamic", None, "model is a list, not a Keras model"),
+    (
+        "quantize",
+        "model --scheme int9",
+        None,
+        "unknown scheme 'int9'; choose from float32, float16, dynamic, int8, int16x8",
+    ),
+    (
+        "quantize",
+        "model --scheme int8,int16x8",
+        None,
+        "int8, int16x8 needs calibration data; pass representative samples, e.g. --calib x_train[:256] (calib=...)",
+    ),
+    (
+        "quantize",
+        "model --scheme int8 --calib x_train[:4,:2]",
+        None,
+        "calibration data: data of shape (4, 2, 8, 1) does not fit the model's input (None, 8, 8, 1); reshape it to (n, 8, 8, 1)",
+    ),
     (
         "quantize",
         "model --scheme int8 --calib x_train[",
-        r"--calib 'x_train\[': evaluating it raised SyntaxError",
+        None,
+        "--calib x_train[: '[' is never closed; assign the expression to a variable first (data = ...) and pass its name (--calib data)",
     ),
-    ("quantize", "model --scheme int8 --calib 1/0", "raised ZeroDivisionError"),
-    ("quantize", "model --scheme dynamic --eval x_test", "got inputs without labels"),
+    (
+        "quantize",
+        "model --scheme int8 --calib 1/0",
+        None,
+        "--calib '1/0': evaluating it raised ZeroDivisionError: division by zero",
+    ),
+    (
+        "quantize",
+        "model --scheme dynamic --eval x_test",
+        None,
+        "evaluation data: got inputs without labels; pass (x, y), e.g. --eval x_test,y_test",
+    ),
     (
         "quantize",
         "model --scheme dynamic --eval x_test,y_test[:10]",
-        "x has 360 samples but y has 10",
+        None,
+        "evaluation data: x has 360 samples but y has 10; pass arrays of equal length",
     ),
-    ("quantize", "model --scheme dynamic --as class", "--as 'class' is not a valid Python"),
-    ("quantize", "model --scheme dynamic --io int4", "argument --io: invalid choice"),
-    ("quantize", "model --scheme dynamic --io int8", "applies to the int8 scheme"),
-    ("quantize", "model --scheme dynamic --frobnicate", "unrecognized arguments: --frobnicate"),
-    ("quantize", "model --fit x_train,y_train", "--fit goes with --aware"),
-    ("quantize", "model --aware --preserve nothing", "argument --preserve: invalid choice"),
-    ("quantize", "model --aware", "needs training data; pass --fit x_train,y_train"),
-    ("prune", "model --sparsity 1.5 --fit x_train,y_train", r"sparsity must be in \[0, 1\)"),
-    ("prune", "model --sparsity 0.5 --fit x_train,y_train --epochs 0", "epochs must be 1 or more"),
-    ("prune", "model --sparsity 0.5 --fit x_train,y_train[:5]", "x has 1437 samples but y has 5"),
-    ("prune", "model --sparsity 0.5 --fit x_train,y_train --then int4", "unknown --then scheme"),
-    ("prune", "model --fit x_train,y_train", "the following arguments are required: --sparsity"),
+    (
+        "quantize",
+        "model --scheme dynamic --as class",
+        None,
+        "--as 'class' is not a valid Python variable name",
+    ),
+    (
+        "quantize",
+        "model --scheme dynamic --io int4",
+        None,
+        "%quantize: argument --io: invalid choice: 'int4' (choose from 'float', 'int8', 'uint8'); see %quantize? for the options",
+    ),
+    (
+        "quantize",
+        "model --scheme dynamic --io int8",
+        None,
+        "io='int8' applies to the int8 scheme; add int8 to the schemes",
+    ),
+    (
+        "quantize",
+        "model --scheme dynamic --frobnicate",
+        None,
+        "unrecognized arguments: --frobnicate; see %quantize? for the options",
+    ),
+    (
+        "quantize",
+        "model --fit x_train,y_train",
+        None,
+        "--fit goes with --aware (quantization-aware training)",
+    ),
+    (
+        "quantize",
+        "model --aware --preserve nothing",
+        None,
+        "%quantize: argument --preserve: invalid choice: 'nothing' (choose from 'sparsity', 'clusters', 'both'); see %quantize? for the options",
+    ),
+    (
+        "quantize",
+        "model --aware",
+        None,
+        "qat fine-tunes the model and needs training data; pass --fit x_train,y_train (fit=(x, y)) or fine-tune in the cell body (%%quantize --aware)",
+    ),
+    (
+        "prune",
+        "model --sparsity 1.5 --fit x_train,y_train",
+        None,
+        "sparsity must be in [0, 1), got 1.5; e.g. --sparsity 0.8 keeps 20% of the weights",
+    ),
+    (
+        "prune",
+        "model --sparsity 0.5 --fit x_train,y_train --epochs 0",
+        None,
+        "epochs must be 1 or more, got 0",
+    ),
+    (
+        "prune",
+        "model --sparsity 0.5 --fit x_train,y_train[:5]",
+        None,
+        "evaluation data: x has 1437 samples but y has 5; pass arrays of equal length",
+    ),
+    (
+        "prune",
+        "model --sparsity 0.5 --fit x_train,y_train --then int4",
+        None,
+        "unknown --then scheme 'int4'; choose from float16, dynamic, int8, int16x8",
+    ),
+    (
+        "prune",
+        "model --fit x_train,y_train",
+        None,
+        "%prune: the following arguments are required: --sparsity; see %prune? for the options",
+    ),
     (
         "prune",
         "model --sparsity 0.5 --fit x_train,y_train --structure 1:3",
-        "unknown structure '1:3'",
+        None,
+        "unknown structure '1:3'; tfmot supports 2:4 (two zeros in every four weights)",
     ),
-    ("cluster", "model --clusters 0 --fit x_train,y_train", "clusters must be a whole number"),
-    ("cluster", "model --clusters 8", "needs training data"),
+    (
+        "cluster",
+        "model --clusters 0 --fit x_train,y_train",
+        None,
+        "clusters must be a whole number of 2 or more, got 0; e.g. --clusters 16",
+    ),
+    (
+        "cluster",
+        "model --clusters 8",
+        None,
+        "cluster fine-tunes the model and needs training data; pass --fit x_train,y_train (fit=(x, y)) or fine-tune in the cell body (%%cluster)",
+    ),
     (
         "cluster",
         "model --clusters 8 --fit x_train,y_train --init best",
-        "argument --init: invalid choice",
+        None,
+        "%cluster: argument --init: invalid choice: 'best' (choose from 'kmeans++', 'linear', 'density', 'random'); see %cluster? for the options",
     ),
-    ("nbopt", "results --load /nonexistent/results.csv", "--load: no file"),
-    ("nbopt", "frobnicate", "argument command: invalid choice"),
+    (
+        "nbopt",
+        "results --load /nonexistent/results.csv",
+        None,
+        "--load: no file '/nonexistent/results.csv'",
+    ),
+    (
+        "nbopt",
+        "frobnicate",
+        None,
+        "%nbopt: argument command: invalid choice: 'frobnicate' (choose from 'results', 'panel', 'recommend', 'inspect'); see %nbopt? for the options",
+    ),
+    (
+        "quantize",
+        "model --scheme dynamic --eval x_test y_test",
+        None,
+        "--eval x_test y_test: 'y_test' is cut off from --eval's value; assign the expression to a variable first (data = ...) and pass its name (--eval data)",
+    ),
+    (
+        "quantize",
+        "model --scheme int8 --calib x_train[:200, :",
+        None,
+        "--calib x_train[:200, :: '[' is never closed; assign the expression to a variable first (data = ...) and pass its name (--calib data)",
+    ),
+    (
+        "quantize",
+        "model --scheme dynamic --eval x_test, y_test)",
+        None,
+        "--eval x_test, y_test): ')' closes nothing; assign the expression to a variable first (data = ...) and pass its name (--eval data)",
+    ),
+    (
+        "quantize",
+        "model --scheme int8 --calib x_train[:2, :3)",
+        None,
+        "--calib x_train[:2, :3): ')' does not close '['; assign the expression to a variable first (data = ...) and pass its name (--calib data)",
+    ),
+    (
+        "quantize",
+        "model --scheme dynamic --save 'unfinished",
+        None,
+        "--save 'unfinished: the quote ' is never closed; assign the expression to a variable first (data = ...) and pass its name (--save data)",
+    ),
+    (
+        "quantize",
+        "model --scheme int8 --then int8",
+        None,
+        "%quantize does not take --then: it is an option of %prune and %cluster; see %quantize? for the options",
+    ),
+    (
+        "quantize",
+        'model --scheme dynamic --eval "(x_test, y_test[:10])"',
+        None,
+        "evaluation data: x has 360 samples but y has 10; pass arrays of equal length",
+    ),
+    (
+        "quantize",
+        'model --scheme int8 --calib "x_train[:4, :2]"',
+        None,
+        "calibration data: data of shape (4, 2, 8, 1) does not fit the model's input (None, 8, 8, 1); reshape it to (n, 8, 8, 1)",
+    ),
+    (
+        "quantize",
+        "model --scheme dynamic, int9",
+        None,
+        "unknown scheme 'int9'; choose from float32, float16, dynamic, int8, int16x8",
+    ),
+    (
+        "quantize",
+        "model --scheme int8 --calib (x[:2] for x in x_train[:4])",
+        None,
+        "calibration data: data of shape (1, 2, 8, 1) does not fit the model's input (None, 8, 8, 1); reshape it to (n, 8, 8, 1)",
+    ),
+    (
+        "quantize",
+        "model --scheme dynamic --threads two",
+        None,
+        "%quantize: argument -t/--threads: invalid int value: 'two'; see %quantize? for the options",
+    ),
+    (
+        "quantize",
+        "model --scheme dynamic --eval x_test, y_test --calib",
+        None,
+        "%quantize: argument -c/--calib: expected one argument; see %quantize? for the options",
+    ),
+    (
+        "quantize",
+        "model --scheme dynamic --sparsity 0.5",
+        None,
+        "%quantize does not take --sparsity: it is an option of %prune; see %quantize? for the options",
+    ),
+    (
+        "prune",
+        "model --sparsity 0.5 --fit x_train, y_train --aware",
+        None,
+        "%prune does not take --aware: it is an option of %quantize; see %prune? for the options",
+    ),
+    (
+        "cluster",
+        "model --clusters 8 --fit (x_train, y_train) --preserve both",
+        None,
+        "%cluster: argument --preserve: invalid choice: 'both' (choose from 'sparsity'); see %cluster? for the options",
+    ),
+    (
+        "prune",
+        "model --sparsity 0.5 --eval x_test, y_test",
+        "pruned.fit(x_train, y_train)",
+        "%%prune needs --as NAME: the name your cell uses for the model it trains",
+    ),
+    (
+        "quantize",
+        "model --scheme int8 --calib x_train[:64]",
+        "pass",
+        "%%quantize is for quantization-aware training: add --aware",
+    ),
+    (
+        "nbopt",
+        "inspect model --verify",
+        None,
+        "%nbopt inspect does not take --verify: it is an option of %nbopt recommend; see %nbopt? for the options",
+    ),
+    (
+        "nbopt",
+        "results model",
+        None,
+        "%nbopt results takes no 'model'; see %nbopt? for the options",
+    ),
+    (
+        "nbopt",
+        "recommend",
+        None,
+        "%nbopt recommend: the following arguments are required: model; see %nbopt? for the options",
+    ),
+    (
+        "nbopt",
+        "recommend model --target tpu",
+        None,
+        "%nbopt recommend: argument --target: invalid choice: 'tpu' (choose from 'cpu', 'gpu', 'edgetpu', 'dsp'); see %nbopt? for the options",
+    ),
+    (
+        "nbopt",
+        "recommend model --verify",
+        None,
+        "verify needs labelled evaluation data: pass --eval x_test,y_test",
+    ),
+    (
+        "nbopt",
+        "panel nothere",
+        None,
+        "no variable named 'nothere' in this kernel; pass the name of a Keras model",
+    ),
+    (
+        "nbopt",
+        "inspect notamodel",
+        None,
+        "cannot inspect a list; pass a TFLiteModel, a Keras model, bytes or a .tflite path",
+    ),
+    ("nbopt", "inspect 'nothere.tflite'", None, "no .tflite file at 'nothere.tflite'"),
+    (
+        "nbopt",
+        "results --save",
+        None,
+        "%nbopt results: argument --save: expected one argument; see %nbopt? for the options",
+    ),
+    (
+        "nbopt",
+        "panel model --max-drop 0.1",
+        None,
+        "%nbopt panel does not take --max-drop: it is an option of %nbopt recommend; see %nbopt? for the options",
+    ),
 ]
 
 
+def _shown(capsys) -> list[str]:
+    """What the user sees on stderr, less the progress lines of a terminal."""
+    err = capsys.readouterr().err
+    return [line for line in err.splitlines() if not line.startswith("[nbopt]")]
+
+
 @pytest.mark.parametrize(
-    ("magic", "line", "message"),
+    ("magic", "line", "cell", "message"),
     BAD_MAGIC_CALLS,
-    ids=[f"{m}:{line}" for m, line, _ in BAD_MAGIC_CALLS],
+    ids=[f"{m}:{line}{'+cell' if cell else ''}" for m, line, cell, _ in BAD_MAGIC_CALLS],
 )
-def test_bad_magic_calls_are_one_usage_error_and_change_nothing(
-    ip, ns, weights_unchanged, magic, line, message
+def test_bad_magic_calls_are_one_usage_error_line_and_change_nothing(
+    ip, ns, weights_unchanged, capsys, magic, line, cell, message
 ):
     ns["notamodel"] = [1, 2, 3]
     weights_unchanged.snapshot(ns["model"])
     names = dict(ns)
-    with pytest.raises(UsageError, match=message) as info:
-        ip.run_line_magic(magic, line)
-    assert "\n" not in str(info.value)
+    capsys.readouterr()
+    source = f"%{magic} {line}" if cell is None else f"%%{magic} {line}\n{cell}"
+    result = ip.run_cell(source)
+    assert type(result.error_in_exec) is UsageError
+    assert _shown(capsys) == [f"UsageError: {message}"]
     assert set(ns) == set(names) and all(ns[k] is names[k] for k in names)
     weights_unchanged.check()
 
