@@ -64,11 +64,19 @@ def one_line(text: str) -> str:
     return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
-def mark_from_cell(exc: BaseException) -> None:
-    """Note that ``exc`` came from the user's own cell code (it keeps its traceback)."""
+def mark_from_cell(exc: BaseException, filename: str, shell: Any) -> None:
+    """Note that ``exc`` came from the user's own cell code: it keeps its traceback, shown
+    from the cell's first frame (nbopt's own frames above it say nothing to the user)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
+        tb = tb.tb_next
     try:
         setattr(exc, _CELL, True)
-    except AttributeError:  # a builtin exception without a __dict__
+        if tb is not None:
+            exc._render_traceback_ = lambda: shell.InteractiveTB.structured_traceback(  # type: ignore[attr-defined]
+                type(exc), exc, tb
+            )
+    except AttributeError:  # an exception without a __dict__
         pass
 
 

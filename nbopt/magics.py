@@ -260,15 +260,18 @@ class NbOptMagics(Magics):
         return {"fine_tune": self._cell_runner(args.as_name, cell)}
 
     def _cell_runner(self, name: str, cell: str) -> Callable[[Any], None]:
-        ns = self.shell.user_ns
-        code = self.shell.transform_cell(cell)
+        """The cell body as a function of the wrapped model; its errors keep their traceback."""
+        shell = self.shell
+        code = shell.transform_cell(cell)
+        filename = shell.compile.cache(code, shell.execution_count, raw_code=cell)
+        compiled = compile(code, filename, "exec")
 
         def fine_tune(wrapped: Any) -> None:
-            ns[name] = wrapped
+            shell.user_ns[name] = wrapped
             try:
-                self.shell.ex(code)
-            except Exception as exc:  # the user's own code: it keeps its traceback
-                mark_from_cell(exc)
+                exec(compiled, shell.user_global_ns, shell.user_ns)
+            except Exception as exc:  # the user's own code
+                mark_from_cell(exc, filename, shell)
                 raise
 
         return fine_tune
