@@ -19,6 +19,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from .engine import results
 from .engine.events import Event, Listener
 from .errors import NbOptError
 
@@ -43,16 +44,22 @@ _CELL = "_nbopt_from_cell"
 
 
 class Tally:
-    """A progress listener that counts the rows measured, then passes events on."""
+    """A progress listener that passes events on and knows how many rows its run kept.
+
+    The rows kept are those added to :func:`nbopt.results` since the tally was made (a
+    row is recorded there before its event is sent, so the store is the true count).
+    """
 
     def __init__(self, listener: Listener | None = None):
         self.listener = listener
-        self.rows = 0
         self.total = 0
+        self.before = len(results.rows())
+
+    @property
+    def rows(self) -> int:
+        return max(len(results.rows()) - self.before, 0)
 
     def __call__(self, event: Event) -> None:
-        if event.kind == "row":
-            self.rows += 1
         if event.kind == "start":
             self.total += event.total
         if self.listener is not None:
