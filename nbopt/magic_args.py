@@ -159,6 +159,8 @@ def parse(
     try:
         args, extras = parser.parse_known_args(argv)
     except UsageError as exc:
+        if str(exc) == "the following arguments are required: model":
+            raise UsageError(f"{label} needs a model, e.g. {label} model") from None
         raise UsageError(f"{label}: {exc}; see {helpname}? for the options") from None
     if extras:
         raise _unrecognized(argv, pieces, extras, label, others or {}) from None
@@ -194,7 +196,7 @@ def _unrecognized(
         )
     previous = pieces[index - 1] if index else None
     if previous is not None and label.endswith(" " + previous.text):
-        return UsageError(f"{label} takes no {first!r}; see {helpname}? for the options")
+        return UsageError(f"{label} takes no {first}; see {helpname}? for the options")
     if previous is None or previous.flag:
         return UsageError(
             f"unrecognized arguments: {' '.join(extras)}; see {helpname}? for the options"

@@ -287,13 +287,13 @@ BAD_MAGIC_CALLS = [
         "nbopt",
         "results model",
         None,
-        "%nbopt results takes no 'model'; see %nbopt? for the options",
+        "%nbopt results takes no model; see %nbopt? for the options",
     ),
     (
         "nbopt",
         "recommend",
         None,
-        "%nbopt recommend: the following arguments are required: model; see %nbopt? for the options",
+        "%nbopt recommend needs a model, e.g. %nbopt recommend model",
     ),
     (
         "nbopt",
