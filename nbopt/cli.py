@@ -126,42 +126,141 @@ def load_arrays(spec: str, want_labels: bool) -> Any:
         return data[names[0]]
 
 
+def _writable(path: Path, option: str) -> None:
+    """Refuse, before any work, an output path that cannot be written."""
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
+        raise NbOptUsageError(f"{option} {path}: cannot write into {ancestor}")
+
+
+def check_outputs(csv: str | None, out: str | None, files: list[str], force: bool) -> None:
+    """Check every output path before any work: nothing measured is lost to a bad path.
+
+    ``files`` are the ``.tflite`` names that ``--out`` will receive.
+    """
+    if csv:
+        target = Path(csv).expanduser()
+        if target.is_dir():
+            raise NbOptUsageError(f"--csv {csv} is a folder; name a file, e.g. --csv results.csv")
+        if target.exists() and not force:
+            raise NbOptUsageError(
+                f"--csv {csv} already exists; choose another file or pass --force to replace it"
+            )
+        _writable(target, "--csv")
+    if out:
+        folder = Path(out).expanduser()
+        if folder.exists() and not folder.is_dir():
+            raise NbOptUsageError(f"--out {out} is a file; name a folder for the .tflite files")
+        taken = [name for name in files if (folder / name).exists()]
+        if taken and not force:
+            raise NbOptUsageError(
+                f"--out {out} already holds {', '.join(taken)}; choose another folder or "
+                "pass --force to replace them"
+            )
+        _writable(folder / "x.tflite", "--out")
+
+
+def _planned(args: argparse.Namespace) -> list[str]:
+    """The schemes ``compare`` will measure (float32 first), checked against its data."""
+    from .engine.convert import NEEDS_CALIBRATION, SCHEMES, parse_schemes
+
+    schemes = parse_schemes(args.scheme) if args.scheme else list(SCHEMES)
+    missing = [s for s in schemes if s in NEEDS_CALIBRATION] if not args.calib else []
+    if missing and args.scheme:
+        raise NbOptUsageError(
+            f"{', '.join(missing)} needs calibration data: pass --calib calib.npz "
+            "(an .npz file of representative samples, array x)"
+        )
+    schemes = [s for s in schemes if s not in missing]
+    return ["float32", *[s for s in schemes if s != "float32"]]
+
+
+class _Rows:
+    """The rows measured since it was made (they are recorded in nbopt.results() as each is
+    measured), so an interrupted run still has its results; prints progress."""
+
+    def __init__(self) -> None:
+        from .engine import results
+
+        self.store = results
+        self.before = len(results.rows())
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        return self.store.rows()[self.before :]
+
+    def __call__(self, event: Any) -> None:
+        _progress(event)
+
+
+def _write_csv(path: str, rows: list[dict[str, Any]], force: bool) -> bool:
+    """Write the rows; if that fails after all, keep them in a spare file. True if written."""
+    import tempfile
+
+    from .engine.files import write_atomic
+    from .engine.results import frame
+
+    data = frame(rows).to_csv(index=False).encode()
+    try:
+        write_atomic(path, data, force=force)
+        print(f"results written to {path}")
+        return True
+    except (OSError, NbOptError) as exc:
+        fd, spare = tempfile.mkstemp(prefix="nbopt-results-", suffix=".csv")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        print(f"nbopt: error: {exc}; the results are kept in {spare}", file=sys.stderr)
+        return False
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     _quiet_tensorflow()
+    stem = Path(args.model).stem
+    schemes = _planned(args)
+    files = [f"{stem}_{s}.tflite" for s in schemes]
+    check_outputs(args.csv, args.out, files, args.force)
     from .api import quantize
+    from .engine.convert import parse_schemes
 
     model = load_keras_model(args.model, unsafe=args.unsafe)
     calib = load_arrays(args.calib, want_labels=False) if args.calib else None
     evaluation = load_arrays(args.eval, want_labels=True) if args.eval else None
-    comparison = quantize(
-        model,
-        args.scheme or None,
-        calib,
-        evaluation,
-        io=args.io,
-        threads=args.threads,
-        name=Path(args.model).stem,
-        save=args.out,
-        force=args.force,
-        progress=_progress,
-    )
-    if not hasattr(comparison, "rows"):
-        comparison = comparison.comparison
+    kept = _Rows()
+    try:
+        comparison = quantize(
+            model,
+            parse_schemes(args.scheme) if args.scheme else None,
+            calib,
+            evaluation,
+            io=args.io,
+            threads=args.threads,
+            name=stem,
+            progress=kept,
+        )
+    except KeyboardInterrupt:
+        if args.csv and kept.rows:
+            _write_csv(args.csv, kept.rows, args.force)
+        where = f" (in {args.csv})" if args.csv and kept.rows else ""
+        print(f"nbopt: interrupted; {len(kept.rows)} rows were measured{where}", file=sys.stderr)
+        return 130
     print(comparison)
-    if args.csv:
-        from .engine.files import write_atomic
-
-        write_atomic(args.csv, comparison.df.to_csv(index=False).encode(), force=args.force)
-        print(f"results written to {args.csv}")
+    code = 1 if any(r["status"] == "failed" for r in comparison.rows) else 0
+    if args.csv and not _write_csv(args.csv, comparison.rows, args.force):
+        code = 2
     if args.out:
         for m in comparison.models.values():
-            print(f"wrote {m.path}")
-    return 1 if any(r["status"] == "failed" for r in comparison.rows) else 0
+            print(f"wrote {m.save(args.out + os.sep, force=args.force)}")
+    return code
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     _quiet_tensorflow()
     started = time.perf_counter()
+    schemes = ("float32", "float16", "dynamic", "int8", "int16x8")
+    files = [f"digits_cnn_{s}.tflite" for s in schemes]
+    check_outputs(args.csv, args.out, files, args.force)
     from .api import quantize
     from .demo import trained_digits_cnn
 
@@ -171,25 +270,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"Keras model: {model.count_params():,} parameters, test accuracy {keras_acc:.2%}")
     comparison = quantize(
         model,
-        "float16,dynamic,int8,int16x8",
+        list(schemes[1:]),
         x_train[:256],
         (x_test, y_test),
         progress=_progress,
-        save=args.out,
-        force=args.force,
     )
     print()
     print(comparison)
-    if args.csv:
-        from .engine.files import write_atomic
-
-        write_atomic(args.csv, comparison.df.to_csv(index=False).encode(), force=args.force)
-        print(f"results written to {args.csv}")
+    code = 0 if all(r["status"] == "ok" for r in comparison.rows) else 1
+    if args.csv and not _write_csv(args.csv, comparison.rows, args.force):
+        code = 2
+    if args.out:
+        for m in comparison.models.values():
+            print(f"wrote {m.save(args.out + os.sep, force=args.force)}")
     print(
         f"\n{len(comparison.rows)} variants measured in {time.perf_counter() - started:.1f} s "
         f"on {os.cpu_count()} cores"
     )
-    return 0 if all(r["status"] == "ok" for r in comparison.rows) else 1
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
