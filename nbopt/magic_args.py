@@ -6,7 +6,8 @@ Python expressions as written: ``--eval (x_test, y_test)``, ``--calib x_train[:2
 or that starts with one, continues the value before it: ``--scheme dynamic, int8`` and
 ``--eval x_test, y_test`` are one value each. A value written as one string literal is
 unquoted, as a shell does: ``--save "my models"`` is the folder ``my models`` and
-``--eval "(x_test, y_test)"`` is the expression ``(x_test, y_test)``.
+``--eval "(x_test, y_test)"`` is the expression ``(x_test, y_test)``. As in Python, a ``#``
+outside a string starts a comment.
 
 A line that still cannot be read raises IPython's ``UsageError`` naming the piece that was
 cut, and says to assign the expression to a variable first.
@@ -88,6 +89,8 @@ def split(line: str) -> list[Piece]:
         for tok in tokens:
             if tok.type in _SKIPPED or tok.string.isspace():
                 continue
+            if tok.type == tokenize.COMMENT and not stack:
+                break  # as in Python, a # outside a string starts a comment
             start, end = tok.start[1], tok.end[1]
             if current is not None and not stack and start > current.end:
                 pieces.append(current)

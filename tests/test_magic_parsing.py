@@ -29,6 +29,8 @@ from nbopt.magic_args import split
         ("m --save 'my models' --force", ["m", "--save", "my models", "--force"]),
         ("results --save /tmp/a-b/r.csv", ["results", "--save", "/tmp/a-b/r.csv"]),
         ("m --structure 2:4", ["m", "--structure", "2:4"]),
+        ("m --scheme int8  # the smallest", ["m", "--scheme", "int8"]),
+        ("m --save 'out#1'", ["m", "--save", "out#1"]),
     ],
 )
 def test_a_line_is_split_where_python_would_not_join_it(line, pieces):
