@@ -87,19 +87,34 @@ def mark_from_cell(exc: BaseException, filename: str, shell: Any) -> None:
         pass
 
 
-def library_of(exc: BaseException) -> str | None:
-    """Which library raised ``exc`` (by its innermost frame or its class), if a known one."""
+def _frames(exc: BaseException) -> list[str]:
+    """The module of every frame ``exc`` passed through, innermost last."""
+    names = []
     tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
+    while tb is not None:
+        names.append(tb.tb_frame.f_globals.get("__name__", ""))
         tb = tb.tb_next
-    raised_in = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
-    for module in (raised_in, type(exc).__module__):
-        top = module.split(".")[0]
-        if top in LIBRARIES:
-            if module.startswith(("tensorflow.lite", "tensorflow.compiler.mlir")):
-                return "the TFLite converter"
-            return LIBRARIES[top]
-    return None
+    return names
+
+
+def _label(module: str) -> str | None:
+    if module.startswith(("tensorflow.lite", "tensorflow.compiler.mlir")):
+        return "the TFLite converter"
+    return LIBRARIES.get(module.split(".")[0])
+
+
+def library_of(exc: BaseException) -> str | None:
+    """The library an error comes from, if it was raised inside one (or is one's class).
+
+    The most specific library on the way wins: a TensorFlow error raised while tfmot
+    clusters a layer is tfmot's.
+    """
+    frames = _frames(exc)
+    if _label(frames[-1] if frames else "") is None and _label(type(exc).__module__) is None:
+        return None
+    seen = {_label(m) for m in [*frames, type(exc).__module__]}
+    order = ["tfmot", "the TFLite converter", "LiteRT", "Keras", "TensorFlow"]
+    return next(name for name in order if name in seen)
 
 
 def gist(exc: BaseException) -> str:

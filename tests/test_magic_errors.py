@@ -73,8 +73,7 @@ def test_a_tensorflow_error_is_restated_in_one_line_with_the_original_kept(
     assert sys.last_value is error  # so "sys.last_value.__cause__" reaches the original
     (line,) = _shown(capsys)
     assert line.startswith(
-        "UsageError: %prune model: TensorFlow failed: InvalidArgumentError: "
-        "Received a label value of "
+        "UsageError: %prune model: Keras failed: InvalidArgumentError: Received a label value of "
     )
     assert "which is outside the valid range of [0, 10)" in line
     assert line.endswith(
@@ -156,3 +155,24 @@ def test_an_api_error_is_a_value_error_not_a_usage_error(trained_cnn):
         assert isinstance(exc, ValueError) and not isinstance(exc, UsageError)
     else:
         raise AssertionError("no error")
+
+
+def test_errors_are_named_after_the_library_that_raised_them():
+    import tensorflow as tf
+    import tensorflow_model_optimization as tfmot
+    import tf_keras as keras
+
+    from nbopt.magic_errors import library_of
+
+    def raised(call):
+        try:
+            call()
+        except Exception as exc:  # noqa: BLE001 - the exception is what is tested
+            return exc
+        raise AssertionError("no error")
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    clustering = raised(lambda: tfmot.clustering.keras.cluster_weights(model, number_of_clusters=1))
+    assert library_of(clustering) == "tfmot"
+    assert library_of(raised(lambda: tf.reshape(tf.zeros(3), [2]))) == "TensorFlow"
+    assert library_of(raised(lambda: int("nbopt's own bug"))) is None
