@@ -14,7 +14,7 @@ from typing import Any
 from ..engine.schema import is_drop, label, variant_label
 from . import units
 
-#: Columns of the compact table, always shown.
+#: Columns of the compact table (each shown when some row has it).
 BASE_COLUMNS = (
     "size_bytes",
     "size_ratio",
@@ -25,7 +25,9 @@ BASE_COLUMNS = (
     "accuracy",
     "accuracy_delta",
 )
-#: Columns shown only when some row has them (training techniques).
+#: Columns that compare a row with the baseline: blank on the baseline itself.
+_AGAINST_BASE = ("size_ratio", "speedup", "accuracy_delta")
+#: Columns of the training techniques.
 OPTIONAL_COLUMNS = ("sparsity", "max_distinct_values")
 
 CSS = (
@@ -92,7 +94,7 @@ def callout(row: dict[str, Any]) -> str:
 
 def build(rows: list[dict[str, Any]]) -> Table:
     """The table of ``rows``: variant, status, sizes, latency, metric and compatibility."""
-    shown = [*BASE_COLUMNS, *(c for c in OPTIONAL_COLUMNS if _has(rows, c))]
+    shown = [c for c in (*BASE_COLUMNS, *OPTIONAL_COLUMNS) if _has(rows, c)]
     metric = next((r.get("metric") for r in rows if r.get("metric")), None)
     headings = ["variant", "status"] + [
         (metric or "metric") if c == "accuracy" else label(c) for c in shown
@@ -104,7 +106,12 @@ def build(rows: list[dict[str, Any]]) -> Table:
     body = []
     for r, c in zip(rows, compat):
         line = [variant_label(r), str(r.get("status", ""))]
-        line += [units.cell(name, r.get(name), r) for name in shown]
+        line += [
+            ""
+            if r.get("technique") == "baseline" and name in _AGAINST_BASE
+            else units.cell(name, r.get(name), r)
+            for name in shown
+        ]
         body.append(line + ([c] if with_compat else []))
     table = Table(headings, body, [str(r.get("status", "")) for r in rows], notes=notes)
     for r in rows:
@@ -125,7 +132,7 @@ def cells_of(row: dict[str, Any]) -> list[str]:
 def rows_text(rows: list[dict[str, Any]]) -> str:
     """A fixed-width table of ``rows`` for terminals, with drops, failures and notes below."""
     t = build(rows)
-    widths = [max(len(h), *(len(b[i]) for b in t.body)) for i, h in enumerate(t.headings)]
+    widths = [max([len(h), *(len(b[i]) for b in t.body)]) for i, h in enumerate(t.headings)]
 
     def line(cells: list[str]) -> str:
         return "  ".join(

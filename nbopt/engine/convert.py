@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConversionError, NbOptUsageError
+from . import capture
 from .data import InputSpec
 from .interpreter import first_line
 from .keras_models import input_specs, require_model
@@ -111,7 +112,8 @@ def export_saved_model(model: Any) -> ExportedModel:
             getattr(v, "value", v) if flavor == "keras3" else v for v in model.weights
         ]
         holder.serve = fn
-        tf.saved_model.save(holder, tmp, signatures={"serving_default": concrete})
+        with capture.native():  # "Assets written to ..." and the C++ logs are kept, not shown
+            tf.saved_model.save(holder, tmp, signatures={"serving_default": concrete})
     except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise ConversionError(f"cannot trace model {model.name!r}: {first_line(exc)}") from exc
