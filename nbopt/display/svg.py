@@ -122,7 +122,8 @@ def chart_svg(rows: list[dict[str, Any]]) -> str:
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{HEIGHT - BOTTOM}"'
         ' stroke="currentColor" stroke-opacity="0.5"/>',
     ]
-    for t in _ticks(x_lo, x_hi):
+    unit = 1024.0 if x_hi < 1024 * 1024 else 1024.0 * 1024  # round ticks in KB or MB
+    for t in (v * unit for v in _ticks(x_lo / unit, x_hi / unit)):
         x = sx(t)
         parts.append(
             f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 14}" text-anchor="middle" '
@@ -163,6 +164,8 @@ def chart_svg(rows: list[dict[str, Any]]) -> str:
         ly = y - r - 4
         while any(abs(ly - py) < 12 and abs(x - px) < 60 for px, py in placed):
             ly -= 12  # labels of nearby points stack instead of overprinting
+        if ly < TOP:  # no room above: below the point
+            ly = y + r + 12
         placed.append((x, ly))
         parts.append(
             f'<text x="{x:.1f}" y="{ly:.1f}" text-anchor="middle" fill="currentColor">'

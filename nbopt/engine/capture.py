@@ -34,6 +34,7 @@ _RELEVANT = re.compile(
     r"error|fail|abort|check failed|not supported|unsupported|exception|fatal|^F\d{4}|^E\d{4}",
     re.IGNORECASE,
 )
+_NOISE = re.compile(r"cuInit|cuda|oneDNN|cpu_feature_guard|InitializeLog", re.IGNORECASE)
 _LOGGERS = ("tensorflow", "absl", "h5py._conv")
 
 
@@ -78,15 +79,22 @@ def since(position: int) -> str:
 
 
 def relevant(text: str, limit: int = 3) -> list[str]:
-    """The last ``limit`` lines of ``text`` that name an error or a failure."""
-    lines = [ln.strip() for ln in text.splitlines() if _RELEVANT.search(ln.strip())]
+    """The last ``limit`` lines of ``text`` that name an error or a failure.
+
+    TensorFlow's start-up noise (no CUDA driver, oneDNN) is never relevant.
+    """
+    lines = [
+        ln.strip()
+        for ln in text.splitlines()
+        if _RELEVANT.search(ln.strip()) and not _NOISE.search(ln)
+    ]
     return [ln[:300] for ln in lines[-limit:]]
 
 
 def with_log(message: str, text: str) -> str:
-    """``message``, followed by the relevant lines of ``text`` it does not already hold."""
+    """``message`` and, on the same line, the relevant lines of ``text`` it does not hold."""
     extra = [ln for ln in relevant(text) if ln not in message]
-    return message if not extra else message + "\n" + "\n".join(extra)
+    return message if not extra else f"{message} [log: {' | '.join(extra)}]"
 
 
 def _fd_stream(stream: Any, fd: int) -> bool:
