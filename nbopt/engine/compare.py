@@ -315,8 +315,7 @@ def run_post_training(
         from . import worker
 
         worker.warm()  # the worker imports TensorFlow while the model is traced here
-    with capture.native():
-        exported = export_saved_model(model)
+    exported = export_saved_model(model)
     interrupted = False
     try:
         for scheme in order:

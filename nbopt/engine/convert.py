@@ -105,14 +105,14 @@ def export_saved_model(model: Any) -> ExportedModel:
     fn = tf.function(serve, input_signature=tf_specs, autograph=False)
     tmp = tempfile.mkdtemp(prefix="nbopt-")
     try:
-        concrete = fn.get_concrete_function()
-        holder = tf.Module()
-        # Track only the variables: saving the Keras object itself is slower and may fail.
-        holder.variables_ = [
-            getattr(v, "value", v) if flavor == "keras3" else v for v in model.weights
-        ]
-        holder.serve = fn
         with capture.native():  # "Assets written to ..." and the C++ logs are kept, not shown
+            concrete = fn.get_concrete_function()
+            holder = tf.Module()
+            # Track only the variables: saving the Keras object itself is slower and may fail.
+            holder.variables_ = [
+                getattr(v, "value", v) if flavor == "keras3" else v for v in model.weights
+            ]
+            holder.serve = fn
             tf.saved_model.save(holder, tmp, signatures={"serving_default": concrete})
     except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)
