@@ -227,3 +227,12 @@ def test_a_table_with_no_rows_yet_shows_its_step():
     assert bundle["text/plain"] == "nbopt: net (running)\nvariant  status"
     assert "<i>float32 converting…</i>" in bundle["text/html"]
     assert "<svg" not in bundle["text/html"] and bundle[COMPARISON_MIME]["rows"] == []
+
+
+def test_variants_are_named_by_what_made_them():
+    label = schema.variant_label
+    assert label({"technique": "baseline", "scheme": "float32"}) == "float32"
+    assert label({"technique": "ptq", "scheme": "int8"}) == "int8"
+    assert label({"technique": "prune", "scheme": "float32"}) == "prune"
+    assert label({"technique": "cluster", "scheme": "int8"}) == "cluster+int8"
+    assert label({"technique": "qat", "scheme": "int8"}) == "qat"
