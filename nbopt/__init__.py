@@ -14,6 +14,7 @@ __all__ = [
     "TFLiteModel",
     "cluster",
     "inspect",
+    "log",
     "panel",
     "prune",
     "quantize",
@@ -24,6 +25,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .api import cluster, inspect, prune, quantize, recommend, results
+    from .engine.capture import log
     from .engine.compare import Comparison
     from .engine.tflite_model import TFLiteModel
     from .widgets.panel import panel
@@ -33,6 +35,7 @@ _LAZY = {
     "results": ("nbopt.api", "results"),
     "recommend": ("nbopt.api", "recommend"),
     "inspect": ("nbopt.api", "inspect"),
+    "log": ("nbopt.engine.capture", "log"),
     "panel": ("nbopt.widgets.panel", "panel"),
     "prune": ("nbopt.api", "prune"),
     "cluster": ("nbopt.api", "cluster"),
@@ -56,14 +59,34 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext nbopt``: register the magics and the configuration."""
+    """``%load_ext nbopt``: register the display formatters, the magics, the configuration."""
+    from .display.formatters import register
     from .magics import load
 
+    register(ipython)
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext nbopt``."""
+    from .display.formatters import unregister
     from .magics import unload
 
     unload(ipython)
+    unregister(ipython)
+
+
+def _register_formatters() -> None:
+    """Inside IPython, show nbopt's results richly even before ``%load_ext nbopt``."""
+    import sys
+
+    if "IPython" not in sys.modules:
+        return
+    shell = sys.modules["IPython"].get_ipython()
+    if shell is not None:
+        from .display.formatters import register
+
+        register(shell)
+
+
+_register_formatters()

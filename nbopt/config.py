@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from traitlets import Bool, Enum, Float, Int, Unicode
+from traitlets import Bool, Enum, Float, Int, Unicode, observe
 from traitlets.config import Configurable
 
 from .engine.measure import MeasureSettings
@@ -51,6 +51,18 @@ class NbOpt(Configurable):
         "nbopt_models", help="Folder where --save writes .tflite files (created on demand)."
     ).tag(config=True)
 
+    verbose = Bool(
+        False,
+        help="Show TensorFlow's logs and the converter's output in the cell as well "
+        "(they are always kept: nbopt.log(), %nbopt log).",
+    ).tag(config=True)
+
+    @observe("verbose")
+    def _verbose_changed(self, change: dict) -> None:
+        from .engine import capture
+
+        capture.set_verbose(change["new"])
+
     def measure_settings(self) -> MeasureSettings:
         """The engine's view of these settings."""
         return MeasureSettings(
@@ -80,3 +92,6 @@ def set_current(config: NbOpt | None) -> None:
     """Make ``config`` the one :func:`current` returns (``None`` restores defaults)."""
     global _current
     _current = config
+    from .engine import capture
+
+    capture.set_verbose(config.verbose if config is not None else False)

@@ -1,4 +1,10 @@
-"""Rendering progress events in IPython: a table that fills in, or lines in a terminal."""
+"""Rendering progress events in IPython: a table that fills in, or lines in a terminal.
+
+In a kernel the comparison is one output from start to end: a display that fills in row
+by row, then becomes the result itself. When the magic's result (the ``Comparison`` or
+``TFLiteModel`` those rows belong to) is displayed, it is shown in that same output
+instead of a second one, so a cell never keeps an empty or duplicate table.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import sys
 import time
 from typing import Any
 
-from .display import rows_html, rows_text
+from .display import model_bundle, rows_bundle, rows_text
 from .engine.events import Event
 
 
@@ -15,19 +21,35 @@ def in_kernel(shell: Any) -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
+def _rows_of(obj: Any) -> list[dict[str, Any]]:
+    if hasattr(obj, "related_rows"):
+        return obj.related_rows()
+    return list(getattr(obj, "rows", []))
+
+
+def _bundle_of(obj: Any) -> dict[str, Any]:
+    if hasattr(obj, "related_rows"):
+        return model_bundle(obj)
+    from .display import comparison_bundle
+
+    return comparison_bundle(obj)
+
+
 class LiveTable:
     """Listens to a comparison's events and shows its rows as they are measured.
 
-    In a kernel it keeps one output updated in place and removes it at the end (the
-    returned object then shows the final table); in a terminal it prints one line per step.
+    In a kernel it keeps one output updated in place, which the result then takes over;
+    in a terminal it prints one line per step to stderr.
     """
 
     def __init__(self, shell: Any, title: str):
+        self.shell = shell
         self.title = title
         self.rows: list[dict[str, Any]] = []
         self.kernel = in_kernel(shell)
         self.handle: Any = None
         self.started = time.perf_counter()
+        self._claimed: list[type] = []
 
     def __call__(self, event: Event) -> None:
         if event.kind == "row" and event.row is not None:
@@ -38,22 +60,54 @@ class LiveTable:
             self._print(event)
 
     def _update(self, event: Event) -> None:
-        from IPython.display import HTML, display
+        from IPython.display import display
 
-        if event.kind == "done":
-            if self.handle is not None:
-                self.handle.update(HTML(""))
-            return
+        done = event.kind == "done"
         pending = ""
         if event.kind in ("start", "step"):
             pending = f"{event.scheme or ''} {event.message}".strip()
-        body = HTML(
-            rows_html(self.rows, f"nbopt: {self.title} ({event.index}/{event.total})", pending)
+        name = self.title if done else f"{self.title} ({event.index}/{event.total})"
+        bundle = rows_bundle(
+            name, self.rows, done, interrupted=event.message == "interrupted", pending=pending
         )
         if self.handle is None:
-            self.handle = display(body, display_id=True)
+            self.handle = display(bundle, raw=True, display_id=True)
         else:
-            self.handle.update(body)
+            self.handle.update(bundle, raw=True)
+        if done:
+            self._claim_result()
+
+    def _claim_result(self) -> None:
+        """Until this cell ends, show the result of these rows in this table's output."""
+        from .engine.compare import Comparison
+        from .engine.tflite_model import TFLiteModel
+
+        formatter = self.shell.display_formatter.ipython_display_formatter
+        for cls in (Comparison, TFLiteModel):
+            if cls not in formatter.type_printers:
+                formatter.for_type(cls, self._show)
+                self._claimed.append(cls)
+        self.shell.events.register("post_run_cell", self._release)
+
+    def _show(self, obj: Any) -> None:
+        from IPython.display import display
+
+        self._release()
+        bundle = _bundle_of(obj)
+        if any(r is mine for r in _rows_of(obj) for mine in self.rows):
+            self.handle.update(bundle, raw=True)
+        else:
+            display(bundle, raw=True)
+
+    def _release(self, *_: Any) -> None:
+        formatter = self.shell.display_formatter.ipython_display_formatter
+        for cls in self._claimed:
+            formatter.type_printers.pop(cls, None)
+        self._claimed = []
+        try:
+            self.shell.events.unregister("post_run_cell", self._release)
+        except ValueError:
+            pass
 
     def _print(self, event: Event) -> None:
         elapsed = time.perf_counter() - self.started

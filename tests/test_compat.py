@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import nbopt
+from nbopt.display import inspection_html
 from nbopt.engine.compat import compatibility, edgetpu_readiness, gpu_report, op_report
 from nbopt.errors import NbOptTypeError, NbOptUsageError
 
@@ -85,7 +86,7 @@ def test_inspect_a_variant_and_escape_its_name(variants):
     report = nbopt.inspect(int8_io, name="<b>net</b>")
     assert report.ops.set_index("op")["count"].to_dict() == DIGITS_OPS
     assert report.compat["edgetpu_ready"] is True
-    page = report._repr_html_()
+    page = inspection_html(report)
     assert "&lt;b&gt;net&lt;/b&gt;" in page and "<b>net</b>" not in page
     assert "FULLY_CONNECTED" in repr(report) and "Edge TPU: ready" in repr(report)
 

@@ -40,8 +40,8 @@ def test_quantize_magic_compares_all_schemes(ip, ns, keras_accuracy, weights_unc
     assert (df["model"] == "model").all()
     assert df.loc["int8", "size_ratio"] >= 3.3 and df.loc["dynamic", "size_ratio"] >= 3.3
     assert abs(df.loc["int8", "accuracy"] - keras_accuracy) <= 0.03
-    assert "<table" in result._repr_html_()
-    bundle = result._repr_mimebundle_()
+    bundle, _ = ip.display_formatter.format(result)  # the formatters %load_ext registered
+    assert "<table" in bundle["text/html"] and "<svg" in bundle["text/html"]
     payload = bundle["application/vnd.nbopt.comparison+json"]
     assert [r["scheme"] for r in payload["rows"]] == list(df.index)
     assert payload["rows"][0]["error"] is None and payload["columns"][0] == "model"

@@ -6,6 +6,7 @@ import pytest
 from IPython.core.error import UsageError
 
 import nbopt
+from nbopt.display import recommendation_html
 from nbopt.engine.recommend import decide, outlier_ratio
 from nbopt.errors import NbOptUsageError
 
@@ -48,7 +49,8 @@ def test_sensitive_activations_pick_int16x8_on_cpu_float16_on_gpu():
 
 def test_reasons_are_escaped_in_html_and_unknown_targets_refused():
     rec = decide(calib=True, fit=False, sensitive=["<b>x</b>"])
-    assert "&lt;b&gt;x&lt;/b&gt;" in rec._repr_html_() and "<b>x</b>" not in rec._repr_html_()
+    page = recommendation_html(rec)
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
     assert repr(rec).startswith("Recommendation for cpu: int16x8")
     with pytest.raises(NbOptUsageError, match="unknown target 'tpu'"):
         decide(calib=False, fit=False, target="tpu")

@@ -13,6 +13,7 @@ import pytest
 from IPython.core.error import UsageError
 
 import nbopt
+from nbopt.display import comparison_bundle, comparison_html, model_bundle
 from nbopt.errors import NbOptError
 
 # Every magic, every kind of mistake: exactly one UsageError line that says what to do.
@@ -384,11 +385,11 @@ def test_rendered_outputs_treat_names_and_errors_as_text(trained_cnn):
     import tf_keras as keras
 
     comparison = nbopt.quantize(trained_cnn, "float16,dynamic", name=EVIL)
-    html = comparison._repr_html_()
+    html = comparison_html(comparison)
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
-    assert comparison["float16"]._repr_html_().count("&lt;script&gt;") >= 1
-    payload = comparison._repr_mimebundle_()["application/vnd.nbopt.comparison+json"]
+    assert model_bundle(comparison["float16"])["text/html"].count("&lt;script&gt;") >= 1
+    payload = comparison_bundle(comparison)["application/vnd.nbopt.comparison+json"]
     assert payload["name"] == EVIL  # data, for the extension to show as text
 
     # an error message that carries markup (a failing variant) is escaped too
@@ -396,7 +397,7 @@ def test_rendered_outputs_treat_names_and_errors_as_text(trained_cnn):
     model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Lambda(tf.sin)(inputs)))
     failed = nbopt.quantize(model, "float16,int16x8", np.zeros((4, 8), "float32"), name=EVIL)
     assert failed.rows[-1]["status"] == "failed"
-    html = failed._repr_html_()
+    html = comparison_html(failed)
     assert "<script>" not in html and "<img" not in html and "&lt;script&gt;" in html
 
 

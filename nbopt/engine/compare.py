@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from ..errors import ConversionError, NbOptError, NbOptUsageError
-from . import results
+from . import capture, results
 from .compat import compatibility
 from .convert import IO_TYPES, NEEDS_CALIBRATION, convert, export_saved_model
 from .data import EvalData, calibration_arrays, eval_data, resolve_metric
@@ -17,6 +19,7 @@ from .interpreter import Runner, first_line
 from .keras_models import input_specs, output_shape, require_model
 from .litert import QUANTIZER_SCHEMES, quantize_flatbuffer
 from .measure import MeasureSettings, measure_latency
+from .schema import fill_ratios, variant_label
 from .tflite_model import TFLiteModel
 
 
@@ -58,35 +61,35 @@ class Comparison:
             for m in self.models.values()
         ]
 
+    def to_csv(self, path: str | os.PathLike[str], force: bool = False) -> Path:
+        """Write the rows to ``path`` as CSV (see :func:`nbopt.engine.results.write_csv`).
+
+        An existing file is kept, and an error raised, unless ``force=True``.
+        """
+        return results.write_csv(self.rows, path, force=force)
+
     def __repr__(self) -> str:
-        from ..display import comparison_text
-
-        return comparison_text(self)
-
-    def _repr_html_(self) -> str:
-        from ..display import comparison_html
-
-        return comparison_html(self)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from ..display import comparison_bundle
-
-        return comparison_bundle(self)
+        # Plain text for scripts; notebooks show the presentation layer's rendering.
+        state = "interrupted" if self.interrupted else ("done" if self.done else "running")
+        lines = [f"Comparison({self.name!r}, {state}, {len(self.rows)} variants)"]
+        lines += [f"  {summary(r)}" for r in self.rows]
+        return "\n".join(lines)
 
 
-def fill_ratios(row: dict[str, Any], base: dict[str, Any] | None) -> None:
-    """``size_ratio``, ``gzip_ratio``, ``speedup`` and ``accuracy_delta`` against ``base``."""
-    if not base or base.get("status") != "ok" or row.get("status") != "ok":
-        return
-
-    def ratio(a: Any, b: Any) -> float | None:
-        return float(a) / float(b) if a and b else None
-
-    row["size_ratio"] = ratio(base.get("size_bytes"), row.get("size_bytes"))
-    row["gzip_ratio"] = ratio(base.get("gzip_bytes"), row.get("gzip_bytes"))
-    row["speedup"] = ratio(base.get("latency_ms"), row.get("latency_ms"))
-    if row.get("accuracy") is not None and base.get("accuracy") is not None:
-        row["accuracy_delta"] = float(row["accuracy"]) - float(base["accuracy"])
+def summary(row: dict[str, Any]) -> str:
+    """One plain line for a row: variant, status, size, latency, metric or error."""
+    parts = [f"{variant_label(row)}: {row.get('status')}"]
+    if row.get("status") != "ok":
+        return parts[0] + (f" ({row['error']})" if row.get("error") else "")
+    if row.get("size_bytes") is not None:
+        parts.append(f"{int(row['size_bytes']):,} bytes")
+    if row.get("latency_ms") is not None:
+        parts.append(f"latency {row['latency_ms']:.3g} ms")
+    if row.get("accuracy") is not None:
+        parts.append(f"{row.get('metric')} {row['accuracy']:.4g}")
+    if row.get("accuracy_delta") is not None:
+        parts.append(f"delta {row['accuracy_delta']:+.4g}")
+    return ", ".join(parts)
 
 
 class Run:
@@ -149,22 +152,24 @@ class Run:
         variant = None
         self.step(scheme, "converting")
         started = time.perf_counter()
+        position = capture.mark()
         try:
-            content = make()
-            row["convert_seconds"] = time.perf_counter() - started
-            variant = TFLiteModel(
-                content,
-                name=self.comparison.name,
-                scheme=scheme,
-                technique=row["technique"],
-                settings=self.settings,
-            )
-            variant.row, variant.comparison = row, self.comparison
-            self.comparison.models[key or scheme] = variant
-            self.measure(variant, row)
+            with capture.native():
+                content = make()
+                row["convert_seconds"] = time.perf_counter() - started
+                variant = TFLiteModel(
+                    content,
+                    name=self.comparison.name,
+                    scheme=scheme,
+                    technique=row["technique"],
+                    settings=self.settings,
+                )
+                variant.row, variant.comparison = row, self.comparison
+                self.comparison.models[key or scheme] = variant
+                self.measure(variant, row)
         except (NbOptError, RuntimeError, ValueError) as exc:
             row["status"] = "failed"
-            row["error"] = first_line(exc)
+            row["error"] = capture.with_log(first_line(exc), capture.since(position))
             variant = None
         self.add(row)
         return variant
@@ -204,6 +209,7 @@ class Run:
         )
 
     def start(self, message: str) -> None:
+        capture.new_run()
         emit(self.listener, Event("start", None, message, 0, self.total))
 
     def finish(self, interrupted: bool = False) -> None:

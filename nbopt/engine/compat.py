@@ -265,7 +265,8 @@ class Inspection:
         """One row per op type: ``op``, ``count``, ``float``."""
         return self.report.frame()
 
-    def _lines(self) -> list[str]:
+    def lines(self) -> list[str]:
+        """The report as sentences (I/O types, tensor types, float ops, compatibility)."""
         r = self.report
         floats = ", ".join(f"{op} x{n}" for op, n in sorted(r.float_ops.items())) or "none"
         return [
@@ -280,24 +281,7 @@ class Inspection:
     def __repr__(self) -> str:
         head = f"{self.name} ({self.scheme}): {self.size:,} bytes, {self.report.total_ops} ops"
         ops = [f"  {op:<24} {n:>4}" for op, n in self.report.ops.most_common()]
-        return "\n".join([head, *ops, *self._lines()])
-
-    def _repr_html_(self) -> str:
-        import html
-
-        esc = html.escape
-        rows = "".join(
-            f"<tr><td>{esc(op)}</td><td>{n}</td><td>{self.report.float_ops.get(op, 0)}</td></tr>"
-            for op, n in self.report.ops.most_common()
-        )
-        return (
-            f"<div><b>{esc(self.name)}</b> ({esc(self.scheme)}): {self.size:,} bytes, "
-            f"{self.report.total_ops} ops</div>"
-            '<table class="nbopt-table"><thead><tr><th>op</th><th>count</th><th>float</th>'
-            f"</tr></thead><tbody>{rows}</tbody></table><ul>"
-            + "".join(f"<li>{esc(line)}</li>" for line in self._lines())
-            + "</ul>"
-        )
+        return "\n".join([head, *ops, *self.lines()])
 
 
 def inspect_content(content: bytes, name: str = "model", scheme: str = "?") -> Inspection:

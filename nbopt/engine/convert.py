@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConversionError, NbOptUsageError
+from . import capture
 from .data import InputSpec
 from .interpreter import first_line
 from .keras_models import input_specs, require_model
@@ -104,14 +105,15 @@ def export_saved_model(model: Any) -> ExportedModel:
     fn = tf.function(serve, input_signature=tf_specs, autograph=False)
     tmp = tempfile.mkdtemp(prefix="nbopt-")
     try:
-        concrete = fn.get_concrete_function()
-        holder = tf.Module()
-        # Track only the variables: saving the Keras object itself is slower and may fail.
-        holder.variables_ = [
-            getattr(v, "value", v) if flavor == "keras3" else v for v in model.weights
-        ]
-        holder.serve = fn
-        tf.saved_model.save(holder, tmp, signatures={"serving_default": concrete})
+        with capture.native():  # "Assets written to ..." and the C++ logs are kept, not shown
+            concrete = fn.get_concrete_function()
+            holder = tf.Module()
+            # Track only the variables: saving the Keras object itself is slower and may fail.
+            holder.variables_ = [
+                getattr(v, "value", v) if flavor == "keras3" else v for v in model.weights
+            ]
+            holder.serve = fn
+            tf.saved_model.save(holder, tmp, signatures={"serving_default": concrete})
     except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise ConversionError(f"cannot trace model {model.name!r}: {first_line(exc)}") from exc

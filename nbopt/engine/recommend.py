@@ -7,7 +7,6 @@ come out. Measuring the pick (``verify``) is :func:`nbopt.recommend`'s job.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,16 +75,6 @@ class Recommendation:
         lines = [f"Recommendation for {self.target}: {self.choice.label}"]
         lines += [f"- {r}" for r in self.reasons]
         return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        esc = html.escape
-        parts = [
-            f"<div><b>nbopt recommends</b> <code>{esc(self.choice.label)}</code> "
-            f"for {esc(self.target)}</div><ul>",
-            *(f"<li>{esc(r)}</li>" for r in self.reasons),
-            "</ul>",
-        ]
-        return "".join(parts)
 
 
 def decide(

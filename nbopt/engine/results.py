@@ -2,41 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
 import threading
+from pathlib import Path
 from typing import Any
 
-#: Column order of every results DataFrame (DESIGN.md), then the parameters.
-COLUMNS = [
-    "model",
-    "technique",
-    "scheme",
-    "status",
-    "error",
-    "size_bytes",
-    "gzip_bytes",
-    "size_ratio",
-    "gzip_ratio",
-    "latency_ms",
-    "latency_p90_ms",
-    "latency_cv",
-    "speedup",
-    "metric",
-    "accuracy",
-    "accuracy_delta",
-    "path",
-    "gpu_compatible",
-    "edgetpu_ready",
-    "compat_notes",
-    "io",
-    "threads",
-    "latency_runs",
-    "calib_samples",
-    "eval_samples",
-    "converter",
-    "convert_seconds",
-    "run_id",
-    "timestamp",
-]
+from . import schema
+
+#: Column order of every results DataFrame (the schema's, kept here for older imports).
+COLUMNS = schema.COLUMNS
 
 _rows: list[dict[str, Any]] = []
 _lock = threading.Lock()
@@ -62,38 +37,54 @@ def clear() -> int:
 
 
 def frame(rows_: list[dict[str, Any]]) -> Any:
-    """Rows as a DataFrame with the standard columns first, numbers as numbers."""
+    """Rows as a DataFrame: the schema's columns first, then any others; numbers as numbers."""
     import pandas as pd
 
-    extra = [k for r in rows_ for k in r if k not in COLUMNS]
-    columns = COLUMNS + list(dict.fromkeys(extra))
+    columns = schema.columns_of(rows_)
     df = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows_], columns=columns)
-    for col in (
-        "size_bytes",
-        "gzip_bytes",
-        "threads",
-        "latency_runs",
-        "calib_samples",
-        "eval_samples",
-    ):
-        df[col] = pd.array(df[col], dtype="Int64")
-    for col in (
-        "size_ratio",
-        "gzip_ratio",
-        "latency_ms",
-        "latency_p90_ms",
-        "latency_cv",
-        "speedup",
-        "accuracy",
-        "accuracy_delta",
-        "convert_seconds",
-    ):
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    for col in schema.SCHEMA:
+        if col.dtype == "float64":
+            df[col.name] = pd.to_numeric(df[col.name], errors="coerce").astype("float64")
+        elif col.dtype != "object":
+            df[col.name] = pd.array(
+                [None if _missing(v) else v for v in df[col.name]], dtype=col.dtype
+            )
     return df
 
 
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
+
+
+def csv_text(df: Any) -> str:
+    """``df`` as CSV text; dict and list cells (``metrics``) as JSON."""
+
+    def cell(v: Any) -> Any:
+        return json.dumps(v, default=str) if isinstance(v, (dict, list)) else v
+
+    out = df.copy()
+    for name in out.columns:
+        if out[name].dtype == object:
+            out[name] = out[name].map(cell)
+    return out.to_csv(index=False)
+
+
+def write_csv(data: Any, path: str | os.PathLike[str], force: bool = False) -> Path:
+    """Write results (a DataFrame or a list of rows) to ``path`` as CSV; returns the path.
+
+    The one CSV writer of nbopt: ``Comparison.to_csv``, ``%nbopt results --save``, the CLI's
+    ``--csv`` and the panel's export all call it. An existing file is kept (and
+    :class:`~nbopt.errors.NbOptUsageError` raised) unless ``force``. :func:`load_csv` reads
+    the file back.
+    """
+    from .files import write_atomic
+
+    df = frame(data) if isinstance(data, list) else data
+    return write_atomic(path, csv_text(df).encode(), force=force)
+
+
 def load_csv(path: str) -> int:
-    """Append the rows of a CSV written by ``save_csv``; returns how many."""
+    """Append the rows of a CSV written by :func:`write_csv`; returns how many."""
     import pandas as pd
 
     df = pd.read_csv(path)
@@ -104,10 +95,20 @@ def load_csv(path: str) -> int:
         raise NbOptUsageError(
             f"{path} is not an nbopt results file (no {', '.join(sorted(missing))} column)"
         )
-    loaded = [
-        {k: (None if pd.isna(v) else v) for k, v in rec.items()}
-        for rec in df.to_dict(orient="records")
-    ]
+    loaded = [{k: _from_csv(k, v) for k, v in rec.items()} for rec in df.to_dict(orient="records")]
     with _lock:
         _rows.extend(loaded)
     return len(loaded)
+
+
+def _from_csv(name: str, v: Any) -> Any:
+    import pandas as pd
+
+    if not isinstance(v, (list, dict)) and pd.isna(v):
+        return None
+    if name in schema.JSON_COLUMNS and isinstance(v, str):
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v
+    return v

@@ -12,6 +12,7 @@ from .data import InputSpec, _as_array, _split_inputs, resolve_metric
 from .files import write_atomic
 from .interpreter import Runner
 from .measure import LatencyStats, MeasureSettings, gzip_size, measure_latency
+from .schema import variant_label
 
 if TYPE_CHECKING:
     from .compare import Comparison
@@ -136,7 +137,7 @@ class TFLiteModel:
         return f"{safe}_{self.scheme}.tflite"
 
     def __repr__(self) -> str:
-        parts = [f"TFLiteModel({self.name!r}, scheme={self.scheme!r}, size={self.size:,} B"]
+        parts = [f"TFLiteModel({self.name!r}, variant={self.variant!r}, size={self.size:,} B"]
         row = self.row or {}
         if row.get("size_ratio"):
             parts.append(f", {row['size_ratio']:.2f}x smaller")
@@ -146,7 +147,21 @@ class TFLiteModel:
             parts.append(f", {row['metric']} {row['accuracy']:.4g}")
         return "".join(parts) + ")"
 
-    def _repr_html_(self) -> str:
-        from ..display import tflite_model_html
+    @property
+    def variant(self) -> str:
+        """The variant's name as tables show it: ``int8``, ``prune``, ``prune+int8``, ``qat``."""
+        return variant_label({"technique": self.technique, "scheme": self.scheme})
 
-        return tflite_model_html(self)
+    def related_rows(self) -> list[dict[str, Any]]:
+        """This variant's rows with its baseline: what its display compares.
+
+        For a post-training variant, the float32 baseline and its own row; for a pruned,
+        clustered or QAT variant, the baseline and every row of that technique (e.g.
+        ``prune`` and ``prune+int8``).
+        """
+        if self.comparison is None:
+            return [self.row] if self.row else []
+        rows = self.comparison.rows
+        if self.technique in ("ptq", "baseline"):
+            return [r for r in rows if r.get("technique") == "baseline" or r is self.row]
+        return [r for r in rows if r.get("technique") in ("baseline", self.technique)]

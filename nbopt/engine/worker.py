@@ -5,6 +5,11 @@ worker process (``python -m nbopt.engine.worker``, started on first use; its Ten
 import overlaps the caller's own work). If the worker dies, that conversion fails with a
 clear error and the next call starts a new worker. The user's kernel lives on.
 
+The worker's standard output and error (TensorFlow's C++ logs, the converter's prints) go
+to a temporary file, never to the kernel's descriptors: the parent reads what each call
+wrote after its reply and keeps it in :mod:`nbopt.engine.capture`, so nothing the worker
+prints lands asynchronously in whatever cell is running.
+
 The worker is a plain subprocess talking over two pipes, not ``multiprocessing``: spawning
 through ``multiprocessing`` re-runs an unguarded ``__main__`` script in the child.
 """
@@ -17,22 +22,28 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
 from ..errors import ConversionError
+from . import capture
 
 
 class _Worker:
     def __init__(self) -> None:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
+        self.output = tempfile.TemporaryFile()
+        self.read_to = 0
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "nbopt.engine.worker", str(to_child_r), str(from_child_w)],
             pass_fds=(to_child_r, from_child_w),
             stdin=subprocess.DEVNULL,
+            stdout=self.output,
+            stderr=self.output,
         )
         os.close(to_child_r)
         os.close(from_child_w)
@@ -49,6 +60,16 @@ class _Worker:
         self.pending -= 1
         return reply
 
+    def new_output(self) -> str:
+        """What the worker wrote since the last call of this method."""
+        try:
+            end = os.fstat(self.output.fileno()).st_size
+            data = os.pread(self.output.fileno(), end - self.read_to, self.read_to)
+        except (OSError, ValueError):
+            return ""
+        self.read_to += len(data)
+        return data.decode("utf-8", "replace")
+
     def close(self, kill: bool = False) -> int | None:
         for conn in (self.outbox, self.inbox):
             try:
@@ -58,10 +79,13 @@ class _Worker:
         if kill and self.proc.poll() is None:
             self.proc.kill()
         try:
-            return self.proc.wait(timeout=10)
+            code = self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            return self.proc.wait()
+            code = self.proc.wait()
+        capture.add(self.new_output())
+        self.output.close()
+        return code
 
 
 _lock = threading.RLock()
@@ -103,7 +127,9 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
                 worker.receive()
             worker.send(fn, args, kwargs)
             ok, value = worker.receive()
+            capture.add(worker.new_output())
         except (EOFError, OSError, BrokenPipeError):
+            start = capture.mark()
             code = worker.close()
             _worker = None
             how = (
@@ -112,8 +138,11 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
                 else f"exit code {code}"
             )
             raise ConversionError(
-                f"the converter crashed its worker process ({how}); this variant failed, "
-                "your kernel is unaffected"
+                capture.with_log(
+                    f"the converter crashed its worker process ({how}); this variant failed, "
+                    "your kernel is unaffected",
+                    capture.since(start),
+                )
             ) from None
         except BaseException:  # KeyboardInterrupt: the reply would come out of step
             worker.close(kill=True)
@@ -159,6 +188,8 @@ def _serve(inbox_fd: int, outbox_fd: int) -> None:
             reply = (True, fn(*args, **kwargs))
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the caller
             reply = (False, exc)
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
         try:
             outbox.send(reply)
         except Exception as exc:  # an unpicklable result or exception

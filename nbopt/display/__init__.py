@@ -1,0 +1,173 @@
+"""The presentation layer: comparisons, models, recommendations and inspections as text,
+HTML with an inline SVG chart, and nbopt's JSON MIME bundle.
+
+The engine returns data and imports nothing from here; :func:`register` (called at
+``%load_ext nbopt``, and when nbopt is imported inside IPython) makes these the IPython
+display formatters of the engine's types. Every value from a model or a payload is
+escaped: it is shown as text, never interpreted as HTML.
+
+Entry points: :func:`comparison_bundle` (a :class:`~nbopt.Comparison`),
+:func:`rows_bundle` (rows that are still arriving: the live table, the panel),
+:func:`model_bundle` (a :class:`~nbopt.TFLiteModel`, shown as its comparison).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+from ..engine.schema import columns_of, is_drop, variant_label
+from . import units
+from .svg import chart_svg
+from .table import CSS, callout, cells_of, rows_html, rows_text
+
+if TYPE_CHECKING:
+    from ..engine.compare import Comparison
+    from ..engine.compat import Inspection
+    from ..engine.recommend import Recommendation
+    from ..engine.tflite_model import TFLiteModel
+
+__all__ = [
+    "COMPARISON_MIME",
+    "cells",
+    "chart_svg",
+    "comparison_bundle",
+    "comparison_html",
+    "comparison_payload",
+    "comparison_text",
+    "inspection_html",
+    "model_bundle",
+    "recommendation_html",
+    "register",
+    "rows_bundle",
+    "rows_html",
+    "rows_text",
+    "variant_label",
+]
+
+#: MIME type of the JSON payload that nbopt's JupyterLab extension renders.
+COMPARISON_MIME = "application/vnd.nbopt.comparison+json"
+
+cells = cells_of
+
+
+def _json_value(v: Any) -> Any:
+    if units.missing(v):
+        return None
+    if hasattr(v, "item"):  # numpy scalars
+        return v.item()
+    return v
+
+
+def comparison_payload(name: str, rows: list[dict[str, Any]], done: bool = True) -> dict:
+    """The JSON payload of a comparison: every column of every row, NaN as null.
+
+    ``{"version": 1, "name": str, "done": bool, "columns": [str], "rows": [{column: value}],
+    "callouts": [str]}``; ``callouts`` are the accuracy drops of more than 2 points.
+    """
+    columns = columns_of(rows)
+    return {
+        "version": 1,
+        "name": name,
+        "done": done,
+        "columns": columns,
+        "rows": [{c: _json_value(r.get(c)) for c in columns} for r in rows],
+        "callouts": [callout(r) for r in rows if is_drop(r)],
+    }
+
+
+def caption(name: str, done: bool = True, interrupted: bool = False) -> str:
+    """``nbopt: NAME``, with ``(running)`` or ``(interrupted)`` when so."""
+    state = " (interrupted)" if interrupted else ("" if done else " (running)")
+    return f"nbopt: {name}{state}"
+
+
+def html_of(rows: list[dict[str, Any]], title: str, pending: str = "") -> str:
+    """The table and, once a point exists, the chart, as one HTML fragment."""
+    return f'<div class="nbopt-comparison">{rows_html(rows, title, pending)}{chart_svg(rows)}</div>'
+
+
+def rows_bundle(
+    name: str,
+    rows: list[dict[str, Any]],
+    done: bool = True,
+    *,
+    interrupted: bool = False,
+    pending: str = "",
+) -> dict[str, Any]:
+    """text/plain, text/html (table + SVG chart) and the JSON payload of ``rows``."""
+    title = caption(name, done, interrupted)
+    return {
+        "text/plain": title + "\n" + rows_text(rows),
+        "text/html": html_of(rows, title, pending),
+        COMPARISON_MIME: comparison_payload(name, rows, done),
+    }
+
+
+def comparison_bundle(comparison: Comparison) -> dict[str, Any]:
+    """The display of a :class:`~nbopt.Comparison`: what ``%quantize`` shows."""
+    return rows_bundle(
+        comparison.name, comparison.rows, comparison.done, interrupted=comparison.interrupted
+    )
+
+
+def comparison_html(comparison: Comparison) -> str:
+    return comparison_bundle(comparison)["text/html"]
+
+
+def comparison_text(comparison: Comparison) -> str:
+    return comparison_bundle(comparison)["text/plain"]
+
+
+def model_bundle(model: TFLiteModel) -> dict[str, Any]:
+    """A :class:`~nbopt.TFLiteModel` shown as its comparison: its baseline and its variants.
+
+    A model measured by no comparison shows one line (its repr) and its size.
+    """
+    rows = model.related_rows()
+    if not rows:
+        text = repr(model)
+        return {"text/plain": text, "text/html": f"<div>{html.escape(text)}</div>"}
+    done = model.comparison.done if model.comparison is not None else True
+    bundle = rows_bundle(model.name, rows, done)
+    head = f"{model.variant} of {model.name}: TFLiteModel, {units.size(model.size)}"
+    if model.path:
+        head += f", saved to {model.path}"
+    bundle["text/plain"] = head + "\n" + bundle["text/plain"]
+    bundle["text/html"] = f"<div>{html.escape(head)}</div>" + bundle["text/html"]
+    return bundle
+
+
+def recommendation_html(rec: Recommendation) -> str:
+    esc = html.escape
+    return "".join(
+        [
+            f"<div><b>nbopt recommends</b> <code>{esc(rec.choice.label)}</code> "
+            f"for {esc(rec.target)}</div><ul>",
+            *(f"<li>{esc(r)}</li>" for r in rec.reasons),
+            "</ul>",
+        ]
+    )
+
+
+def inspection_html(ins: Inspection) -> str:
+    esc = html.escape
+    rows = "".join(
+        f"<tr><td>{esc(op)}</td><td>{n}</td><td>{ins.report.float_ops.get(op, 0)}</td></tr>"
+        for op, n in ins.report.ops.most_common()
+    )
+    return (
+        f"{CSS}<div><b>{esc(ins.name)}</b> ({esc(ins.scheme)}): "
+        f"{esc(units.size(ins.size))}, {ins.report.total_ops} ops</div>"
+        '<table class="nbopt-table"><thead><tr><th>op</th><th>count</th><th>float</th>'
+        f"</tr></thead><tbody>{rows}</tbody></table><ul>"
+        + "".join(f"<li>{esc(line)}</li>" for line in ins.lines())
+        + "</ul>"
+    )
+
+
+def register(shell: Any) -> None:
+    """Make these renderings ``shell``'s display formatters for nbopt's types."""
+    from .formatters import register as _register
+
+    _register(shell)

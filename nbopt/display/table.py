@@ -1,0 +1,182 @@
+"""The comparison table, as fixed-width text and as HTML, with its notes below it.
+
+Every value from a model or a payload (names, errors, paths, notes) is escaped: it is
+shown as text, never interpreted as HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..engine.schema import is_drop, label, variant_label
+from . import units
+
+#: Columns of the compact table (each shown when some row has it).
+BASE_COLUMNS = (
+    "size_bytes",
+    "size_ratio",
+    "gzip_bytes",
+    "latency_ms",
+    "latency_p90_ms",
+    "speedup",
+    "accuracy",
+    "accuracy_delta",
+)
+#: Columns that compare a row with the baseline: blank on the baseline itself.
+_AGAINST_BASE = ("size_ratio", "speedup", "accuracy_delta")
+#: Columns of the training techniques.
+OPTIONAL_COLUMNS = ("sparsity", "max_distinct_values")
+
+CSS = (
+    "<style>.nbopt-table td,.nbopt-table th{text-align:right;padding:2px 8px;"
+    "white-space:nowrap}"
+    ".nbopt-table td:first-child,.nbopt-table th:first-child{text-align:left}"
+    ".nbopt-failed{color:#b00020}.nbopt-skipped{color:#777}"
+    ".nbopt-drop{color:#b00020;font-weight:bold}.nbopt-notes{margin:2px 0}</style>"
+)
+
+
+@dataclass
+class Table:
+    """The cells of a comparison table and the notes shown under it (all unescaped)."""
+
+    headings: list[str]
+    body: list[list[str]]
+    statuses: list[str]
+    errors: list[str] = field(default_factory=list)
+    callouts: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _has(rows: list[dict[str, Any]], name: str) -> bool:
+    return any(not units.missing(r.get(name)) for r in rows)
+
+
+#: Where one compatibility note ends: before the next ``GPU:`` or ``Edge TPU:``.
+_NOTE_SPLIT = re.compile(r"; (?=GPU: |Edge TPU: )")
+
+
+def compat_notes(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Each row's compatibility as ``GPU ✓ · Edge TPU ✗ [1,2]`` and the numbered notes.
+
+    A note that several rows share is written once, under the table.
+    """
+    notes: list[str] = []
+    refs = []
+    for r in rows:
+        mine = []
+        for note in _NOTE_SPLIT.split(str(r.get("compat_notes") or "")):
+            if note:
+                if note not in notes:
+                    notes.append(note)
+                mine.append(str(notes.index(note) + 1))
+        marks = []
+        for key, name in (("gpu_compatible", "GPU"), ("edgetpu_ready", "Edge TPU")):
+            v = r.get(key)
+            if not units.missing(v):
+                marks.append(f"{name} {'✓' if v else '✗'}")
+        text = " · ".join(marks)
+        refs.append(f"{text} [{','.join(mine)}]".strip() if mine else text)
+    return refs, [f"[{i + 1}] {n}" for i, n in enumerate(notes)]
+
+
+def callout(row: dict[str, Any]) -> str:
+    """``prune: accuracy fell 17.1 points (92.9% → 75.8%)`` for a drop of more than 2."""
+    acc, delta = float(row["accuracy"]), float(row["accuracy_delta"])
+    return (
+        f"{variant_label(row)}: accuracy fell {-delta * 100:.1f} points "
+        f"({(acc - delta) * 100:.1f}% → {acc * 100:.1f}%), more than 2 points"
+    )
+
+
+def build(rows: list[dict[str, Any]]) -> Table:
+    """The table of ``rows``: variant, status, sizes, latency, metric and compatibility."""
+    shown = [c for c in (*BASE_COLUMNS, *OPTIONAL_COLUMNS) if _has(rows, c)]
+    metric = next((r.get("metric") for r in rows if r.get("metric")), None)
+    headings = ["variant", "status"] + [
+        (metric or "metric") if c == "accuracy" else label(c) for c in shown
+    ]
+    compat, notes = compat_notes(rows)
+    with_compat = any(compat)
+    if with_compat:
+        headings.append("compatibility")
+    body = []
+    for r, c in zip(rows, compat):
+        line = [variant_label(r), str(r.get("status", ""))]
+        line += [
+            ""
+            if r.get("technique") == "baseline" and name in _AGAINST_BASE
+            else units.cell(name, r.get(name), r)
+            for name in shown
+        ]
+        body.append(line + ([c] if with_compat else []))
+    table = Table(headings, body, [str(r.get("status", "")) for r in rows], notes=notes)
+    for r in rows:
+        if r.get("error"):
+            table.errors.append(f"{variant_label(r)}: {r['error']}")
+        if r.get("note"):
+            table.notes.append(f"{variant_label(r)}: {r['note']}")
+        if is_drop(r):
+            table.callouts.append(callout(r))
+    return table
+
+
+def cells_of(row: dict[str, Any]) -> list[str]:
+    """The table's cells for one row, as plain (unescaped) text."""
+    return build([row]).body[0]
+
+
+def rows_text(rows: list[dict[str, Any]]) -> str:
+    """A fixed-width table of ``rows`` for terminals, with drops, failures and notes below."""
+    t = build(rows)
+    widths = [max([len(h), *(len(b[i]) for b in t.body)]) for i, h in enumerate(t.headings)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    lines = [line(t.headings), *(line(b) for b in t.body)]
+    lines += [f"! {c}" for c in t.callouts]
+    lines += t.errors + t.notes
+    return "\n".join(lines)
+
+
+def rows_html(rows: list[dict[str, Any]], caption: str = "", pending: str = "") -> str:
+    """An HTML table of ``rows``; ``pending`` names the step under way, if any."""
+    esc = html.escape
+    t = build(rows)
+    parts = [CSS, '<table class="nbopt-table">']
+    if caption:
+        parts.append(f"<caption>{esc(caption)}</caption>")
+    parts.append(
+        "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in t.headings) + "</tr></thead><tbody>"
+    )
+    for r, cells, status in zip(rows, t.body, t.statuses):
+        title = f' title="{esc(str(r["error"]), quote=True)}"' if r.get("error") else ""
+        parts.append(
+            f'<tr class="nbopt-{esc(status, quote=True)}"{title}>'
+            + "".join(f"<td>{esc(c)}</td>" for c in cells)
+            + "</tr>"
+        )
+    if pending:
+        parts.append(f'<tr><td colspan="{len(t.headings)}"><i>{esc(pending)}…</i></td></tr>')
+    parts.append("</tbody></table>")
+    parts += [f'<div class="nbopt-drop">⚠ {esc(c)}</div>' for c in t.callouts]
+    if t.errors:
+        parts.append("<ul>" + "".join(f"<li>{_bold_head(e)}</li>" for e in t.errors) + "</ul>")
+    if t.notes:
+        parts.append(
+            '<div class="nbopt-notes"><small>'
+            + "<br>".join(esc(n) for n in t.notes)
+            + "</small></div>"
+        )
+    return "".join(parts)
+
+
+def _bold_head(text: str) -> str:
+    head, _, rest = text.partition(": ")
+    return f"<b>{html.escape(head)}</b>: {html.escape(rest)}"

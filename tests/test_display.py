@@ -1,0 +1,238 @@
+"""The presentation layer: readable units, compact notes, the SVG chart, one schema, one CSV.
+
+Rows here are results rows as the engine writes them (dicts); the last tests measure a
+real model.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import nbopt
+from nbopt.display import COMPARISON_MIME, chart_svg, comparison_bundle, rows_html, rows_text, units
+from nbopt.engine import capture, results, schema
+from nbopt.engine.compare import Comparison
+
+LONG = (
+    "Edge TPU: ops stay float (FULLY_CONNECTED x2); use full-integer quantization (int8); "
+    "Edge TPU: inputs/outputs are float32"
+)
+
+
+def _row(technique, scheme, size, acc, lat, **more):
+    return {
+        "model": "net",
+        "technique": technique,
+        "scheme": scheme,
+        "status": "ok",
+        "size_bytes": size,
+        "gzip_bytes": size * 9 // 10,
+        "latency_ms": lat,
+        "metric": "accuracy",
+        "accuracy": acc,
+        "gpu_compatible": True,
+        "edgetpu_ready": False,
+        "compat_notes": LONG,
+        **more,
+    }
+
+
+@pytest.fixture
+def rows():
+    base = _row("baseline", "float32", 617_779, 0.9289, 0.005127)
+    out = [
+        base,
+        _row("ptq", "int8", 163_000, 0.9261, 0.0031),
+        _row("prune", "float32", 617_779, 0.7578, 0.0049, sparsity=0.8),
+        {
+            "model": "net",
+            "technique": "ptq",
+            "scheme": "int16x8",
+            "status": "failed",
+            "error": "int16x8 conversion failed\nF0000 Check failed: <b>x</b>",
+        },
+    ]
+    for r in out[1:]:
+        schema.fill_ratios(r, base)
+    return out
+
+
+def test_units_read_as_a_person_reads_them():
+    assert units.latency(0.005127) == "5.1 µs"
+    assert units.latency(0.37) == "370 µs"
+    assert units.latency(12.34) == "12.3 ms"
+    assert units.latency(2500) == "2.50 s"
+    assert units.size(617_779) == "603.3 KB" and units.size(3 * 2**20) == "3.00 MB"
+    assert units.size(812) == "812 B"
+    assert units.metric(0.9388888888888889, "accuracy") == "93.9%"
+    assert units.metric(0.01234567, "mse") == "0.01235"
+    assert units.delta(-0.1711, "accuracy") == "-17.1 pt"
+
+
+def test_text_table_has_units_one_copy_of_each_note_and_the_drop(rows):
+    text = rows_text(rows)
+    assert "5.1 µs" in text and "603.3 KB" in text and "92.9%" in text
+    assert "0.005127" not in text and "0.9289" not in text
+    # the long note is split into its two reasons, each written once under the table
+    assert text.count("use full-integer quantization (int8)") == 1
+    assert re.search(r"^float32 .*GPU ✓ · Edge TPU ✗ \[1,2\]$", text, re.M)
+    assert "\n[2] Edge TPU: inputs/outputs are float32" in text
+    assert "p90" not in text  # a column no row has is not shown
+    assert "! prune: accuracy fell 17.1 points (92.9% → 75.8%), more than 2 points" in text
+    assert "int8: accuracy fell" not in text  # 0.3 points: no call-out
+    assert re.search(r"^prune\s+ok", text, re.M)  # a pruned float model is "prune"
+    assert "int16x8: int16x8 conversion failed\nF0000 Check failed" in text
+
+
+def test_html_escapes_and_calls_out_the_drop(rows):
+    page = rows_html(rows)
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    assert '<div class="nbopt-drop">⚠ prune: accuracy fell 17.1 points' in page
+    assert page.count("use full-integer quantization (int8)") == 1
+    assert "<td>5.1 µs</td>" in page and "white-space:nowrap" in page
+
+
+def test_chart_has_one_point_per_ok_row_and_a_dashed_front(rows):
+    svg = chart_svg(rows)
+    points = re.findall(
+        r'<circle class="nbopt-point" data-variant="([^"]+)" cx="([\d.]+)" '
+        r'cy="([\d.]+)" r="([\d.]+)"',
+        svg,
+    )
+    assert [p[0] for p in points] == ["float32", "int8", "prune"]
+    x = {p[0]: float(p[1]) for p in points}
+    y = {p[0]: float(p[2]) for p in points}
+    r = {p[0]: float(p[3]) for p in points}
+    assert x["int8"] < x["float32"] == x["prune"]  # smaller is left
+    assert y["float32"] < y["int8"] < y["prune"]  # more accurate is higher (smaller y)
+    assert r["int8"] < r["prune"] < r["float32"]  # slower is bigger
+    front = re.search(r'<polyline class="nbopt-front" points="([^"]+)"[^>]*stroke-dasharray', svg)
+    assert front and len(front.group(1).split()) == 2  # int8 and float32; prune is dominated
+    assert "<title>int8: 159.2 KB, 92.6%, latency 3.1 µs</title>" in svg
+
+
+def test_chart_escapes_names_and_survives_one_point():
+    evil = _row('<script>alert("x")</script>', "float32", 1000, 0.5, 1.0)
+    svg = chart_svg([evil])
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    assert svg.count('class="nbopt-point"') == 1
+    assert chart_svg([{"status": "failed", "scheme": "int8"}]) == ""
+
+
+def test_unknown_columns_are_kept_after_the_schema(rows):
+    rows[0]["metrics"] = {"out0": 0.93, "out1": 0.5}
+    rows[1]["needs_flex"] = True
+    df = results.frame(rows)
+    assert list(df.columns[: len(schema.COLUMNS)]) == schema.COLUMNS
+    assert list(df.columns[len(schema.COLUMNS) :]) == ["needs_flex"]
+    assert df["size_bytes"].dtype == "Int64" and df["latency_ms"].dtype == "float64"
+    assert df["gpu_compatible"].dtype == "boolean"
+    payload = comparison_bundle(_comparison(rows))[COMPARISON_MIME]
+    assert payload["columns"] == list(df.columns)
+    assert payload["rows"][0]["metrics"] == {"out0": 0.93, "out1": 0.5}
+
+
+def _comparison(rows):
+    cmp = Comparison("net")
+    cmp.rows = rows
+    cmp.done = True
+    return cmp
+
+
+def test_one_csv_writer_refuses_to_overwrite_and_round_trips(rows, tmp_path):
+    rows[0]["metrics"] = {"out0": 0.93}
+    cmp = _comparison(rows)
+    path = cmp.to_csv(tmp_path / "r.csv")
+    with pytest.raises(nbopt.errors.NbOptUsageError, match="already exists"):
+        cmp.to_csv(path)
+    cmp.to_csv(path, force=True)
+    df = pd.read_csv(path)
+    assert df["size_bytes"].tolist()[:3] == [617_779, 163_000, 617_779]
+    results.clear()
+    assert results.load_csv(str(path)) == 4
+    back = results.rows()
+    assert back[0]["metrics"] == {"out0": 0.93} and back[3]["status"] == "failed"
+    results.clear()
+
+
+def test_print_is_useful_without_ipython(rows):
+    text = repr(_comparison(rows))
+    assert text.splitlines()[0] == "Comparison('net', done, 4 variants)"
+    assert "  prune: ok, 617,779 bytes, latency 0.0049 ms, accuracy 0.7578" in text
+    assert "int16x8: failed (int16x8 conversion failed" in text
+
+
+def test_the_engine_imports_no_view():
+    code = (
+        "import sys, nbopt.engine.compare, nbopt.engine.training, nbopt.engine.recommend,"
+        " nbopt.engine.compat, nbopt.engine.tflite_model, nbopt.api\n"
+        "views = ('nbopt.display', 'IPython', 'ipywidgets')\n"
+        "bad = [m for m in sys.modules if m.startswith(views)]\n"
+        "assert not bad, bad"
+    )
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(__file__))}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    engine = os.path.join(os.path.dirname(nbopt.__file__), "engine")
+    for name in os.listdir(engine):
+        if name.endswith(".py"):
+            source = open(os.path.join(engine, name), encoding="utf-8").read()
+            assert "_repr_html_" not in source and "import html" not in source, name
+
+
+def test_native_output_is_kept_not_printed(capfd):
+    capture.new_run()
+    with capture.native():
+        os.write(2, b"I0000 oneDNN custom operations are on\n")
+        os.write(1, b"fully_quantize: 0, inference_type: 6\nE0000 converter error: bad op\n")
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    assert "oneDNN" in capture.log() and "fully_quantize" in capture.log()
+    assert capture.with_log("int8 conversion failed", capture.log()) == (
+        "int8 conversion failed [log: E0000 converter error: bad op]"
+    )
+    # TensorFlow's start-up noise is never quoted as the reason
+    noise = "E0000 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error\n"
+    assert capture.with_log("float32 conversion failed", noise) == "float32 conversion failed"
+    capture.set_verbose(True)
+    try:
+        with capture.native():
+            os.write(2, b"shown when verbose\n")
+    finally:
+        capture.set_verbose(False)
+    assert "shown when verbose" in capfd.readouterr().err
+
+
+def test_ipython_shows_a_model_as_its_comparison(ip, ns):
+    model = nbopt.quantize(ns["model"], "dynamic", eval=(ns["x_test"], ns["y_test"]))
+    data, _ = ip.display_formatter.format(model)
+    rows = data[COMPARISON_MIME]["rows"]
+    assert [(r["scheme"], r["status"]) for r in rows] == [("float32", "ok"), ("dynamic", "ok")]
+    assert data["text/plain"].startswith(f"dynamic of {ns['model'].name}: TFLiteModel, ")
+    assert data["text/html"].count('class="nbopt-point"') == 2
+    assert rows[1]["size_ratio"] > 3.3
+    rec = nbopt.recommend(ns["model"], calib=ns["x_train"][:32])
+    assert "nbopt recommends" in ip.display_formatter.format(rec)[0]["text/html"]
+
+
+def test_a_table_with_no_rows_yet_shows_its_step():
+    from nbopt.display import rows_bundle
+
+    bundle = rows_bundle("net", [], done=False, pending="float32 converting")
+    assert bundle["text/plain"] == "nbopt: net (running)\nvariant  status"
+    assert "<i>float32 converting…</i>" in bundle["text/html"]
+    assert "<svg" not in bundle["text/html"] and bundle[COMPARISON_MIME]["rows"] == []
+
+
+def test_variants_are_named_by_what_made_them():
+    label = schema.variant_label
+    assert label({"technique": "baseline", "scheme": "float32"}) == "float32"
+    assert label({"technique": "ptq", "scheme": "int8"}) == "int8"
+    assert label({"technique": "prune", "scheme": "float32"}) == "prune"
+    assert label({"technique": "cluster", "scheme": "int8"}) == "cluster+int8"
+    assert label({"technique": "qat", "scheme": "int8"}) == "qat"

@@ -1,0 +1,122 @@
+"""Cells as a Jupyter user sees them: quiet, one comparison each, readable everywhere.
+
+A real kernel (nbclient) runs %quantize and %prune with TensorFlow's C++ logs switched on
+(``TF_CPP_MIN_LOG_LEVEL=0``); the saved outputs are then converted to HTML with nbconvert,
+as nbviewer and GitHub show them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from notebook_runner import execute
+
+ROOT = Path(__file__).resolve().parent.parent
+MIME = "application/vnd.nbopt.comparison+json"
+NOISE = ("oneDNN", "cuInit", "cuda", "fully_quantize", "Assets written", "XNNPACK")
+
+CELLS = [
+    """
+%load_ext nbopt
+from nbopt.demo import digits_data, digits_cnn
+x_train, y_train, x_test, y_test = digits_data()
+model = digits_cnn()
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(x_train, y_train, epochs=4, verbose=0)
+%config NbOpt.engine = "converter"
+%config NbOpt.latency_runs = 5
+""",
+    "%quantize model --scheme dynamic,int8 --calib x_train[:64] --eval x_test,y_test",
+    "print('x')",
+    "%prune model --sparsity 0.5 --fit x_train,y_train --epochs 1 --eval x_test,y_test --as pruned",
+    "import nbopt\nlog = nbopt.log()\nprint('LOG', 'Assets written' in log, 'SavedModel' in log)",
+]
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("quiet")
+    path = folder / "quiet.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src.strip()) for src in CELLS]
+    nbformat.write(nb, path)
+    env = {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "0", "TF_USE_LEGACY_KERAS": "1"}
+    run = execute(path, cwd=folder, timeout=600, env=env, label="quiet cells")
+    nbformat.write(run.notebook, path)
+    return run.notebook, path
+
+
+def _displays(cell):
+    return [o for o in cell.outputs if o.output_type in ("display_data", "execute_result")]
+
+
+def _streams(cell):
+    return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+
+def test_quantize_cell_shows_one_comparison_and_no_tensorflow_logs(executed):
+    nb, _ = executed
+    cell = nb.cells[1]
+    streams = _streams(cell)
+    assert not [n for n in NOISE if n in streams], streams
+    displays = _displays(cell)
+    assert len(displays) == 1  # the live table became the result: no empty or second output
+    payload = displays[0].data[MIME]
+    assert payload["done"] and [r["scheme"] for r in payload["rows"]] == [
+        "float32",
+        "dynamic",
+        "int8",
+    ]
+    assert all(r["status"] == "ok" for r in payload["rows"])
+
+
+def test_a_following_print_cell_gets_only_its_own_output(executed):
+    nb, _ = executed
+    cell = nb.cells[2]
+    assert [(o.output_type, o.get("text")) for o in cell.outputs] == [("stream", "x\n")]
+
+
+def test_prune_shows_its_baseline_and_variant_like_quantize(executed):
+    nb, _ = executed
+    cell = nb.cells[3]
+    assert not [n for n in NOISE if n in _streams(cell)]
+    (display,) = _displays(cell)
+    rows = display.data[MIME]["rows"]
+    assert [(r["technique"], r["scheme"]) for r in rows] == [
+        ("baseline", "float32"),
+        ("prune", "float32"),
+    ]
+    pruned = rows[1]
+    assert pruned["sparsity"] >= 0.45 and pruned["gzip_bytes"] < rows[0]["gzip_bytes"]
+    assert pruned["accuracy_delta"] == pytest.approx(pruned["accuracy"] - rows[0]["accuracy"])
+    text = display.data["text/plain"]
+    assert re.search(r"^prune\s+ok", text, re.M) and "float32 of" not in text
+    assert "sparsity" in text and "gzip" in text
+
+
+def test_the_last_runs_log_keeps_what_tensorflow_printed(executed):
+    nb, _ = executed
+    assert _streams(nb.cells[4]) == "LOG True True\n"
+
+
+def test_saved_html_shows_the_table_and_one_chart_point_per_ok_row(executed):
+    from nbconvert import HTMLExporter
+
+    _, path = executed
+    page, _ = HTMLExporter().from_filename(str(path))
+    svgs = re.findall(r'<svg [^>]*class="nbopt-chart".*?</svg>', page, re.S)
+    assert len(svgs) == 2  # %quantize's and %prune's
+    assert _points(svgs[0]) == ["float32", "dynamic", "int8"]
+    assert _points(svgs[1]) == ["float32", "prune"]
+    for variant in ("float32", "dynamic", "int8", "prune"):
+        assert f"<td>{variant}</td>" in page
+    assert " µs" in page or " ms" in page
+
+
+def _points(svg: str) -> list[str]:
+    """The variants of the chart's circles (nbconvert may reorder attributes)."""
+    circles = re.findall(r"<circle [^>]*>", svg)
+    return [re.search(r'data-variant="([^"]+)"', c).group(1) for c in circles if "nbopt-point" in c]
