@@ -24,8 +24,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .api import cluster, inspect, prune, quantize, recommend, results
-    from .engine.capture import log
+    from .api import cluster, inspect, log, prune, quantize, recommend, results
     from .engine.compare import Comparison
     from .engine.tflite_model import TFLiteModel
     from .widgets.panel import panel
@@ -35,7 +34,7 @@ _LAZY = {
     "results": ("nbopt.api", "results"),
     "recommend": ("nbopt.api", "recommend"),
     "inspect": ("nbopt.api", "inspect"),
-    "log": ("nbopt.engine.capture", "log"),
+    "log": ("nbopt.api", "log"),
     "panel": ("nbopt.widgets.panel", "panel"),
     "prune": ("nbopt.api", "prune"),
     "cluster": ("nbopt.api", "cluster"),

@@ -502,3 +502,14 @@ def results() -> Any:
     from .engine import results as store
 
     return store.frame(store.rows())
+
+
+def log() -> str:
+    """What TensorFlow, the converter and the quantizer printed during the last run.
+
+    nbopt keeps that output out of the notebook's cells; a failed row's ``error`` quotes
+    the relevant lines, and this returns all of it (``%nbopt log`` prints it).
+    """
+    from .engine.capture import log as captured
+
+    return captured()

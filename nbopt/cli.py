@@ -199,18 +199,16 @@ def _write_csv(path: str, rows: list[dict[str, Any]], force: bool) -> bool:
     """Write the rows; if that fails after all, keep them in a spare file. True if written."""
     import tempfile
 
-    from .engine.files import write_atomic
-    from .engine.results import frame
+    from .engine.results import csv_text, frame, write_csv
 
-    data = frame(rows).to_csv(index=False).encode()
     try:
-        write_atomic(path, data, force=force)
+        write_csv(rows, path, force=force)
         print(f"results written to {path}")
         return True
     except (OSError, NbOptError) as exc:
         fd, spare = tempfile.mkstemp(prefix="nbopt-results-", suffix=".csv")
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            fh.write(csv_text(frame(rows)).encode())
         print(f"nbopt: error: {exc}; the results are kept in {spare}", file=sys.stderr)
         return False
 

@@ -152,6 +152,8 @@ def _nbopt_parser() -> MagicArgumentParser:
     results.add_argument("--clear", action="store_true", help="Forget every measured row.")
     results.add_argument("--force", action="store_true", help="Replace an existing CSV file.")
 
+    add("log", "The output TensorFlow and the converter printed during the last run.")
+
     panel = add("panel", "The interactive panel: pick schemes, watch the comparison fill in.")
     panel.add_argument("model", help="The Keras model: a variable name or expression.")
     data(panel, "calib", "eval", "fit")
@@ -508,6 +510,9 @@ class NbOptMagics(Magics):
         args = parse(parser, line, label, others)
         if args.command == "results":
             return self._results(args)
+        if args.command == "log":
+            print(api.log() or "nbopt: the last run printed nothing")
+            return None
         if args.command == "inspect" and args.model in args.quoted:
             return api.inspect(args.model)  # a .tflite path
         model = self._model(args.model)
@@ -549,9 +554,7 @@ class NbOptMagics(Magics):
             print(f"nbopt: loaded {n} rows from {args.load}")
         df = api.results()
         if args.save:
-            from .engine.files import write_atomic
-
-            write_atomic(args.save, df.to_csv(index=False).encode(), force=args.force)
+            store.write_csv(df, args.save, force=args.force)
             print(f"nbopt: saved {len(df)} rows to {args.save}")
         return df
 

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from IPython.core.error import UsageError
 
+import nbopt
+
 
 @pytest.fixture(autouse=True)
 def forget_bound_names(ip):
@@ -135,3 +137,12 @@ def test_load_ext_selects_tf_keras_before_tensorflow_is_imported(tmp_path):
     ).stdout
     assert "nbopt: set TF_USE_LEGACY_KERAS=1" in out
     assert "LEGACY 1" in out and "KERAS tf_keras" in out
+
+
+def test_nbopt_log_prints_what_the_last_run_captured(ip, ns, capsys):
+    ip.run_line_magic("quantize", "model --scheme int8 --calib x_train[:64]")
+    captured = nbopt.log()
+    assert captured.strip(), "the converter's output was not kept"
+    capsys.readouterr()
+    ip.run_line_magic("nbopt", "log")
+    assert capsys.readouterr().out.strip() == captured.strip()
