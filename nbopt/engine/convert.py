@@ -233,8 +233,7 @@ def conversion_error(scheme: str, exc: BaseException, allow_flex: bool = False) 
         return (
             f"{scheme} conversion failed: the model uses TensorFlow ops that TFLite has no "
             f"built-in kernel for{which}. Pass allow_flex=True (--allow-flex) to keep them as "
-            f"TensorFlow (Flex) ops; the model then needs the Flex delegate to run. "
-            f"The converter said: {text}"
+            "TensorFlow (Flex) ops; the model then needs the Flex delegate to run."
         )
     return f"{scheme} conversion failed: {text}"
 

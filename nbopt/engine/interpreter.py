@@ -24,19 +24,32 @@ def first_line(exc: BaseException, limit: int = 600) -> str:
 
     Converter (MLIR) errors run to pages: each ``error:`` line is prefixed by a
     ``loc(callsite(...))`` trace. The text after ``error:`` is kept, TensorFlow's own hint
-    ("Please consider ...", "... not supported ...") preferred, and never cut mid-way
-    through a location.
+    ("Please consider ...", "... not supported ...") preferred, locations removed.
     """
     lines = [ln.strip() for ln in str(exc).replace("\\n", ";").splitlines() if ln.strip()]
     if not lines:
         return type(exc).__name__
-    found = [ln[ln.index("error:") + len("error:") :].strip() for ln in lines if "error:" in ln]
-    found = [f for f in found if f and not f.startswith(("loc(", "failed while converting"))]
+    found = [_strip_locations(ln[ln.index("error:") :]) for ln in lines if "error:" in ln]
+    found = [f for f in found if f and not f.startswith("failed while converting")]
     hints = [f for f in found if any(k in f for k in _HINTS)]
-    text = hints[-1] if hints else (found[0] if found else lines[0])
-    if "loc(" in text:  # a location left in the line: keep what precedes it
-        text = text[: text.index("loc(")].rstrip(" :") or type(exc).__name__
+    text = hints[-1] if hints else (found[0] if found else _strip_locations(lines[0]))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _strip_locations(text: str) -> str:
+    """``error: loc(callsite(...)): message`` → ``message`` (MLIR's location prefixes)."""
+    while True:
+        text = text.strip().removeprefix("error:").strip()
+        if not text.startswith("loc("):
+            return text
+        depth = 0
+        for i, ch in enumerate(text[3:], start=3):  # from the "(" of "loc("
+            depth += (ch == "(") - (ch == ")")
+            if depth == 0:
+                text = text[i + 1 :].lstrip(" :")
+                break
+        else:
+            return ""
 
 
 #: Words of the converter's lines that say what to do, preferred over the first error.
