@@ -147,6 +147,11 @@ def _is_pandas(value: Any) -> bool:
 
 def _by_name(values: dict[Any, Any], names: list[str], what: str, kind: str) -> list[Any]:
     """``values`` (a dict keyed by input or output name) in the order of ``names``."""
+    if not all(names):
+        raise NbOptUsageError(
+            f"{what}: this model does not know its {kind} names; pass a list in the order "
+            f"of its {kind}s"
+        )
     missing = [n for n in names if n not in values]
     unknown = [str(k) for k in values if k not in names]
     if missing or unknown:
