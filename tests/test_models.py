@@ -30,7 +30,7 @@ def recurrent_model(flavor: str, kind: str, sequences):
         keras.utils.set_random_seed(0)
     x_train, y_train, _, _ = sequences
     inputs = keras.Input((10, 2))
-    hidden = getattr(keras.layers, kind)(8)(inputs)  # unroll=False, the default
+    hidden = getattr(keras.layers, kind)(32)(inputs)  # unroll=False, the default
     model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(hidden))
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(x_train, y_train, epochs=12, batch_size=32, verbose=0)
@@ -61,7 +61,7 @@ def test_lstm_converts_to_the_fused_op_and_quantizes(flavor, sequences):
         assert abs(rows[scheme]["accuracy"] - reference) <= 0.04, scheme
     assert rows["float32"]["accuracy"] == pytest.approx(reference, abs=0.01)
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in ops_of(comparison, "int8")
-    assert rows["int8"]["size_bytes"] < rows["float32"]["size_bytes"]
+    assert rows["int8"]["size_bytes"] < 0.6 * rows["float32"]["size_bytes"]
     assert rows["int16x8"]["status"] == "failed"
     assert rows["int16x8"]["error"] == (
         "int16x8 conversion failed: Quantization to 16x8-bit not yet supported for op: "
