@@ -200,3 +200,41 @@ def test_fit_without_labels_says_fit_needs_labels(two_inputs, tables):
         "fit data: got a dict of inputs without labels; "
         "fit needs labels, e.g. fit=(x_train, y_train)"
     )
+
+
+@pytest.mark.parametrize("flavor", ["tf_keras", "keras3"])
+def test_dict_inputs_and_outputs_from_a_dataset(flavor, tables):
+    """A model built on dicts: fed and scored by key, outputs mapped back in Keras' order."""
+    import tensorflow as tf
+
+    if flavor == "tf_keras":
+        import tf_keras as keras
+    else:
+        import keras
+    a, b, label, target = tables
+    in_a, in_b = keras.Input((4,), name="feat_a"), keras.Input((3,), name="feat_b")
+    hidden = keras.layers.Dense(8, activation="relu")(keras.layers.Concatenate()([in_a, in_b]))
+    outputs = {
+        "z_cls": keras.layers.Dense(2, name="cls")(hidden),
+        "a_reg": keras.layers.Dense(1, name="reg")(hidden),
+    }
+    model = keras.Model({"feat_b": in_b, "feat_a": in_a}, outputs)
+    x = {"feat_a": a[300:], "feat_b": b[300:]}
+    labels = {"z_cls": label[300:], "reg": target[300:, None]}  # a key and a layer name
+    dataset = tf.data.Dataset.from_tensor_slices((x, labels)).batch(16)
+
+    comparison = nbopt.quantize(model, "float16,dynamic", eval=dataset)
+    predicted = model.predict(x, verbose=0)
+    baseline = comparison.rows[0]
+    assert baseline["metric_output"] == "a_reg"
+    assert baseline["metrics"]["a_reg"]["value"] == pytest.approx(
+        float(np.mean((predicted["a_reg"][:, 0].astype(np.float64) - target[300:]) ** 2)),
+        rel=1e-4,
+    )
+    assert baseline["metrics"]["z_cls"]["value"] == pytest.approx(
+        float(np.mean(np.argmax(predicted["z_cls"], axis=1) == label[300:])), abs=0.01
+    )
+    reg, cls = comparison["float32"].predict([a[300:], b[300:]])
+    np.testing.assert_allclose(reg, predicted["a_reg"], atol=1e-5)
+    np.testing.assert_allclose(cls, predicted["z_cls"], atol=1e-5)
+    assert [r["status"] for r in comparison.rows] == ["ok", "ok", "ok"]

@@ -146,8 +146,13 @@ def _save_signature(model: Any, specs: list[InputSpec], batch: int | None, folde
         tf.TensorSpec([batch, *s.shape[1:]], s.dtype, name=f"in{i}") for i, s in enumerate(specs)
     ]
 
+    struct = getattr(model, "_inputs_struct", None) or getattr(model, "_nested_inputs", None)
+
     def serve(*xs: Any) -> dict[str, Any]:
-        out = model(xs[0] if len(xs) == 1 else list(xs), training=False)
+        args: Any = xs[0] if len(xs) == 1 else list(xs)
+        if isinstance(struct, dict) and len(xs) > 1:  # a model built on a dict of inputs
+            args = tf.nest.pack_sequence_as(struct, list(xs))
+        out = model(args, training=False)
         # Flattening orders a dict of outputs by key, as Keras orders model.outputs.
         return {f"out{i}": o for i, o in enumerate(tf.nest.flatten(out))}
 

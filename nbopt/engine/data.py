@@ -37,7 +37,7 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class OutputSpec:
-    """One model output: its name, shape (batch first) and, for dict outputs, its key."""
+    """One model output: its name, shape (batch first) and another name it answers to."""
 
     name: str
     shape: tuple[int | None, ...]

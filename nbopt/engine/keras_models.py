@@ -124,11 +124,16 @@ def weights_snapshot(model: Any) -> list[Any]:
 
 
 def output_specs(model: Any) -> list[OutputSpec]:
-    """Every output of ``model``: its name, shape and (for a dict of outputs) its key."""
+    """Every output of ``model``: its name, shape and another name it answers to.
+
+    Outputs are named after their layers; a model built on a dict of outputs is named by
+    its keys, and its layer names are accepted too (``OutputSpec.key``).
+    """
     shapes = output_shapes(model) or [()]
     names = output_names(model)
     keys = output_keys(model) or []
+    # A dict of outputs is named by its keys (as predict returns it); layer names also work.
     return [
-        OutputSpec(name, shape, keys[i] if i < len(keys) else None)
+        OutputSpec(keys[i], shape, name) if i < len(keys) else OutputSpec(name, shape)
         for i, (name, shape) in enumerate(zip(names, shapes))
     ]
