@@ -65,7 +65,7 @@ def test_lstm_converts_to_the_fused_op_and_quantizes(flavor, sequences):
     assert rows["int16x8"]["status"] == "failed"
     assert rows["int16x8"]["error"] == (
         "int16x8 conversion failed: Quantization to 16x8-bit not yet supported for op: "
-        "'UNIDIRECTIONAL_SEQUENCE_LSTM'."
+        "'UNIDIRECTIONAL_SEQUENCE_LSTM'. Use int8, dynamic, float16 for this model."
     )
 
 
@@ -91,6 +91,17 @@ def test_gru_converts_to_a_loop_and_refuses_calibration_in_one_sentence(flavor, 
             "that loop crashes the TFLite converter. Use float16 or dynamic for this model, "
             f"or build the recurrent layer with unroll=True to get {scheme}."
         )
+
+
+def test_an_unrolled_gru_quantizes_to_int8_as_the_advice_says(sequences):
+    import tf_keras as keras
+
+    inputs = keras.Input((10, 2))
+    outputs = keras.layers.Dense(2)(keras.layers.GRU(8, unroll=True)(inputs))
+    model = keras.Model(inputs, outputs)
+    comparison = nbopt.quantize(model, ["int8"], calib=sequences[0][:50])
+    assert [r["status"] for r in comparison.rows] == ["ok", "ok"]
+    assert "WHILE" not in ops_of(comparison, "int8")
 
 
 def flex_model():

@@ -240,6 +240,9 @@ def conversion_error(scheme: str, exc: BaseException, allow_flex: bool = False) 
             f"built-in kernel for{which}. Pass allow_flex=True (--allow-flex) to keep them as "
             "TensorFlow (Flex) ops; the model then needs the Flex delegate to run."
         )
+    if "not yet supported for op" in text:  # e.g. int16x8 of a fused LSTM
+        others = ", ".join(s for s in ("int8", "dynamic", "float16") if s != scheme)
+        return f"{scheme} conversion failed: {text} Use {others} for this model."
     return f"{scheme} conversion failed: {text}"
 
 
