@@ -129,6 +129,22 @@ def test_every_output_is_scored(two_outputs, tables, labels):
         )
 
 
+def test_every_outputs_metrics_survive_a_csv(two_outputs, tables, tmp_path):
+    from nbopt.engine import results
+
+    a, _, label, target = tables
+    comparison = nbopt.quantize(
+        two_outputs, ["dynamic"], eval=(a[300:], [target[300:], label[300:]])
+    )
+    path = tmp_path / "rows.csv"
+    comparison.df.to_csv(path, index=False)
+    before = len(results.rows())
+    assert results.load_csv(str(path)) == 2
+    loaded = results.rows()[before:]
+    assert [r["metrics"] for r in loaded] == [r["metrics"] for r in comparison.rows]
+    assert [r["metric_output"] for r in loaded] == ["reg", "reg"]
+
+
 def test_one_label_array_for_two_outputs_is_refused(two_outputs, tables):
     a, _, _, target = tables
     with pytest.raises(NbOptUsageError) as err:

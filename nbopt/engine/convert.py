@@ -146,7 +146,9 @@ def _save_signature(model: Any, specs: list[InputSpec], batch: int | None, folde
         tf.TensorSpec([batch, *s.shape[1:]], s.dtype, name=f"in{i}") for i, s in enumerate(specs)
     ]
 
-    struct = getattr(model, "_inputs_struct", None) or getattr(model, "_nested_inputs", None)
+    struct = getattr(model, "_inputs_struct", None)  # Keras 3
+    if struct is None:
+        struct = getattr(model, "_nested_inputs", None)  # tf_keras
 
     def serve(*xs: Any) -> dict[str, Any]:
         args: Any = xs[0] if len(xs) == 1 else list(xs)

@@ -23,6 +23,8 @@ COLUMNS = [
     "metric",
     "accuracy",
     "accuracy_delta",
+    # Every scored output: {output name: {"metric": str, "value": float, "delta": float}};
+    # ``metric`` / ``accuracy`` are those of ``metric_output`` (set when there are several).
     "metrics",
     "metric_output",
     "path",
@@ -111,6 +113,14 @@ def load_csv(path: str) -> int:
         {k: (None if pd.isna(v) else v) for k, v in rec.items()}
         for rec in df.to_dict(orient="records")
     ]
+    for row in loaded:  # every output's metrics, written by to_csv as a dict's repr
+        if isinstance(row.get("metrics"), str) and row["metrics"].startswith("{"):
+            import ast
+
+            try:
+                row["metrics"] = ast.literal_eval(row["metrics"])
+            except (ValueError, SyntaxError):
+                pass
     with _lock:
         _rows.extend(loaded)
     return len(loaded)
