@@ -150,3 +150,25 @@ def test_allow_flex_converts_and_marks_the_rows(tmp_path):
     )
     saved = comparison.models["dynamic"].save(tmp_path)
     assert saved.stat().st_size == df["size_bytes"].iloc[1]
+
+
+def test_a_loop_with_a_free_batch_fails_in_one_sentence_and_converts_with_flex(tmp_path):
+    """What every recurrent model got before the fixed batch: TensorFlow's hint, not loc(...)."""
+    import tf_keras as keras
+
+    from nbopt.engine.convert import _convert_here, _save_signature, flex_ops
+    from nbopt.engine.keras_models import input_specs
+    from nbopt.errors import ConversionError
+
+    inputs = keras.Input((10, 2))
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GRU(4)(inputs)))
+    _save_signature(model, input_specs(model), None, str(tmp_path))
+    with pytest.raises(ConversionError) as err:
+        _convert_here(str(tmp_path), "float32", None, "float", False)
+    assert str(err.value) == (
+        "float32 conversion failed: the model uses TensorFlow ops that TFLite has no built-in "
+        "kernel for. Pass allow_flex=True (--allow-flex) to keep them as TensorFlow (Flex) ops; "
+        "the model then needs the Flex delegate to run."
+    )
+    content = _convert_here(str(tmp_path), "float32", None, "float", False, allow_flex=True)
+    assert "FlexTensorListReserve" in flex_ops(content)
