@@ -241,6 +241,7 @@ def quantize(
     fine_tune: Any = None,
     preserve: str | None = None,
     skip: list[str] | str | None = None,
+    allow_flex: bool = False,
 ) -> TFLiteModel | Comparison:
     """Post-training quantization of a Keras model, measured against its float32 baseline.
 
@@ -274,6 +275,9 @@ def quantize(
         Replace existing files when saving.
     progress : callable(Event), optional
         Receives progress events while the comparison runs.
+    allow_flex : bool
+        Keep ops that TFLite has no kernel for as TensorFlow (Flex) ops
+        (``SELECT_TF_OPS``); such variants need the Flex delegate (``needs_flex`` column).
 
     Returns
     -------
@@ -325,6 +329,7 @@ def quantize(
         settings=_settings(threads),
         listener=progress,
         skip_uncalibrated=scheme is None,
+        allow_flex=allow_flex,
     )
     if save:
         comparison.save(save, force=force)

@@ -12,11 +12,18 @@ from typing import Any
 from ..errors import ConversionError, NbOptError, NbOptUsageError
 from . import capture, results
 from .compat import compatibility
-from .convert import IO_TYPES, NEEDS_CALIBRATION, convert, export_saved_model
-from .data import EvalData, calibration_arrays, eval_data, resolve_metric
+from .convert import (
+    IO_TYPES,
+    NEEDS_CALIBRATION,
+    check_calibratable,
+    convert,
+    export_saved_model,
+    flex_ops,
+)
+from .data import EvalData, calibration_arrays, eval_data, resolve_metrics, score
 from .events import Event, Listener, emit
 from .interpreter import Runner, first_line
-from .keras_models import input_specs, output_shape, require_model
+from .keras_models import input_specs, output_shapes, output_specs, require_model
 from .litert import QUANTIZER_SCHEMES, quantize_flatbuffer
 from .measure import MeasureSettings, measure_latency
 from .schema import fill_ratios, variant_label
@@ -179,6 +186,11 @@ class Run:
         row["size_bytes"] = model.size
         row["gzip_bytes"] = model.gzip_size
         row.update(compatibility(model.content))  # ~5 ms: reads the flatbuffer only
+        flex = flex_ops(model.content)
+        row["needs_flex"] = bool(flex)
+        if flex:
+            note = f"needs the Flex delegate (TensorFlow ops: {', '.join(flex)})"
+            row["compat_notes"] = "; ".join(n for n in (note, row.get("compat_notes")) if n)
         self.step(model.scheme, "measuring latency")
         lat = measure_latency(model.content, self.settings, self.sample)
         row["latency_ms"] = lat.median_ms
@@ -190,9 +202,14 @@ class Run:
             outs = Runner(model.content, self.settings.threads).predict(
                 self.evaluation.x, self.settings.eval_batch_size
             )
-            name, fn = self.metric
-            row["metric"] = name
-            row["accuracy"] = float(fn(self.evaluation.y, outs[0]))
+            metrics = self.metric if isinstance(self.metric, list) else [self.metric]
+            scores = score(self.evaluation, metrics, outs)
+            headline = self.evaluation.names[0]
+            row["metric"] = scores[headline]["metric"]
+            row["accuracy"] = scores[headline]["value"]
+            row["metrics"] = scores
+            if len(outs) > 1:
+                row["metric_output"] = headline
             row["eval_samples"] = len(self.evaluation)
 
     def add(self, row: dict[str, Any], record: bool = True) -> None:
@@ -229,6 +246,7 @@ def derive(
     float_content: bytes | None,
     calib: list[Any] | None,
     io: str = "float",
+    allow_flex: bool = False,
 ) -> bytes:
     """``scheme`` of a model: from its float32 flatbuffer with the LiteRT Quantizer where
     that applies (``engine="litert"``), else (or if it fails) with the TFLite converter.
@@ -236,6 +254,8 @@ def derive(
     ``row["converter"]`` says which made it.
     """
     settings = run.settings
+    if float_content is not None:
+        check_calibratable(float_content, scheme)
     # The quantizer's int8 model has int8 inputs and outputs: it stands in for io="int8".
     fits = io == ("int8" if scheme == "int8" else "float")
     if (
@@ -251,7 +271,9 @@ def derive(
         except ConversionError as exc:
             row["note"] = f"{exc}; made with the TFLite converter instead"
     row["converter"] = "tflite-converter"
-    return convert(saved_model_dir, scheme, calib, io, isolate=settings.isolate)
+    return convert(
+        saved_model_dir, scheme, calib, io, isolate=settings.isolate, allow_flex=allow_flex
+    )
 
 
 def prepare_data(
@@ -259,12 +281,12 @@ def prepare_data(
     calib: Any,
     eval: Any,
     metric: Any,  # noqa: A002
-) -> tuple[list[Any] | None, EvalData | None, tuple[str, Any] | None]:
-    """Calibration arrays, evaluation data and the resolved metric for ``model``."""
+) -> tuple[list[Any] | None, EvalData | None, list[tuple[str, Any]] | None]:
+    """Calibration arrays, evaluation data and the metric of each scored output of ``model``."""
     specs = input_specs(model)
     calib_arrays = calibration_arrays(calib, specs) if calib is not None else None
-    evaluation = eval_data(eval, specs) if eval is not None else None
-    resolved = resolve_metric(metric, evaluation.y, output_shape(model)) if evaluation else None
+    evaluation = eval_data(eval, specs, output_specs(model)) if eval is not None else None
+    resolved = resolve_metrics(metric, evaluation, output_shapes(model)) if evaluation else None
     return calib_arrays, evaluation, resolved
 
 
@@ -280,12 +302,14 @@ def run_post_training(
     settings: MeasureSettings | None = None,
     listener: Listener | None = None,
     skip_uncalibrated: bool = False,
+    allow_flex: bool = False,
 ) -> Comparison:
     """Convert ``model`` with the float32 baseline and each of ``schemes``, measuring each.
 
     Every mistake in the arguments is raised before any work starts. A variant that fails
     to convert or to run becomes a row with ``status="failed"``; the others still come.
-    Rows are added to :func:`nbopt.results` as they are measured.
+    Rows are added to :func:`nbopt.results` as they are measured. ``allow_flex`` keeps ops
+    TFLite has no kernel for as TensorFlow (Flex) ops (rows mark ``needs_flex``).
     """
     settings = settings or MeasureSettings()
     require_model(model)
@@ -331,14 +355,24 @@ def run_post_training(
             if scheme == "float32":
                 row["converter"] = "tflite-converter"
                 run.variant(
-                    row, lambda: convert(exported.path, "float32", isolate=settings.isolate)
+                    row,
+                    lambda: convert(
+                        exported.path, "float32", isolate=settings.isolate, allow_flex=allow_flex
+                    ),
                 )
                 continue
             base = run.comparison.models.get("float32")
             run.variant(
                 row,
                 lambda s=scheme, r=row, b=base: derive(
-                    run, r, s, exported.path, b.content if b else None, calib_arrays, r["io"]
+                    run,
+                    r,
+                    s,
+                    exported.path,
+                    b.content if b else None,
+                    calib_arrays,
+                    r["io"],
+                    allow_flex,
                 ),
             )
     except KeyboardInterrupt:

@@ -1,7 +1,16 @@
-"""Keras model → SavedModel (once) → .tflite flatbuffer for each scheme."""
+"""Keras model → SavedModel (once) → .tflite flatbuffer for each scheme.
+
+Recurrent models (LSTM, GRU, SimpleRNN) are traced with a fixed batch of one: the TFLite
+converter turns a tf_keras LSTM into its fused ``UNIDIRECTIONAL_SEQUENCE_LSTM`` op, and other
+recurrent layers (GRU) into a ``WHILE`` loop of built-in ops, only when every shape in the
+loop is static (with a free batch it stops at ``TensorListReserve``). A Keras 3 LSTM has no
+fused form of its own, so a Keras 3 recurrent model is converted through its tf_keras rebuild
+(:func:`nbopt.engine.rebuild.to_tf_keras`, outputs checked equal) where one can be made.
+"""
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -14,7 +23,7 @@ from ..errors import ConversionError, NbOptUsageError
 from . import capture
 from .data import InputSpec
 from .interpreter import first_line
-from .keras_models import input_specs, require_model
+from .keras_models import input_specs, output_names, recurrent_layers, require_model
 
 #: Post-training schemes, in the order a comparison shows them.
 SCHEMES = ("float16", "dynamic", "int8", "int16x8")
@@ -65,6 +74,14 @@ class ExportedModel:
     path: str
     specs: list[InputSpec]
     _tmp: Any = field(default=None, repr=False)
+    #: The batch size the signature insists on (1 for recurrent models), None if free.
+    batch: int | None = None
+    #: The model's recurrent layers (their presence fixes the batch).
+    recurrent: list[str] = field(default_factory=list)
+    #: Keras' names of the outputs ``out0``, ``out1``, ... of the signature, in order.
+    output_names: list[str] = field(default_factory=list)
+    #: How the model was traced: ``"keras"`` (as given) or ``"tf_keras rebuild"``.
+    traced_from: str = "keras"
 
     def cleanup(self) -> None:
         if self._tmp is not None:
@@ -81,43 +98,75 @@ class ExportedModel:
 def export_saved_model(model: Any) -> ExportedModel:
     """Trace ``model`` once for inference and save it to a temporary SavedModel.
 
-    Inputs are named ``in0, in1, ...`` and outputs ``out0, out1, ...`` with a free batch
-    dimension, so the interpreter can be resized for batched evaluation. The user's model
-    is only read.
+    Inputs are named ``in0, in1, ...`` and outputs ``out0, out1, ...`` (in the order of
+    ``model.outputs``, whose Keras names ``ExportedModel.output_names`` keeps) with a free
+    batch dimension, so the interpreter can be resized for batched evaluation; recurrent
+    models get a fixed batch of one (see the module's docstring). The user's model is only
+    read.
     """
-    import tensorflow as tf
-
     flavor = require_model(model)
     specs = input_specs(model)
-    tf_specs = [
-        tf.TensorSpec([None, *s.shape[1:]], s.dtype, name=f"in{i}") for i, s in enumerate(specs)
-    ]
-
-    def serve(*xs: Any) -> dict[str, Any]:
-        out = model(xs[0] if len(xs) == 1 else list(xs), training=False)
-        outs = (
-            list(out.values())
-            if isinstance(out, dict)
-            else (list(out) if isinstance(out, (list, tuple)) else [out])
-        )
-        return {f"out{i}": o for i, o in enumerate(outs)}
-
-    fn = tf.function(serve, input_signature=tf_specs, autograph=False)
+    recurrent = recurrent_layers(model)
+    batch = 1 if recurrent else None
+    traced, traced_from = model, "keras"
+    if recurrent and flavor == "keras3":
+        traced, traced_from = _tf_keras_twin(model)
     tmp = tempfile.mkdtemp(prefix="nbopt-")
     try:
         with capture.native():  # "Assets written to ..." and the C++ logs are kept, not shown
-            concrete = fn.get_concrete_function()
-            holder = tf.Module()
-            # Track only the variables: saving the Keras object itself is slower and may fail.
-            holder.variables_ = [
-                getattr(v, "value", v) if flavor == "keras3" else v for v in model.weights
-            ]
-            holder.serve = fn
-            tf.saved_model.save(holder, tmp, signatures={"serving_default": concrete})
+            _save_signature(traced, specs, batch, tmp)
     except Exception as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise ConversionError(f"cannot trace model {model.name!r}: {first_line(exc)}") from exc
-    return ExportedModel(path=tmp, specs=specs, _tmp=tmp)
+    return ExportedModel(
+        path=tmp,
+        specs=specs,
+        _tmp=tmp,
+        batch=batch,
+        recurrent=recurrent,
+        output_names=output_names(model),
+        traced_from=traced_from,
+    )
+
+
+def _tf_keras_twin(model: Any) -> tuple[Any, str]:
+    """The tf_keras rebuild of a Keras 3 recurrent model (fused LSTM), or the model itself."""
+    from .rebuild import to_tf_keras
+
+    try:
+        return to_tf_keras(model), "tf_keras rebuild"
+    except Exception:  # a layer without a tf_keras twin: its loop converts as it is
+        return model, "keras"
+
+
+def _save_signature(model: Any, specs: list[InputSpec], batch: int | None, folder: str) -> None:
+    """Save ``model``'s inference function as the ``serving_default`` signature."""
+    import tensorflow as tf
+
+    flavor = require_model(model)
+    tf_specs = [
+        tf.TensorSpec([batch, *s.shape[1:]], s.dtype, name=f"in{i}") for i, s in enumerate(specs)
+    ]
+
+    struct = getattr(model, "_inputs_struct", None)  # Keras 3
+    if struct is None:
+        struct = getattr(model, "_nested_inputs", None)  # tf_keras
+
+    def serve(*xs: Any) -> dict[str, Any]:
+        args: Any = xs[0] if len(xs) == 1 else list(xs)
+        if isinstance(struct, dict) and len(xs) > 1:  # a model built on a dict of inputs
+            args = tf.nest.pack_sequence_as(struct, list(xs))
+        out = model(args, training=False)
+        # Flattening orders a dict of outputs by key, as Keras orders model.outputs.
+        return {f"out{i}": o for i, o in enumerate(tf.nest.flatten(out))}
+
+    fn = tf.function(serve, input_signature=tf_specs, autograph=False)
+    concrete = fn.get_concrete_function()
+    holder = tf.Module()
+    # Track only the variables: saving the Keras object itself is slower and may fail.
+    holder.variables_ = [getattr(v, "value", v) if flavor == "keras3" else v for v in model.weights]
+    holder.serve = fn
+    tf.saved_model.save(holder, folder, signatures={"serving_default": concrete})
 
 
 def _representative(calib: list[np.ndarray]) -> Any:
@@ -145,44 +194,81 @@ def converter_for(
     calib: list[np.ndarray] | None = None,
     io: str = "float",
     aware: bool = False,
+    allow_flex: bool = False,
 ) -> Any:
     """A ``tf.lite.TFLiteConverter`` set up for ``scheme`` (the documented recipes).
 
     ``aware`` marks a quantization-aware trained model: its int8 ranges come from training,
-    so no calibration data is needed.
+    so no calibration data is needed. ``allow_flex`` lets ops without a TFLite kernel stay
+    TensorFlow ops (``SELECT_TF_OPS``); such a model needs the Flex delegate to run.
     """
     import tensorflow as tf
 
     check_arguments(scheme, calib, io, aware)
     conv = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
-    if scheme == "float32":
-        return conv
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if scheme != "float32":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
     if scheme == "float16":
         conv.target_spec.supported_types = [tf.float16]
     elif scheme == "int8":
         if calib is not None:
             conv.representative_dataset = _representative(calib)
         if io != "float":
-            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             conv.inference_input_type = tf.int8 if io == "int8" else tf.uint8
             conv.inference_output_type = tf.int8 if io == "int8" else tf.uint8
     elif scheme == "int16x8":
         conv.representative_dataset = _representative(calib)
-        conv.target_spec.supported_ops = [
-            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
-        ]
+        ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+    if allow_flex:
+        ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
+    if allow_flex or ops != [tf.lite.OpsSet.TFLITE_BUILTINS]:
+        conv.target_spec.supported_ops = ops
     return conv
 
 
+#: What the converter says when a model needs TensorFlow ops that TFLite has no kernel for.
+_FLEX_SIGNS = ("neither a custom op nor a flex op", "Select TF ops", "SELECT_TF_OPS")
+
+
+def conversion_error(scheme: str, exc: BaseException, allow_flex: bool = False) -> str:
+    """One sentence for a failed conversion, with what to do where nbopt knows it."""
+    text = first_line(exc)
+    raw = str(exc)
+    if not allow_flex and any(sign in raw for sign in _FLEX_SIGNS):
+        ops = sorted(set(re.findall(r"'tf\.(\w+)' op is neither", raw)))
+        which = f" ({', '.join(ops)})" if ops else ""
+        return (
+            f"{scheme} conversion failed: the model uses TensorFlow ops that TFLite has no "
+            f"built-in kernel for{which}. Pass allow_flex=True (--allow-flex) to keep them as "
+            "TensorFlow (Flex) ops; the model then needs the Flex delegate to run."
+        )
+    if "not yet supported for op" in text:  # e.g. int16x8 of a fused LSTM
+        others = ", ".join(s for s in ("int8", "dynamic", "float16") if s != scheme)
+        return f"{scheme} conversion failed: {text} Use {others} for this model."
+    return f"{scheme} conversion failed: {text}"
+
+
 def _convert_here(
-    saved_model_dir: str, scheme: str, calib: list[np.ndarray] | None, io: str, aware: bool
+    saved_model_dir: str,
+    scheme: str,
+    calib: list[np.ndarray] | None,
+    io: str,
+    aware: bool,
+    allow_flex: bool = False,
 ) -> bytes:
-    conv = converter_for(saved_model_dir, scheme, calib, io, aware)
+    conv = converter_for(saved_model_dir, scheme, calib, io, aware, allow_flex)
     try:
-        return bytes(conv.convert())
+        try:
+            return bytes(conv.convert())
+        except Exception as exc:
+            if not (allow_flex and "Lowering tensor list ops is failed" in str(exc)):
+                raise
+            conv._experimental_lower_tensor_list_ops = False  # TensorFlow's own advice
+            return bytes(conv.convert())
     except Exception as exc:
-        raise ConversionError(f"{scheme} conversion failed: {first_line(exc)}") from exc
+        raise ConversionError(conversion_error(scheme, exc, allow_flex)) from exc
 
 
 def convert(
@@ -192,15 +278,45 @@ def convert(
     io: str = "float",
     aware: bool = False,
     isolate: bool = True,
+    allow_flex: bool = False,
 ) -> bytes:
     """The .tflite flatbuffer of ``scheme``, made by the TFLite converter.
 
     With ``isolate`` (the default) the converter runs in nbopt's worker process, so a
     crash of the converter fails this conversion (``ConversionError``) and nothing else.
+    ``allow_flex`` adds ``SELECT_TF_OPS`` (see :func:`converter_for`).
     """
     check_arguments(scheme, calib, io, aware)
     if not isolate:
-        return _convert_here(saved_model_dir, scheme, calib, io, aware)
+        return _convert_here(saved_model_dir, scheme, calib, io, aware, allow_flex)
     from . import worker
 
-    return worker.call(_convert_here, saved_model_dir, scheme, calib, io, aware)
+    return worker.call(_convert_here, saved_model_dir, scheme, calib, io, aware, allow_flex)
+
+
+def flex_ops(content: bytes) -> list[str]:
+    """The TensorFlow (Flex) ops in a .tflite flatbuffer, e.g. ``["FlexMatrixInverse"]``."""
+    from .compat import op_report
+
+    return sorted(
+        op.split(":", 1)[1] for op in op_report(content).ops if op.startswith("CUSTOM:Flex")
+    )
+
+
+def check_calibratable(float_content: bytes, scheme: str) -> None:
+    """Refuse int8 / int16x8 for a model whose float32 form has a recurrent ``WHILE`` loop.
+
+    Calibrating such a loop crashes the TFLite converter (TF 2.21) and the LiteRT Quantizer
+    cannot run it; TFLite has a fused kernel for LSTM only.
+    """
+    if scheme not in NEEDS_CALIBRATION:
+        return
+    from .compat import op_report
+
+    if "WHILE" in op_report(float_content).ops:
+        raise ConversionError(
+            f"{scheme} cannot calibrate this model's recurrent loop: TFLite turns a GRU or "
+            "SimpleRNN layer (anything but a tf_keras LSTM) into a WHILE loop, and calibrating "
+            "that loop crashes the TFLite converter. Use float16 or dynamic for this model, "
+            f"or build the recurrent layer with unroll=True to get {scheme}."
+        )

@@ -1,14 +1,17 @@
-"""Turning what users pass as ``calib`` and ``eval`` into arrays the interpreter takes.
+"""Turning what users pass as ``calib``, ``eval`` and ``fit`` into arrays the interpreter takes.
 
-Accepted: numpy arrays (and anything ``np.asarray`` understands), ``(x, y)`` tuples,
-``tf.data.Dataset`` objects (batched or not), generators and other iterables, and callables
-that return one (the form TFLite's ``representative_dataset`` uses).
+Accepted: numpy arrays (and anything ``np.asarray`` understands), pandas DataFrames and
+Series, ``(x, y)`` tuples, ``tf.data.Dataset`` objects (batched or not), generators and other
+iterables, and callables that return one (the form TFLite's ``representative_dataset`` uses).
+A model with several inputs takes a list, a tuple or a dict keyed by input name; a model with
+several outputs takes its labels as a list (one array per output, in order) or a dict keyed
+by output name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,27 +28,67 @@ class InputSpec:
 
     shape: tuple[int | None, ...]
     dtype: str
+    name: str = ""
 
     def describe(self) -> str:
         dims = ", ".join("None" if d is None else str(d) for d in self.shape)
         return f"({dims})"
 
 
+@dataclass(frozen=True)
+class OutputSpec:
+    """One model output: its name, shape (batch first) and another name it answers to."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    key: str | None = None
+
+
 @dataclass
 class EvalData:
-    """Evaluation inputs (one array per model input) and targets."""
+    """Inputs (one array per model input) and labels (one array per scored output).
+
+    ``outputs`` holds the index in the model's outputs that each label array scores, and
+    ``names`` those outputs' names; ``y`` is the first scored output's labels.
+    """
 
     x: list[np.ndarray]
-    y: np.ndarray
+    ys: list[np.ndarray]
+    outputs: list[int] = field(default_factory=lambda: [0])
+    names: list[str] = field(default_factory=lambda: ["out0"])
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.ys[0]
+
+    @property
+    def targets(self) -> Any:
+        """The labels as Keras' ``fit`` takes them: one array, or a list per output."""
+        return self.ys[0] if len(self.ys) == 1 else list(self.ys)
 
     def __len__(self) -> int:
-        return len(self.y)
+        return len(self.ys[0])
 
 
 def _to_numpy(value: Any) -> Any:
+    """Tensors, DataFrames and Series as numpy arrays; anything else unchanged."""
+    if type(value).__module__.startswith("pandas") and hasattr(value, "to_numpy"):
+        return _frame_array(value)
     if hasattr(value, "numpy") and callable(value.numpy):
         return value.numpy()
     return value
+
+
+def _frame_array(frame: Any) -> np.ndarray:
+    """A DataFrame's (or Series') values; a non-numeric column is named in the error."""
+    table = frame if hasattr(frame, "columns") else frame.to_frame()
+    for column in table.columns:
+        if getattr(table[column].dtype, "kind", "O") not in "biuf":
+            raise NbOptTypeError(
+                f"column {str(column)!r} of the {type(frame).__name__} is not numeric "
+                f"({table[column].dtype}); select the numeric columns or encode it first"
+            )
+    return frame.to_numpy()
 
 
 def _is_dataset(obj: Any) -> bool:
@@ -98,18 +141,41 @@ def _as_array(value: Any, spec: InputSpec, what: str) -> np.ndarray:
     return arr.astype(spec.dtype, copy=False)
 
 
+def _is_pandas(value: Any) -> bool:
+    return type(value).__module__.startswith("pandas") and hasattr(value, "to_numpy")
+
+
+def _by_name(values: dict[Any, Any], names: list[str], what: str, kind: str) -> list[Any]:
+    """``values`` (a dict keyed by input or output name) in the order of ``names``."""
+    if not all(names):
+        raise NbOptUsageError(
+            f"{what}: this model does not know its {kind} names; pass a list in the order "
+            f"of its {kind}s"
+        )
+    missing = [n for n in names if n not in values]
+    unknown = [str(k) for k in values if k not in names]
+    if missing or unknown:
+        got = ", ".join(repr(str(k)) for k in values)
+        raise NbOptUsageError(
+            f"{what}: the model's {kind}s are {', '.join(repr(n) for n in names)}; got keys {got}"
+        )
+    return [values[n] for n in names]
+
+
 def _split_inputs(x: Any, specs: list[InputSpec], what: str) -> list[Any]:
-    """One value per model input from ``x`` (an array, or a list/tuple/dict for several)."""
-    if len(specs) == 1:
-        if isinstance(x, dict) and len(x) == 1:
-            return list(x.values())
-        return [x]
+    """One value per model input from ``x``: an array, or a list, tuple or dict for several."""
     if isinstance(x, dict):
-        return list(x.values())
+        if len(specs) == 1 and len(x) == 1:
+            return list(x.values())
+        return _by_name(x, [s.name for s in specs], what, "input")
+    if len(specs) == 1:
+        return [x]
     if isinstance(x, (list, tuple)) and len(x) == len(specs):
         return list(x)
+    names = ", ".join(repr(s.name) for s in specs)
     raise NbOptUsageError(
-        f"{what}: the model has {len(specs)} inputs; pass a list of {len(specs)} arrays"
+        f"{what}: the model has {len(specs)} inputs ({names}); pass a list of "
+        f"{len(specs)} arrays or a dict keyed by input name"
     )
 
 
@@ -126,8 +192,9 @@ def calibration_arrays(
 ) -> list[np.ndarray]:
     """Representative samples, one array per model input, at most ``limit`` long.
 
-    ``data`` may be ``x``, ``(x, y)`` (labels are ignored), a dataset or a generator whose
-    items are single samples, batches, ``(x, y)`` pairs or ``[x]`` lists.
+    ``data`` may be ``x`` (an array, a DataFrame, or a list or dict of them for several
+    inputs), ``(x, y)`` (labels are ignored), a dataset or a generator whose items are
+    single samples, batches, ``(x, y)`` pairs or ``[x]`` lists.
     """
     what = "calibration data"
     if data is None:
@@ -136,8 +203,12 @@ def calibration_arrays(
         )
     if _looks_like_xy(data, specs):
         data = data[0]
-    if isinstance(data, np.ndarray) or (
-        hasattr(data, "shape") and hasattr(data, "dtype") and not _is_dataset(data)
+    if _is_pandas(data):
+        data = _to_numpy(data)
+    if (
+        isinstance(data, dict)
+        or isinstance(data, np.ndarray)
+        or (hasattr(data, "shape") and hasattr(data, "dtype") and not _is_dataset(data))
     ):
         arrays = [_as_array(v, s, what) for v, s in zip(_split_inputs(data, specs, what), specs)]
         return [a[:limit] for a in arrays]
@@ -146,15 +217,25 @@ def calibration_arrays(
     if isinstance(data, list):
         arrays = [_as_array(data, specs[0], what)]
         return [a[:limit] for a in arrays]
-    return _collect(data, specs, what, limit, with_labels=False)[0]
+    return _collect(data, specs, what, limit, None)[0]
 
 
 def _collect(
-    data: Any, specs: list[InputSpec], what: str, limit: int | None, with_labels: bool
-) -> tuple[list[np.ndarray], np.ndarray | None]:
-    """Drain a dataset or generator into arrays (stopping after ``limit`` samples)."""
+    data: Any,
+    specs: list[InputSpec],
+    what: str,
+    limit: int | None,
+    outputs: list[OutputSpec] | None | bool,
+) -> tuple[list[np.ndarray], list[np.ndarray], list[int]]:
+    """Drain a dataset or generator into arrays (stopping after ``limit`` samples).
+
+    With ``outputs`` (a list, or True for a single unnamed output) every item is an
+    ``(x, y)`` pair and the labels are collected per output too.
+    """
+    with_labels = outputs is not None
     parts: list[list[np.ndarray]] = [[] for _ in specs]
-    labels: list[np.ndarray] = []
+    labels: list[list[np.ndarray]] = []
+    scored: list[int] = []
     count = 0
     for item in _iterate(data, what):
         if with_labels:
@@ -173,16 +254,17 @@ def _collect(
         for store, arr in zip(parts, arrays):
             store.append(arr)
         if with_labels:
-            y = np.asarray(_to_numpy(y))
-            labels.append(y if y.ndim >= 1 and len(y) == len(arrays[0]) else y[np.newaxis])
+            ys, scored = _labels(y, _outputs_or_one(outputs), what)
+            labels = labels or [[] for _ in ys]
+            for store, part in zip(labels, ys):
+                store.append(part if part.ndim >= 1 and len(part) == len(arrays[0]) else part[None])
         count += len(arrays[0])
         if limit is not None and count >= limit:
             break
     if count == 0:
         raise NbOptUsageError(f"{what}: the dataset or generator yielded no samples")
     xs = [np.concatenate(p)[:limit] if limit else np.concatenate(p) for p in parts]
-    ys = np.concatenate(labels) if with_labels else None
-    return xs, ys
+    return xs, [np.concatenate(p) for p in labels], scored
 
 
 def _same_rank(item: Any, spec: InputSpec) -> bool:
@@ -194,32 +276,100 @@ def _same_rank(item: Any, spec: InputSpec) -> bool:
     return arr.dtype != object and arr.ndim == len(spec.shape)
 
 
-def eval_data(data: Any, specs: list[InputSpec]) -> EvalData:
-    """Evaluation ``(x, y)`` from a tuple, a dataset or a generator of ``(x, y)`` pairs."""
-    what = "evaluation data"
+def _outputs_or_one(outputs: list[OutputSpec] | None | bool) -> list[OutputSpec]:
+    if isinstance(outputs, list) and outputs:
+        return outputs
+    return [OutputSpec("out0", ())]
+
+
+def _label_array(y: Any, what: str) -> np.ndarray:
+    y = np.asarray(_to_numpy(y))
+    if y.dtype == object or y.ndim == 0:
+        raise NbOptTypeError(f"{what}: labels must be a numeric array, got {y.dtype}")
+    return y
+
+
+def _array_like(value: Any) -> bool:
+    return isinstance(value, np.ndarray) or _is_pandas(value) or hasattr(value, "numpy")
+
+
+def _labels(y: Any, outputs: list[OutputSpec], what: str) -> tuple[list[np.ndarray], list[int]]:
+    """Label arrays and the index of the output each scores, from one array, a list or a dict."""
+    names = [o.name for o in outputs]
+    if isinstance(y, dict):
+        index = {o.name: i for i, o in enumerate(outputs)}
+        index.update({o.key: i for i, o in enumerate(outputs) if o.key})
+        unknown = [str(k) for k in y if k not in index]
+        if unknown:
+            raise NbOptUsageError(
+                f"{what}: no output named {unknown[0]!r}; the model's outputs are "
+                f"{', '.join(repr(n) for n in names)}"
+            )
+        pairs = sorted((index[k], v) for k, v in y.items())
+        return [_label_array(v, what) for _, v in pairs], [i for i, _ in pairs]
+    several = isinstance(y, (list, tuple)) and y and all(_array_like(v) for v in y)
+    if len(outputs) == 1:
+        if several and len(y) > 1:
+            raise NbOptUsageError(
+                f"{what}: the model has one output but {len(y)} label arrays were given; "
+                "pass one array of labels"
+            )
+        return [_label_array(y[0] if several else y, what)], [0]
+    if several and len(y) == len(outputs):
+        return [_label_array(v, what) for v in y], list(range(len(outputs)))
+    example = ", ".join(f"y_{n}" for n in names)
+    keyed = ", ".join(f"{n!r}: y_{n}" for n in names)
+    raise NbOptUsageError(
+        f"{what}: the model has {len(outputs)} outputs ({', '.join(repr(n) for n in names)}); "
+        f"pass labels for each, e.g. (x, [{example}]) or (x, {{{keyed}}})"
+    )
+
+
+def eval_data(
+    data: Any,
+    specs: list[InputSpec],
+    outputs: list[OutputSpec] | None = None,
+    what: str = "evaluation data",
+    hint: str = "pass (x, y), e.g. --eval x_test,y_test",
+) -> EvalData:
+    """Inputs and labels from an ``(x, y)`` tuple, a dataset or a generator of pairs.
+
+    ``outputs`` are the model's outputs (see :func:`nbopt.engine.keras_models.output_specs`):
+    ``y`` may then be a list (one array per output) or a dict keyed by output name.
+    """
+    outs = _outputs_or_one(outputs)
     if isinstance(data, (tuple, list)) and len(data) == 2 and not _is_dataset(data):
         x, y = data
         xs = [_as_array(v, s, what) for v, s in zip(_split_inputs(x, specs, what), specs)]
-        y = np.asarray(_to_numpy(y))
+        ys, scored = _labels(y, outs, what)
+    elif _is_pandas(data) or isinstance(data, np.ndarray):
+        raise NbOptUsageError(f"{what}: got inputs without labels; {hint}")
     elif _is_dataset(data) or isinstance(data, Iterable) or callable(data):
-        if isinstance(data, np.ndarray):
-            raise NbOptUsageError(
-                f"{what}: got inputs without labels; pass (x, y), e.g. --eval x_test,y_test"
-            )
-        xs, y = _collect(data, specs, what, None, with_labels=True)
+        if isinstance(data, dict):
+            raise NbOptUsageError(f"{what}: got a dict of inputs without labels; {hint}")
+        xs, ys, scored = _collect(data, specs, what, None, outs)
     else:
         raise NbOptTypeError(
             f"{what}: expected an (x, y) tuple, a tf.data.Dataset or a generator of (x, y), "
             f"got {type(data).__name__}"
         )
-    if y.dtype == object or y.ndim == 0:
-        raise NbOptTypeError(f"{what}: labels must be a numeric array, got {y.dtype}")
     lengths = {len(a) for a in xs}
-    if len(lengths) != 1 or len(y) not in lengths:
-        raise NbOptUsageError(
-            f"{what}: x has {len(xs[0])} samples but y has {len(y)}; pass arrays of equal length"
-        )
-    return EvalData(xs, y)
+    for y in ys:
+        if len(lengths) != 1 or len(y) not in lengths:
+            raise NbOptUsageError(
+                f"{what}: x has {len(xs[0])} samples but y has {len(y)}; "
+                "pass arrays of equal length"
+            )
+    return EvalData(xs, ys, scored, [outs[i].name for i in scored])
+
+
+def fit_data(
+    data: Any, specs: list[InputSpec], outputs: list[OutputSpec] | None = None
+) -> EvalData:
+    """Training ``(x, y)`` for ``fit=``: as :func:`eval_data`, with errors that name ``fit``."""
+    return eval_data(
+        data, specs, outputs, what="fit data", hint="fit needs labels, e.g. fit=(x_train, y_train)"
+    )
 
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
@@ -275,3 +425,35 @@ def resolve_metric(
     if classes == 1 and integer_labels and set(np.unique(y)).issubset({0, 1}):
         return "accuracy", top1_accuracy
     return "mse", mean_squared_error
+
+
+def resolve_metrics(
+    metric: str | Metric | dict[str, Any] | None,
+    evaluation: EvalData,
+    shapes: list[tuple[int | None, ...]],
+) -> list[tuple[str, Metric]]:
+    """The metric of every scored output of ``evaluation`` (see :func:`resolve_metric`).
+
+    ``metric`` applies to every output, or is a dict keyed by output name.
+    """
+    resolved = []
+    for name, index, y in zip(evaluation.names, evaluation.outputs, evaluation.ys):
+        chosen = metric.get(name) if isinstance(metric, dict) else metric
+        shape = shapes[index] if index < len(shapes) else ()
+        resolved.append(resolve_metric(chosen, y, shape))
+    return resolved
+
+
+def score(
+    evaluation: EvalData, metrics: list[tuple[str, Metric]], predictions: list[np.ndarray]
+) -> dict[str, dict[str, Any]]:
+    """Every scored output's metric: ``{output name: {"metric": name, "value": number}}``.
+
+    ``predictions`` holds one array per model output, in the model's output order.
+    """
+    scores: dict[str, dict[str, Any]] = {}
+    for name, index, y, (metric_name, fn) in zip(
+        evaluation.names, evaluation.outputs, evaluation.ys, metrics
+    ):
+        scores[name] = {"metric": metric_name, "value": float(fn(y, predictions[index]))}
+    return scores

@@ -16,18 +16,58 @@ def make_interpreter(content: bytes, threads: int | None = None) -> Any:
     try:
         return Interpreter(model_content=bytes(content), num_threads=threads)
     except Exception as exc:
-        raise ConversionError(f"the interpreter cannot load the model: {first_line(exc)}") from exc
+        raise interpreter_error("load", exc) from exc
 
 
-def first_line(exc: BaseException, limit: int = 300) -> str:
-    """A short, one-line form of an exception message (converter errors run to pages)."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    text = lines[0] if lines else type(exc).__name__
-    for line in lines:  # MLIR puts the useful part on an 'error:' line
-        if "error:" in line:
-            text = line[line.index("error:") :]
-            break
+def first_line(exc: BaseException, limit: int = 600) -> str:
+    """The one line of an exception's message that says what went wrong.
+
+    Converter (MLIR) errors run to pages: each ``error:`` line is prefixed by a
+    ``loc(callsite(...))`` trace. The text after ``error:`` is kept, TensorFlow's own hint
+    ("Please consider ...", "... not supported ...") preferred, locations removed.
+    """
+    lines = [ln.strip() for ln in str(exc).replace("\\n", ";").splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__
+    found = [_strip_locations(ln[ln.index("error:") :]) for ln in lines if "error:" in ln]
+    found = [f for f in found if f and not f.startswith("failed while converting")]
+    hints = [f for f in found if any(k in f for k in _HINTS)]
+    text = hints[-1] if hints else (found[0] if found else _strip_locations(lines[0]))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _strip_locations(text: str) -> str:
+    """``error: loc(callsite(...)): message`` → ``message`` (MLIR's location prefixes)."""
+    while True:
+        text = text.strip().removeprefix("error:").strip()
+        if not text.startswith("loc("):
+            return text
+        depth = 0
+        for i, ch in enumerate(text[3:], start=3):  # from the "(" of "loc("
+            depth += (ch == "(") - (ch == ")")
+            if depth == 0:
+                text = text[i + 1 :].lstrip(" :")
+                break
+        else:
+            return ""
+
+
+#: Words of the converter's lines that say what to do, preferred over the first error.
+_HINTS = ("Please consider", "not supported", "neither a custom op nor a flex op", "consider")
+
+#: The interpreter's complaint about a model with TensorFlow (Flex) ops.
+_FLEX_REFUSAL = "Select TensorFlow op(s)"
+
+
+def interpreter_error(action: str, exc: BaseException) -> ConversionError:
+    """A ``ConversionError`` for an interpreter that cannot ``action`` the model."""
+    if _FLEX_REFUSAL in str(exc):
+        return ConversionError(
+            "the model contains TensorFlow (Flex) ops and the LiteRT interpreter in Python has "
+            "no Flex delegate, so it cannot be measured here; the .tflite is made (save it "
+            "from .models) and runs where the Flex delegate is linked"
+        )
+    return ConversionError(f"the interpreter cannot {action} the model: {first_line(exc)}")
 
 
 def quantize_input(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
@@ -72,9 +112,7 @@ class Runner:
                 self.interpreter.resize_tensor_input(d["index"], [batch, *d["shape"][1:]])
             self.interpreter.allocate_tensors()
         except Exception as exc:
-            raise ConversionError(
-                f"the interpreter cannot allocate the model: {first_line(exc)}"
-            ) from exc
+            raise interpreter_error("allocate", exc) from exc
         self.batch = batch
 
     def fixed_batch(self) -> int | None:
@@ -114,6 +152,9 @@ class Runner:
                         for p in part
                     ]
             self.set_inputs(part)
+            # Fused sequence ops (LSTM) keep their state in variable tensors across
+            # invocations: each batch starts from zeros, as in Keras.
+            self.interpreter.reset_all_variables()
             self.interpreter.invoke()
             for store, out in zip(chunks, self.outputs_now()):
                 store.append(out[:count].copy())

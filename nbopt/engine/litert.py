@@ -40,7 +40,8 @@ def _recipe(scheme: str) -> Any:
     return manager.get_quantization_recipe()
 
 
-def _signature_inputs(content: bytes) -> tuple[str, list[str]]:
+def _signature_inputs(content: bytes) -> tuple[str, list[str], int | None]:
+    """The signature's key, its input names and the batch size it insists on (or None)."""
     from .interpreter import make_interpreter
 
     interp = make_interpreter(content)
@@ -48,7 +49,10 @@ def _signature_inputs(content: bytes) -> tuple[str, list[str]]:
     if len(signatures) != 1:
         raise ConversionError("the LiteRT Quantizer needs a model with one signature")
     key, sig = next(iter(signatures.items()))
-    return key, sorted(sig["inputs"])
+    details = interp.get_signature_runner(key).get_input_details()
+    shape = next(iter(details.values())).get("shape_signature") if details else None
+    fixed = int(shape[0]) if shape is not None and len(shape) and shape[0] > 0 else None
+    return key, sorted(sig["inputs"]), fixed
 
 
 def quantize_flatbuffer(
@@ -89,7 +93,8 @@ def _quantize(
         if scheme == "int8":
             if calib is None:
                 raise ConversionError("int8 needs calibration data")
-            key, names = _signature_inputs(float_content)
+            key, names, fixed = _signature_inputs(float_content)
+            batch = fixed or batch  # a recurrent model's signature takes one sample
             # Min/max statistics over batches equal those over single samples.
             samples = [
                 {name: x[i : i + batch] for name, x in zip(names, calib)}

@@ -45,13 +45,17 @@ SCHEMA: tuple[Column, ...] = (
     Column("metric", "object", "metric"),
     Column("accuracy", "float64", "accuracy", "metric"),
     Column("accuracy_delta", "float64", "Δ", "delta"),
+    # Every scored output: {output name: {"metric": str, "value": float, "delta": float}};
+    # ``metric`` / ``accuracy`` are those of ``metric_output`` (set when there are several).
     Column("metrics", "object", "metrics"),
+    Column("metric_output", "object", "output"),
     Column("sparsity", "float64", "sparsity", "share"),
     Column("max_distinct_values", "Int64", "distinct values", "count"),
     Column("path", "object", "path"),
     Column("gpu_compatible", "boolean", "GPU", "bool"),
     Column("edgetpu_ready", "boolean", "Edge TPU", "bool"),
     Column("compat_notes", "object", "compatibility"),
+    Column("needs_flex", "boolean", "Flex", "bool"),
     Column("note", "object", "note"),
     Column("io", "object", "I/O"),
     Column("threads", "Int64", "threads", "count"),
@@ -102,6 +106,10 @@ def fill_ratios(row: dict[str, Any], base: dict[str, Any] | None) -> None:
         row[column] = float(a) / float(b) if a and b else None
     if row.get("accuracy") is not None and base.get("accuracy") is not None:
         row["accuracy_delta"] = float(row["accuracy"]) - float(base["accuracy"])
+    for output, entry in (row.get("metrics") or {}).items():
+        reference = (base.get("metrics") or {}).get(output)
+        if reference is not None and row is not base:
+            entry["delta"] = float(entry["value"]) - float(reference["value"])
 
 
 def variant_label(row: dict[str, Any]) -> str:
