@@ -344,6 +344,12 @@ class NbOptMagics(Magics):
         help="With --aware: keep a pruned/clustered model's structure (PQAT/CQAT/PCQAT).",
     )
     @argument(
+        "--allow-flex",
+        action="store_true",
+        help="Let ops without a TFLite kernel run as TensorFlow ops (Flex; needs the Flex "
+        "delegate at run time).",
+    )
+    @argument(
         "--skip", default=None, help="With --aware: layers to leave in float, comma-separated."
     )
     @_training
@@ -385,8 +391,13 @@ class NbOptMagics(Magics):
                     raise UsageError(f"--{option} goes with --aware (quantization-aware training)")
             out = self._output(args)
             return self._run(
-                args, lambda: api.quantize(model, args.scheme, calib, io=args.io, **out)
+                args,
+                lambda: api.quantize(
+                    model, args.scheme, calib, io=args.io, allow_flex=args.allow_flex, **out
+                ),
             )
+        if args.allow_flex:
+            raise UsageError("--allow-flex applies to post-training schemes, not to --aware")
         training = self._fine_tune(args, cell, "quantize")
         out = self._output(args)
         return self._run(

@@ -21,6 +21,12 @@ from nbopt.errors import NbOptError
 BAD_MAGIC_CALLS = [
     (
         "quantize",
+        "model --aware --allow-flex --fit x_train,y_train",
+        None,
+        "--allow-flex applies to post-training schemes, not to --aware",
+    ),
+    (
+        "quantize",
         "modle --scheme dynamic",
         None,
         "no variable named 'modle' in this kernel; pass the name of a Keras model",
