@@ -241,6 +241,7 @@ def quantize(
     fine_tune: Any = None,
     preserve: str | None = None,
     skip: list[str] | str | None = None,
+    per_tensor: bool = False,
 ) -> TFLiteModel | Comparison:
     """Post-training quantization of a Keras model, measured against its float32 baseline.
 
@@ -256,7 +257,11 @@ def quantize(
         A tf_keras (Keras 2) or Keras 3 model with defined inputs. It is only read.
     scheme : str or list of str, optional
         ``float16``, ``dynamic``, ``int8``, ``int16x8`` (comma-separated or a list). By
-        default all four; those needing calibration are skipped when ``calib`` is missing.
+        default these four; those needing calibration are skipped when ``calib`` is missing.
+        Below int8, made by the LiteRT Quantizer without data: ``int4`` (4-bit weights per
+        channel, dynamic-range activations), ``int4-block32`` / ``int4-block64`` (a scale
+        per block of 32/64 weights), ``weight-int8`` / ``weight-int4`` (weight-only: stored
+        as integers, dequantized to float at load).
     calib : array, (x, y), tf.data.Dataset or generator, optional
         Representative samples for ``int8`` and ``int16x8`` (100-500 is typical).
     eval : (x, y), tf.data.Dataset or generator, optional
@@ -274,6 +279,9 @@ def quantize(
         Replace existing files when saving.
     progress : callable(Event), optional
         Receives progress events while the comparison runs.
+    per_tensor : bool
+        int8 weights with one scale per tensor instead of one per channel (what many
+        microcontroller and NPU toolchains need).
 
     Returns
     -------
@@ -325,6 +333,7 @@ def quantize(
         settings=_settings(threads),
         listener=progress,
         skip_uncalibrated=scheme is None,
+        per_tensor=per_tensor,
     )
     if save:
         comparison.save(save, force=force)

@@ -10,13 +10,14 @@ from typing import Any
 from ..errors import ConversionError, NbOptError, NbOptUsageError
 from . import results
 from .compat import compatibility
-from .convert import IO_TYPES, NEEDS_CALIBRATION, convert, export_saved_model
+from .convert import IO_TYPES, LOW_BIT_SCHEMES, NEEDS_CALIBRATION, convert, export_saved_model
 from .data import EvalData, calibration_arrays, eval_data, resolve_metric
 from .events import Event, Listener, emit
 from .interpreter import Runner, first_line
 from .keras_models import input_specs, output_shape, require_model
 from .litert import QUANTIZER_SCHEMES, quantize_flatbuffer
 from .measure import MeasureSettings, measure_latency
+from .memory import add_memory_columns
 from .tflite_model import TFLiteModel
 
 
@@ -174,6 +175,7 @@ class Run:
         row["size_bytes"] = model.size
         row["gzip_bytes"] = model.gzip_size
         row.update(compatibility(model.content))  # ~5 ms: reads the flatbuffer only
+        add_memory_columns(row, model.content, model.scheme, self.settings.isolate)
         self.step(model.scheme, "measuring latency")
         lat = measure_latency(model.content, self.settings, self.sample)
         row["latency_ms"] = lat.median_ms
@@ -223,13 +225,20 @@ def derive(
     float_content: bytes | None,
     calib: list[Any] | None,
     io: str = "float",
+    per_tensor: bool = False,
 ) -> bytes:
     """``scheme`` of a model: from its float32 flatbuffer with the LiteRT Quantizer where
     that applies (``engine="litert"``), else (or if it fails) with the TFLite converter.
+    The low-bit and weight-only schemes (``LOW_BIT_SCHEMES``) only the quantizer makes.
 
     ``row["converter"]`` says which made it.
     """
     settings = run.settings
+    if scheme in LOW_BIT_SCHEMES:
+        row["converter"] = "litert-quantizer"
+        if float_content is None:
+            raise ConversionError(f"{scheme} is made from the float32 model, which failed")
+        return quantize_flatbuffer(float_content, scheme, None, settings.threads)
     # The quantizer's int8 model has int8 inputs and outputs: it stands in for io="int8".
     fits = io == ("int8" if scheme == "int8" else "float")
     if (
@@ -239,13 +248,17 @@ def derive(
         and fits
     ):
         try:
-            content = quantize_flatbuffer(float_content, scheme, calib, settings.threads)
+            content = quantize_flatbuffer(
+                float_content, scheme, calib, settings.threads, per_tensor=per_tensor
+            )
             row["converter"] = "litert-quantizer"
             return content
         except ConversionError as exc:
             row["note"] = f"{exc}; made with the TFLite converter instead"
     row["converter"] = "tflite-converter"
-    return convert(saved_model_dir, scheme, calib, io, isolate=settings.isolate)
+    return convert(
+        saved_model_dir, scheme, calib, io, isolate=settings.isolate, per_tensor=per_tensor
+    )
 
 
 def prepare_data(
@@ -274,6 +287,7 @@ def run_post_training(
     settings: MeasureSettings | None = None,
     listener: Listener | None = None,
     skip_uncalibrated: bool = False,
+    per_tensor: bool = False,
 ) -> Comparison:
     """Convert ``model`` with the float32 baseline and each of ``schemes``, measuring each.
 
@@ -287,6 +301,8 @@ def run_post_training(
         raise NbOptUsageError(f"unknown io {io!r}; choose from {', '.join(IO_TYPES)}")
     if io != "float" and "int8" not in schemes:
         raise NbOptUsageError(f"io={io!r} applies to the int8 scheme; add int8 to the schemes")
+    if per_tensor and "int8" not in schemes:
+        raise NbOptUsageError("per_tensor applies to the int8 scheme; add int8 to the schemes")
     missing = [s for s in schemes if s in NEEDS_CALIBRATION] if calib is None else []
     if missing and not skip_uncalibrated:
         raise NbOptUsageError(
@@ -315,6 +331,8 @@ def run_post_training(
         for scheme in order:
             technique = "baseline" if scheme == "float32" else "ptq"
             row = run.row(scheme, technique, io=io if scheme == "int8" else "float")
+            if per_tensor and scheme == "int8":
+                row["per_tensor"] = True
             if calib_arrays is not None and scheme in NEEDS_CALIBRATION:
                 row["calib_samples"] = len(calib_arrays[0])
             if scheme in missing:
@@ -332,7 +350,14 @@ def run_post_training(
             run.variant(
                 row,
                 lambda s=scheme, r=row, b=base: derive(
-                    run, r, s, exported.path, b.content if b else None, calib_arrays, r["io"]
+                    run,
+                    r,
+                    s,
+                    exported.path,
+                    b.content if b else None,
+                    calib_arrays,
+                    r["io"],
+                    bool(r.get("per_tensor")),
                 ),
             )
     except KeyboardInterrupt:

@@ -16,18 +16,40 @@ import numpy as np
 from ..errors import ConversionError
 from .interpreter import first_line
 
+#: Schemes only the quantizer makes (the TFLite converter has no 4-bit or weight-only
+#: recipe), each with its LiteRT Quantizer recipe: 4-bit weights per channel or in blocks of
+#: 32/64 values with dynamic-range activations, or weights dequantized to float at load.
+QUANTIZER_ONLY_RECIPES = {
+    "int4": "dynamic_wi4_afp32",
+    "int4-block32": "dynamic_wi4b32_afp32",
+    "int4-block64": "dynamic_wi4b64_afp32",
+    "weight-int8": "weight_only_wi8_afp32",
+    "weight-int4": "weight_only_wi4_afp32",
+}
 #: Schemes the quantizer makes: float16 and dynamic with float inputs and outputs, int8 as
 #: an integer-only model (int8 inputs and outputs, like the converter's io="int8").
-QUANTIZER_SCHEMES = frozenset({"float16", "dynamic", "int8"})
+QUANTIZER_SCHEMES = frozenset({"float16", "dynamic", "int8", *QUANTIZER_ONLY_RECIPES})
 
 
-def _recipe(scheme: str) -> Any:
+def _recipe(scheme: str, per_tensor: bool = False) -> Any:
     from litert_quantizer import qtyping, recipe
     from litert_quantizer.algorithm_manager import AlgorithmName
     from litert_quantizer.recipe_manager import RecipeManager
 
+    if scheme in QUANTIZER_ONLY_RECIPES:
+        return getattr(recipe, QUANTIZER_ONLY_RECIPES[scheme])()
     if scheme == "dynamic":
         return recipe.dynamic_wi8_afp32()
+    if scheme == "int8" and per_tensor:  # one weight scale per tensor
+        manager = RecipeManager()
+        manager.add_static_config(
+            regex=".*",
+            operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
+            activation_num_bits=8,
+            weight_num_bits=8,
+            weight_granularity=qtyping.QuantGranularity.TENSORWISE,
+        )
+        return manager.get_quantization_recipe()
     if scheme == "int8":
         return recipe.static_wi8_ai8()
     manager = RecipeManager()  # float16: fp16 weights, float compute, as the converter does
@@ -57,8 +79,12 @@ def quantize_flatbuffer(
     calib: list[np.ndarray] | None = None,
     threads: int = 1,
     batch: int = 32,
+    per_tensor: bool = False,
 ) -> bytes:
-    """``scheme`` applied to a float32 .tflite by the LiteRT Quantizer."""
+    """``scheme`` applied to a float32 .tflite by the LiteRT Quantizer.
+
+    ``per_tensor`` (int8 only) gives every weight tensor one scale instead of one per channel.
+    """
     if scheme not in QUANTIZER_SCHEMES:
         raise ConversionError(f"the LiteRT Quantizer path does not make {scheme}")
     import contextlib
@@ -71,7 +97,7 @@ def quantize_flatbuffer(
     # interpreter option its calibrator uses: neither is for the user.
     with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _quantize(quantizer, float_content, scheme, calib, threads, batch)
+        return _quantize(quantizer, float_content, scheme, calib, threads, batch, per_tensor)
 
 
 def _quantize(
@@ -81,10 +107,11 @@ def _quantize(
     calib: list[np.ndarray] | None,
     threads: int,
     batch: int,
+    per_tensor: bool = False,
 ) -> bytes:
     try:
         q = quantizer.Quantizer(bytearray(float_content))
-        q.load_quantization_recipe(_recipe(scheme))
+        q.load_quantization_recipe(_recipe(scheme, per_tensor))
         calibration = None
         if scheme == "int8":
             if calib is None:
