@@ -9,6 +9,7 @@ wherever the quantizer cannot (int8 with float or uint8 I/O, int16x8, or an erro
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,48 @@ def _recipe(scheme: str, per_tensor: bool = False) -> Any:
     return manager.get_quantization_recipe()
 
 
+#: How the quantizer names a weight it cannot quantize (e.g. a dimension that is not a
+#: multiple of the block size).
+_UNQUANTIZABLE = re.compile(r"Failed to get quantization parameters for tensor: (.+?)\. Error:")
+
+
+def _consumer_scopes(content: bytes, tensor: str) -> list[str]:
+    """The quantizer's scope names (output names, ``;``-joined) of the ops reading ``tensor``."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
+    scopes = []
+    for sub in model.subgraphs or []:
+        names = [t.name.decode() if isinstance(t.name, bytes) else t.name for t in sub.tensors]
+        for op in sub.operators or []:
+            if tensor in [names[i] for i in op.inputs if i >= 0]:
+                scopes.append("".join(f"{names[i]};" for i in op.outputs if i >= 0))
+    return scopes
+
+
+def _quantize_weights(quantizer: Any, float_content: bytes, scheme: str) -> bytes:
+    """A low-bit or weight-only scheme; ops whose weights it cannot quantize stay float."""
+    base = _recipe(scheme)
+    kept: list[str] = []
+    for _ in range(64):  # one op more left in float per try
+        skip = [
+            {**base[0], "regex": f"^{re.escape(scope)}$", "algorithm_key": "no_quantize"}
+            for scope in kept
+        ]
+        try:
+            q = quantizer.Quantizer(bytearray(float_content))
+            q.load_quantization_recipe(base + skip)
+            result = q.quantize(None, enable_progress_bar=False, enable_progress_report=False)
+            return bytes(result.quantized_model)
+        except Exception as exc:
+            found = _UNQUANTIZABLE.search(str(exc))
+            scopes = _consumer_scopes(float_content, found.group(1)) if found else []
+            if not scopes or set(scopes) <= set(kept):
+                raise ConversionError(f"LiteRT Quantizer: {first_line(exc)}") from exc
+            kept += [s for s in scopes if s not in kept]
+    raise ConversionError(f"LiteRT Quantizer: {scheme} could not quantize this model")
+
+
 def _signature_inputs(content: bytes) -> tuple[str, list[str]]:
     from .interpreter import make_interpreter
 
@@ -109,6 +152,8 @@ def _quantize(
     batch: int,
     per_tensor: bool = False,
 ) -> bytes:
+    if scheme in QUANTIZER_ONLY_RECIPES:
+        return _quantize_weights(quantizer, float_content, scheme)
     try:
         q = quantizer.Quantizer(bytearray(float_content))
         q.load_quantization_recipe(_recipe(scheme, per_tensor))

@@ -174,7 +174,10 @@ def plan_arena(graph: Graph) -> int:
     Largest buffers first, each at the lowest offset where it overlaps no placed buffer
     that is alive at the same time. Returns the arena's high-water mark.
     """
-    buffers = sorted(lifetimes(graph).values(), key=lambda b: -b[2])
+    # Largest first; equal sizes in reverse tensor order, as TFLite Micro's planner takes
+    # them (it lists the buffers from the tail, then sorts them stably by size).
+    planned = lifetimes(graph)
+    buffers = [planned[t] for t in sorted(planned, key=lambda t: (-planned[t][2], -t))]
     placed: list[tuple[int, int, int, int]] = []  # offset, size, first, last
     for start, stop, size in buffers:
         live = sorted((p for p in placed if p[2] <= stop and start <= p[3]), key=lambda p: p[0])
