@@ -131,3 +131,29 @@ def test_without_tflite_micro_the_planner_and_op_rules_decide(digits_variants, m
         "MCU: float activations with integer weights (hybrid CONV_2D, FULLY_CONNECTED) "
         "are not supported; use int8"
     ]
+
+
+def test_mcu_recommendation_is_integer_only_int8_per_tensor_on_request():
+    from nbopt.engine.recommend import decide
+
+    rec = decide(calib=True, fit=True, target="mcu")
+    assert [c.label for c in rec.path] == ["int8 (int8 I/O)", "qat (int8 I/O)"]
+    assert "--per-tensor" in " ".join(rec.reasons)
+    per_tensor = decide(calib=True, fit=False, target="mcu", per_tensor=True)
+    assert [c.label for c in per_tensor.path] == ["int8 (int8 I/O, per-tensor)"]
+    assert decide(calib=False, fit=False, target="mcu").needs == "--calib"
+
+
+def test_recommend_for_mcu_checks_ram_and_flash_budgets(trained_cnn, digits):
+    x_train, _, x_test, y_test = digits
+    common = {"calib": x_train[:128], "eval": (x_test, y_test), "target": "mcu"}
+    fits = nbopt.recommend(trained_cnn, **common, ram_kb=64, flash_kb=256, verify=True)
+    assert fits.scheme == "int8" and fits.io == "int8" and fits.model is not None
+    step = fits.trail[0]
+    assert step["within_budget"] and step["mcu_ready"] and step["size_bytes"] < 256 * 1024
+    assert any("KB of 64 KB" in r and "within budget" in r for r in fits.reasons)
+    # int8 weights of the 154k-parameter CNN need about 155 KB of flash: not in 100 KB.
+    too_small = nbopt.recommend(trained_cnn, **common, flash_kb=100, verify=True)
+    assert too_small.model is None and not too_small.trail[0]["within_budget"]
+    assert any("over the flash budget" in r for r in too_small.reasons)
+    assert too_small.reasons[-1] == "No scheme on the path fits the device; try a smaller model."
