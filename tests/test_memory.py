@@ -157,3 +157,31 @@ def test_recommend_for_mcu_checks_ram_and_flash_budgets(trained_cnn, digits):
     assert too_small.model is None and not too_small.trail[0]["within_budget"]
     assert any("over the flash budget" in r for r in too_small.reasons)
     assert too_small.reasons[-1] == "No scheme on the path fits the device; try a smaller model."
+
+
+def test_quantizer_weights_are_stored_inside_the_flatbuffer(trained_cnn, digits):
+    import warnings
+
+    from litert_quantizer import quantizer
+
+    from nbopt.engine.interpreter import Runner
+    from nbopt.engine.litert import _recipe, inline_buffers
+
+    float16 = nbopt.quantize(trained_cnn, "float16")
+    assert float16.row["converter"] == "litert-quantizer"
+    assert memory.read_graph(float16.content).external_buffers == 0
+    # Over 256 KB of weights, the quantizer itself writes them after the flatbuffer.
+    base = float16.comparison.models["float32"].content
+    q = quantizer.Quantizer(bytearray(base))
+    q.load_quantization_recipe(_recipe("float16"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = bytes(q.quantize(None, enable_progress_bar=False).quantized_model)
+    outside = memory.read_graph(raw)
+    assert outside.external_buffers > 0
+    inlined = inline_buffers(raw)
+    inside = memory.read_graph(inlined)
+    assert inside.external_buffers == 0 and inside.weights_bytes == outside.weights_bytes
+    x = digits[2][:16]
+    np.testing.assert_array_equal(Runner(raw).predict([x])[0], Runner(inlined).predict([x])[0])
+    assert memory.memory_columns(raw)["mcu_ready"] is False

@@ -140,7 +140,30 @@ def quantize_flatbuffer(
     # interpreter option its calibrator uses: neither is for the user.
     with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _quantize(quantizer, float_content, scheme, calib, threads, batch, per_tensor)
+        content = _quantize(quantizer, float_content, scheme, calib, threads, batch, per_tensor)
+    return inline_buffers(content)
+
+
+def inline_buffers(content: bytes) -> bytes:
+    """``content`` with every weight inside the flatbuffer.
+
+    The quantizer stores the weights of models over 256 KB after the flatbuffer (buffers
+    with an offset, a format for models over 2 GB); TFLite Micro and other readers of the
+    plain format do not see them there.
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    head = schema.Model.GetRootAs(bytearray(content), 0)
+    if not any(head.Buffers(i).Offset() > 1 for i in range(head.BuffersLength())):
+        return content
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))  # reads them in
+    for buf in model.buffers:
+        buf.offset, buf.size = 0, 0
+        if buf.data is not None:  # packed as one vector (a bytearray is packed bytewise)
+            buf.data = np.frombuffer(bytes(buf.data), np.uint8)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def _quantize(

@@ -15,7 +15,7 @@ import os
 import re
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 #: TFLite Micro aligns every arena buffer to 16 bytes (MicroArenaBufferAlignment).
@@ -89,7 +89,7 @@ class Graph:
     outputs: list[int]
     weights_bytes: int
     subgraphs: int = 1
-    names: dict[int, str] = field(default_factory=dict)
+    external_buffers: int = 0  # weights stored after the flatbuffer (offset buffers)
 
 
 def _enum_names(enum: Any) -> dict[int, str]:
@@ -109,7 +109,7 @@ def read_graph(content: bytes) -> Graph:
         builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
         codes.append(opnames.get(builtin, f"OP_{builtin}"))
     sub = model.Subgraphs(0)
-    tensors, used_buffers = [], {}
+    tensors, used_buffers, external = [], {}, set()
     for i in range(sub.TensorsLength()):
         t = sub.Tensors(i)
         kind = types.get(t.Type(), "UNKNOWN")
@@ -118,6 +118,8 @@ def read_graph(content: bytes) -> Graph:
         data = (buf.DataLength() or (buf.Size() if buf.Offset() > 1 else 0)) if buf else 0
         if data:
             used_buffers[t.Buffer()] = data
+        if buf and buf.Offset() > 1:
+            external.add(t.Buffer())
         elements = 1
         for d in t.ShapeAsNumpy() if t.ShapeLength() else []:
             elements *= max(int(d), 1)
@@ -136,6 +138,7 @@ def read_graph(content: bytes) -> Graph:
         outputs=[int(x) for x in sub.OutputsAsNumpy()] if sub.OutputsLength() else [],
         weights_bytes=sum(used_buffers.values()),
         subgraphs=model.SubgraphsLength(),
+        external_buffers=len(external),
     )
 
 
@@ -322,7 +325,13 @@ def memory_columns(content: bytes, isolate: bool = False) -> dict[str, Any]:
         "ram_method": "greedy",
     }
     notes = []
-    if tflm_available():
+    if graph.external_buffers:  # TFLite Micro would take them for empty arena tensors
+        row["mcu_ready"] = False
+        notes.append(
+            f"{graph.external_buffers} weight buffers are stored after the flatbuffer "
+            "(offset buffers), which TFLite Micro does not read"
+        )
+    elif tflm_available():
         try:
             if isolate:
                 from . import worker
