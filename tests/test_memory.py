@@ -129,7 +129,7 @@ def test_without_tflite_micro_the_planner_and_op_rules_decide(digits_variants, m
     assert dynamic["mcu_ready"] is False
     assert dynamic["mcu_notes"] == [
         "MCU: float activations with integer weights (hybrid CONV_2D, FULLY_CONNECTED) "
-        "are not supported; use int8"
+        "are not supported: use int8"
     ]
 
 

@@ -295,7 +295,7 @@ def mcu_rules(graph: Graph) -> list[str]:
     if hybrid:
         reasons.append(
             f"float activations with integer weights (hybrid {', '.join(hybrid)}) are not "
-            "supported; use int8"
+            "supported: use int8"
         )
     dequantized = sorted(
         {
@@ -340,12 +340,16 @@ def memory_columns(content: bytes, isolate: bool = False) -> dict[str, Any]:
             else:
                 measured = tflm_arena(content, plan)
         except Exception as exc:  # noqa: BLE001 - a crash of TFLite Micro is a note
-            measured = {"ok": False, "log": f"TFLite Micro failed: {exc}"}
+            how = re.search(r"\((signal \w+|exit code -?\d+)\)", str(exc))
+            measured = {
+                "ok": False,
+                "log": f"TFLite Micro crashed on this model ({how.group(1) if how else exc})",
+            }
         if measured["ok"]:
             row.update(ram_bytes=measured["head"], ram_method="tflm")
             row["arena_bytes"] = measured["head"] + measured["tail"]
-        else:
-            notes.append(_tflm_reason(measured["log"]))
+        else:  # the readable reason where the op rules know it, else TFLite Micro's own
+            notes.extend(mcu_rules(graph) or [_tflm_reason(measured["log"])])
         row["mcu_ready"] = bool(measured["ok"])
     else:
         notes = mcu_rules(graph)
