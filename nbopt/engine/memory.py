@@ -20,6 +20,9 @@ from typing import Any
 
 #: TFLite Micro aligns every arena buffer to 16 bytes (MicroArenaBufferAlignment).
 ALIGNMENT = 16
+#: Models larger than this are planned, not allocated in TFLite Micro: no microcontroller has
+#: that much flash, and the allocation would cost memory and time on big server models.
+TFLM_MAX_BYTES = 16 << 20
 #: Bytes per element of each TFLite tensor type (INT4 is packed two to a byte).
 _TYPE_BYTES = {
     "FLOAT32": 4,
@@ -331,7 +334,7 @@ def memory_columns(content: bytes, isolate: bool = False) -> dict[str, Any]:
             f"{graph.external_buffers} weight buffers are stored after the flatbuffer "
             "(offset buffers), which TFLite Micro does not read"
         )
-    elif tflm_available():
+    elif len(content) <= TFLM_MAX_BYTES and tflm_available():
         try:
             if isolate:
                 from . import worker
