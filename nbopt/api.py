@@ -481,6 +481,8 @@ def recommend(
                 f"Measured: {choice.label} changes {row.get('metric', 'accuracy')} by "
                 f"{delta:+.4f}, within the {max_drop:.4f} budget."
             )
+            if target == "cpu" and choice.scheme != "qat":
+                _offer_int4(rec, model, eval, common, row)
             return rec
         verdict = f"over the {max_drop:.4f} budget" if fits else "but does not fit the device"
         rec.reasons.append(
@@ -516,6 +518,36 @@ def _measure_choice(
         io=choice.io,
         per_tensor=choice.per_tensor,
         **common,
+    )
+
+
+def _offer_int4(
+    rec: Any,
+    model: Any,
+    eval: Any,  # noqa: A002
+    common: dict[str, Any],
+    picked: dict[str, Any],
+) -> None:
+    """On a CPU, measure int4 too and mention it when it keeps the accuracy budget."""
+    from .errors import ConversionError
+
+    try:
+        int4 = quantize(model, "int4", None, eval, **common)
+    except ConversionError:
+        return
+    row = int4.row or {}
+    delta = row.get("accuracy_delta")
+    if delta is None or not picked.get("size_bytes") or not row.get("size_bytes"):
+        return
+    drop = float(delta) if row.get("metric") == "mse" else -float(delta)
+    if drop > rec.max_drop:
+        return
+    rec.alternative = int4
+    rec.reasons.append(
+        f"int4 (4-bit weights) is within the budget too ({delta:+.4f}) and "
+        f"{picked['size_bytes'] / row['size_bytes']:.1f}x smaller than {rec.choice.label}; "
+        "its activations stay float, so it runs on LiteRT's CPU kernels (measure its latency: "
+        "hybrid kernels can be slower than int8)."
     )
 
 

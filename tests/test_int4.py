@@ -125,3 +125,14 @@ def test_low_bit_scheme_names_and_aliases():
     ]
     with pytest.raises(NbOptUsageError, match="int4-block32, int4-block64, weight-int8"):
         parse_schemes("int2")
+
+
+def test_verified_cpu_recommendation_offers_int4_when_it_keeps_accuracy(trained_cnn, digits):
+    x_train, _, x_test, y_test = digits
+    rec = nbopt.recommend(
+        trained_cnn, calib=x_train[:128], eval=(x_test, y_test), max_drop=0.02, verify=True
+    )
+    assert rec.scheme == "int8" and rec.alternative is not None
+    assert rec.alternative.scheme == "int4"
+    assert rec.alternative.size < rec.model.size / 1.9
+    assert rec.reasons[-1].startswith("int4 (4-bit weights) is within the budget too")

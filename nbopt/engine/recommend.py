@@ -61,6 +61,7 @@ class Recommendation:
     sensitive: list[str] = field(default_factory=list)
     ram_kb: float | None = None
     flash_kb: float | None = None
+    alternative: Any = None  # a smaller variant also within budget (int4 on a CPU)
 
     @property
     def choice(self) -> Choice:
