@@ -136,3 +136,17 @@ def test_verified_cpu_recommendation_offers_int4_when_it_keeps_accuracy(trained_
     assert rec.alternative.scheme == "int4"
     assert rec.alternative.size < rec.model.size / 1.9
     assert rec.reasons[-1].startswith("int4 (4-bit weights) is within the budget too")
+
+
+def test_quantize_magic_compares_int4_with_memory_columns(ip, trained_cnn, digits):
+    x_train, _, x_test, y_test = digits
+    ip.user_ns.update(model=trained_cnn, x_train=x_train, x_test=x_test, y_test=y_test)
+    c = ip.run_line_magic(
+        "quantize",
+        "model --scheme int8,int4,int4-block32,weight-int8 --calib x_train[:256] "
+        "--eval x_test,y_test",
+    )
+    df = c.df.set_index("scheme")
+    assert list(df.index) == ["float32", "int8", "int4", "int4-block32", "weight-int8"]
+    assert df.loc["int4", "size_ratio"] >= 6 and abs(df.loc["int4", "accuracy_delta"]) <= 0.05
+    assert df[["ram_bytes", "weights_bytes", "mcu_ready"]].notna().all().all()
