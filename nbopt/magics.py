@@ -142,8 +142,8 @@ def _nbopt_parser() -> MagicArgumentParser:
         p.add_argument(
             "--target",
             default="cpu",
-            choices=["cpu", "gpu", "edgetpu", "dsp"],
-            help="The hardware to run on.",
+            choices=["cpu", "gpu", "edgetpu", "dsp", "mcu"],
+            help="The hardware to run on (mcu: TensorFlow Lite for Microcontrollers).",
         )
 
     results = add("results", "Every row measured in this kernel, as a DataFrame.")
@@ -170,6 +170,13 @@ def _nbopt_parser() -> MagicArgumentParser:
         "--verify",
         action="store_true",
         help="Measure the pick; move down the tree while it misses the budget (needs --eval).",
+    )
+    recommend.add_argument("--ram", type=float, default=None, help="mcu: the RAM budget in KB.")
+    recommend.add_argument("--flash", type=float, default=None, help="mcu: the flash budget in KB.")
+    recommend.add_argument(
+        "--per-tensor",
+        action="store_true",
+        help="mcu: int8 weights with one scale per tensor (toolchains that need it).",
     )
 
     inspect = add("inspect", "A variant's ops, tensor types and compatibility.")
@@ -318,7 +325,8 @@ class NbOptMagics(Magics):
         "-s",
         "--scheme",
         default=None,
-        help="float16, dynamic, int8, int16x8, comma-separated (default: all four).",
+        help="float16, dynamic, int8, int16x8 (the default four), int4, int4-block32, "
+        "int4-block64, weight-int8, weight-int4; comma-separated.",
     )
     @argument(
         "-c",
@@ -342,6 +350,11 @@ class NbOptMagics(Magics):
         default=None,
         choices=["sparsity", "clusters", "both"],
         help="With --aware: keep a pruned/clustered model's structure (PQAT/CQAT/PCQAT).",
+    )
+    @argument(
+        "--per-tensor",
+        action="store_true",
+        help="int8 weights with one scale per tensor, not per channel (MCU and NPU toolchains).",
     )
     @argument(
         "--allow-flex",
@@ -393,11 +406,20 @@ class NbOptMagics(Magics):
             return self._run(
                 args,
                 lambda: api.quantize(
-                    model, args.scheme, calib, io=args.io, allow_flex=args.allow_flex, **out
+                    model,
+                    args.scheme,
+                    calib,
+                    io=args.io,
+                    allow_flex=args.allow_flex,
+                    per_tensor=args.per_tensor,
+                    **out,
                 ),
             )
-        if args.allow_flex:
-            raise UsageError("--allow-flex applies to post-training schemes, not to --aware")
+        for option in ("allow_flex", "per_tensor"):
+            if getattr(args, option):
+                raise UsageError(
+                    f"--{option.replace('_', '-')} applies to post-training schemes, not to --aware"
+                )
         training = self._fine_tune(args, cell, "quantize")
         out = self._output(args)
         return self._run(
@@ -541,6 +563,9 @@ class NbOptMagics(Magics):
                 target=args.target,
                 max_drop=args.max_drop,
                 verify=args.verify,
+                ram_kb=args.ram,
+                flash_kb=args.flash,
+                per_tensor=args.per_tensor,
                 name=args.model,
                 progress=self._progress(args.model) if args.verify else None,
             )
