@@ -314,6 +314,7 @@ class NbOptMagics(Magics):
         help="How sparsity rises during the fine-tune (both reach the target).",
     )
     @argument("--structure", default=None, help="2:4 for structured sparsity.")
+    @argument("--skip", default=None, help="Layers to leave dense, comma-separated.")
     @_training
     @_common
     @line_cell_magic
@@ -337,7 +338,12 @@ class NbOptMagics(Magics):
             line,
             cell,
             lambda model, args, kw: api.prune(
-                model, args.sparsity, schedule=args.schedule, structure=args.structure, **kw
+                model,
+                args.sparsity,
+                schedule=args.schedule,
+                structure=args.structure,
+                skip=args.skip,
+                **kw,
             ),
         )
 
@@ -361,6 +367,7 @@ class NbOptMagics(Magics):
         choices=["sparsity"],
         help="Keep the zeros of a pruned model (sparsity-preserving clustering).",
     )
+    @argument("--skip", default=None, help="Layers to leave unclustered, comma-separated.")
     @_training
     @_common
     @line_cell_magic
@@ -381,7 +388,12 @@ class NbOptMagics(Magics):
             line,
             cell,
             lambda model, args, kw: api.cluster(
-                model, args.clusters, init=args.init, preserve=args.preserve, **kw
+                model,
+                args.clusters,
+                init=args.init,
+                preserve=args.preserve,
+                skip=args.skip,
+                **kw,
             ),
         )
 
