@@ -6,10 +6,11 @@ import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ...errors import NbOptTypeError, NbOptUsageError
+from ...errors import NbOptError, NbOptTypeError, NbOptUsageError
 from ..compare import Comparison, Run, derive, prepare_data
 from ..convert import NEEDS_CALIBRATION, convert, export_saved_model
 from ..data import EvalData, eval_data
+from ..interpreter import first_line
 from ..keras_models import input_specs
 from ..tflite_model import TFLiteModel
 from ..weights import distinct_values, sparsity, weight_tensors
@@ -41,6 +42,7 @@ class Plan:
     metric: tuple[str, Any] | None
     wrapped: Any
     notes: list[str] = field(default_factory=list)
+    pruned_share: float = 1.0  # of the kernel weights, in layers not skipped
 
     @property
     def name(self) -> str:
@@ -72,13 +74,45 @@ def validate(model: Any, technique: Technique, options: TrainOptions) -> Plan:
     work = tfmot_model(model)  # errors (subclassed, unknown layers) before any training
     technique.check_skip(work)
     wrapped, notes = wrap(work, technique, options, training)
-    return Plan(model, technique, options, training, calib, evaluation, metric, wrapped, notes)
+    plan = Plan(model, technique, options, training, calib, evaluation, metric, wrapped, notes)
+    plan.pruned_share = _kernel_share(work, technique.skip)
+    return plan
+
+
+def _kernel_share(model: Any, skip: list[str]) -> float:
+    """The share of ``model``'s kernel weights (rank 2 or more) outside the ``skip`` layers."""
+    sizes = {
+        layer.name: sum(int(w.shape.num_elements()) for w in layer.weights if w.shape.rank >= 2)
+        for layer in model.layers
+    }
+    total = sum(sizes.values())
+    return 1 - sum(sizes.get(name, 0) for name in skip) / total if total else 1.0
 
 
 def wrap(
     work: Any, technique: Technique, options: TrainOptions, training: EvalData | None
 ) -> tuple[Any, list[str]]:
-    """``work`` (a tf_keras copy) wrapped by tfmot, and notes on what differs from the ask."""
+    """``work`` (a tf_keras copy) wrapped by tfmot, and notes on what differs from the ask.
+
+    An error of tfmot or TensorFlow while wrapping becomes one :class:`NbOptUsageError` line
+    (the original stays on ``__cause__``).
+    """
+    import tensorflow as tf
+
+    try:
+        return _wrap(work, technique, options, training)
+    except NbOptError:
+        raise
+    except (tf.errors.OpError, ValueError, TypeError, RuntimeError) as exc:
+        raise NbOptUsageError(
+            f"tfmot cannot apply {technique.kind} to model {work.name!r}: {first_line(exc)}; "
+            "pass --skip LAYER to leave out the layer it names"
+        ) from exc
+
+
+def _wrap(
+    work: Any, technique: Technique, options: TrainOptions, training: EvalData | None
+) -> tuple[Any, list[str]]:
     if technique.kind == "qat":
         return quantize_wrap(work, technique), []
     if technique.kind == "prune":
@@ -161,11 +195,11 @@ def export_and_measure(run: Run, plan: Plan, result: Any) -> TFLiteModel | None:
         if technique.kind == "qat":
             row = run.row("int8", "qat", io=options.io, converter="tflite-converter", **params)
             make = lambda: convert(exported.path, "int8", None, options.io, True, isolate)  # noqa: E731
-            return _measured(run, row, make, "qat", technique)
+            return _measured(run, row, make, "qat", plan)
         kind = technique.kind
         row = run.row("float32", kind, io="float", converter="tflite-converter", **params)
         make = lambda: convert(exported.path, "float32", isolate=isolate)  # noqa: E731
-        final = _measured(run, row, make, kind, technique)
+        final = _measured(run, row, make, kind, plan)
         if options.then is None:
             return final
         then = options.then
@@ -179,20 +213,26 @@ def export_and_measure(run: Run, plan: Plan, result: Any) -> TFLiteModel | None:
             then_row,
             lambda: derive(run, then_row, then, exported.path, content, plan.calib, then_row["io"]),
             f"{kind}+{then}",
-            technique,
+            plan,
         )
 
 
-def _measured(
-    run: Run, row: dict[str, Any], make: Any, key: str, technique: Technique
-) -> TFLiteModel | None:
+def _measured(run: Run, row: dict[str, Any], make: Any, key: str, plan: Plan) -> TFLiteModel | None:
     variant = run.variant(row, make, key=key)
-    weights_columns(variant, row, technique)
+    weights_columns(variant, row, plan.technique, plan.pruned_share)
     return variant
 
 
-def weights_columns(model: TFLiteModel | None, row: dict[str, Any], technique: Technique) -> None:
-    """Sparsity and distinct values actually present in the exported weights."""
+def weights_columns(
+    model: TFLiteModel | None,
+    row: dict[str, Any],
+    technique: Technique,
+    pruned_share: float = 1.0,
+) -> None:
+    """Sparsity and distinct values actually present in the exported weights.
+
+    ``pruned_share``: the share of kernel weights in layers that were pruned (not skipped).
+    """
     if model is None:
         return
     tensors = weight_tensors(model.content)
@@ -202,10 +242,13 @@ def weights_columns(model: TFLiteModel | None, row: dict[str, Any], technique: T
         row["distinct_values"] = counts
         row["max_distinct_values"] = max(counts.values()) if counts else None
     target = row.get("target_sparsity")
-    if target is not None and row["sparsity"] < target - 0.05:
+    if target is not None and row["sparsity"] < target * pruned_share - 0.05:
+        goal = f"{target:.0%} target"
+        if pruned_share < 1:
+            goal = f"{target * pruned_share:.0%} that {goal} on the pruned layers makes"
         note = (
-            f"exported weights are {row['sparsity']:.0%} zeros, short of the "
-            f"{target:.0%} target; fine-tune for more steps (more epochs or data)"
+            f"exported weights are {row['sparsity']:.0%} zeros, short of the {goal}; "
+            "fine-tune for more steps (more epochs or data)"
         )
         row["note"] = "; ".join(n for n in (row.get("note"), note) if n)
         warnings.warn(note, NbOptWarning, stacklevel=4)
