@@ -114,7 +114,12 @@ def _wrap(
     work: Any, technique: Technique, options: TrainOptions, training: EvalData | None
 ) -> tuple[Any, list[str]]:
     if technique.kind == "qat":
-        return quantize_wrap(work, technique), []
+        notes = [
+            f"layer {layer.name!r} (Lambda) stays float: tfmot cannot quantize inside a Lambda"
+            for layer in work.layers
+            if type(layer).__name__ == "Lambda" and layer.name not in technique.skip
+        ]
+        return quantize_wrap(work, technique), notes
     if technique.kind == "prune":
         steps = None
         if training is not None:
@@ -202,19 +207,26 @@ def export_and_measure(run: Run, plan: Plan, result: Any) -> TFLiteModel | None:
         final = _measured(run, row, make, kind, plan)
         if options.then is None:
             return final
-        then = options.then
-        then_row = run.row(then, kind, io=options.io if then == "int8" else "float", **params)
-        then_row["then"] = then
-        if plan.calib is not None and then in NEEDS_CALIBRATION:
-            then_row["calib_samples"] = len(plan.calib[0])
-        content = final.content if final is not None else None
-        return _measured(
-            run,
-            then_row,
-            lambda: derive(run, then_row, then, exported.path, content, plan.calib, then_row["io"]),
-            f"{kind}+{then}",
-            plan,
-        )
+        return _then(run, plan, exported.path, final, params)
+
+
+def _then(
+    run: Run, plan: Plan, saved_model: str, final: TFLiteModel | None, params: dict[str, Any]
+) -> TFLiteModel | None:
+    """The ``--then`` scheme of the fine-tuned model, from its float32 flatbuffer if it can."""
+    kind, then, io = plan.technique.kind, plan.options.then, plan.options.io
+    row = run.row(then, kind, io=io if then == "int8" else "float", **params)
+    row["then"] = then
+    if plan.calib is not None and then in NEEDS_CALIBRATION:
+        row["calib_samples"] = len(plan.calib[0])
+    content = final.content if final is not None else None
+    return _measured(
+        run,
+        row,
+        lambda: derive(run, row, then, saved_model, content, plan.calib, row["io"]),
+        f"{kind}+{then}",
+        plan,
+    )
 
 
 def _measured(run: Run, row: dict[str, Any], make: Any, key: str, plan: Plan) -> TFLiteModel | None:
