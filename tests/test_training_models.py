@@ -101,9 +101,9 @@ def small_cnn(digits):
 
     x_train, y_train, _, _ = digits
     keras.utils.set_random_seed(0)
-    inputs = keras.Input((8, 8, 1))
+    inputs = keras.Input((8, 8, 1), name="pixels")
     x = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inputs)
-    x = keras.layers.Flatten()(x)
+    x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(32, activation="relu", name="hidden")(x)
     outputs = keras.layers.Dense(10, activation="softmax", name="head")(x)
     model = keras.Model(inputs, outputs, name="small_cnn")
@@ -200,3 +200,52 @@ def test_fit_without_labels_says_fit_needs_labels(small_cnn, digits):
     x_train, _, _, _ = digits
     with pytest.raises(NbOptUsageError, match="^--fit needs labels to fine-tune"):
         nbopt.prune(small_cnn, 0.5, x_train)
+
+
+def test_qat_notes_a_lambda_layer_left_in_float(digits):
+    import tf_keras as keras
+
+    x_train, y_train, _, _ = digits
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(8, 3, activation="relu")(inputs)
+    x = keras.layers.Lambda(lambda t: t * 2.0, name="double")(x)
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    with pytest.warns(UserWarning, match="'double' \\(Lambda\\) stays float"):
+        qat = nbopt.quantize(model, aware=True, fit=(x_train[:256], y_train[:256]))
+    assert qat.row["note"] == (
+        "layer 'double' (Lambda) stays float: tfmot cannot quantize inside a Lambda"
+    )
+    assert op_report(qat.content).float_ops["MUL"] == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda m, d: nbopt.prune(m, 0.5, d, io="int8"),
+            "io='int8' applies to the int8 scheme; add --then int8",
+        ),
+        (
+            lambda m, d: nbopt.cluster(m, 8, d, then="int16x8"),
+            "--then int16x8 needs calibration data; pass representative samples, "
+            "e.g. --calib x_train[:256] (calib=...)",
+        ),
+        (
+            lambda m, d: nbopt.prune(m, 0.5, d, skip=3),
+            "skip must be layer names (a comma-separated string or a list), got 3",
+        ),
+        (
+            lambda m, d: nbopt.cluster(m, 8, d, skip="hidden,nope"),
+            "--skip: no layer named 'nope'; the model's layers are pixels, conv, flatten, "
+            "hidden, head",
+        ),
+    ],
+)
+def test_training_checks_are_one_exact_line(small_cnn, digits, weights_unchanged, call, message):
+    x_train, y_train, _, _ = digits
+    weights_unchanged.snapshot(small_cnn)
+    with pytest.raises(NbOptUsageError) as info:
+        call(small_cnn, (x_train[:64], y_train[:64]))
+    assert str(info.value) == message
+    weights_unchanged.check()

@@ -72,6 +72,7 @@ def _qat_apply(model: Any, leave: set[str], preserve: str | None) -> Any:
     """tfmot's ``quantize_annotate_model`` + ``quantize_apply``, leaving ``leave`` in float."""
     import tensorflow_model_optimization as tfmot
     import tf_keras
+    from tf_keras.src.saving.serialization_lib import SafeModeScope
 
     q = tfmot.quantization.keras
 
@@ -84,9 +85,10 @@ def _qat_apply(model: Any, leave: set[str], preserve: str | None) -> Any:
             return layer  # as quantize_annotate_model does: tfmot cannot see inside
         return q.quantize_annotate_layer(layer)
 
-    annotated = tf_keras.models.clone_model(model, clone_function=annotate)
     scheme = _qat_scheme(preserve)
-    with q.quantize_scope():
+    # tfmot clones through layer configs; a Lambda's code is the user's own, in memory.
+    with q.quantize_scope(), SafeModeScope(safe_mode=False):
+        annotated = tf_keras.models.clone_model(model, clone_function=annotate)
         return q.quantize_apply(annotated, scheme) if scheme else q.quantize_apply(annotated)
 
 
