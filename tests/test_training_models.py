@@ -155,6 +155,7 @@ def test_kmeans_limit_is_what_tfmot_can_initialise():
     layer.set_weights([kernel.reshape(20, 1).astype("float32"), np.zeros(1, "float32")])
     assert supported_clusters(layer, 16, preserve=True) == 15
     assert supported_clusters(layer, 16, preserve=False) == 16
+    assert supported_clusters(layer, 32, preserve=False) == 20  # a layer of 20 weights
     with pytest.raises(tf.errors.InvalidArgumentError, match="12 vs 11"):
         tfmot.clustering.keras.cluster_weights(model, number_of_clusters=16, preserve_sparsity=True)
     tfmot.clustering.keras.cluster_weights(model, number_of_clusters=15, preserve_sparsity=True)
