@@ -206,7 +206,8 @@ def quantize(
     callable that receives the wrapped model), converted to int8 and measured; ``preserve``
     (``sparsity``, ``clusters``, ``both``) keeps a pruned or clustered model's structure
     (PQAT, CQAT, PCQAT). tfmot decides which layers it quantizes (it folds Conv+BatchNorm);
-    if it refuses some, the error names them and ``skip`` leaves them in float. Returns a
+    if it refuses some, the error names them and ``skip`` leaves them out of the training
+    (their outputs are still quantized, so the layers after them compute in int8). Returns a
     TFLiteModel.
 
     Parameters

@@ -77,12 +77,13 @@ def test_mobilenetv2_qat_leaves_no_float_compute_op():
     assert qat.row["edgetpu_ready"] is False  # float input/output: only --io int8 is ready
 
 
-def test_tfmot_refusal_is_one_line_naming_the_layer_with_its_cause(digits):
+def test_tfmot_refusal_names_only_the_refused_layer_and_skip_keeps_the_rest_int8(digits):
     import tf_keras as keras
 
     x_train, y_train, _, _ = digits
     inputs = keras.Input((8, 8, 1))
-    x = keras.layers.Conv2D(8, 3, activation="relu")(inputs)
+    x = keras.layers.Conv2D(8, 3, use_bias=False)(inputs)
+    x = keras.layers.ReLU()(keras.layers.BatchNormalization()(x))
     x = keras.layers.Rescaling(0.5, name="halve")(x)
     outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x))
     model = keras.Model(inputs, outputs)
@@ -92,6 +93,11 @@ def test_tfmot_refusal_is_one_line_naming_the_layer_with_its_cause(digits):
         "tfmot cannot quantize layer 'halve' (Rescaling); pass --skip halve to quantize the "
         "other layers"
     )
+    qat = nbopt.quantize(model, aware=True, fit=(x_train[:256], y_train[:256]), skip="halve")
+    # The skipped layer's output is quantized: the layers after it (and the MUL) are int8.
+    report = op_report(qat.content)
+    assert report.ops["MUL"] == 1 and report.ops["FULLY_CONNECTED"] == 1
+    assert not report.float_ops
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +209,7 @@ def test_fit_without_labels_says_fit_needs_labels(small_cnn, digits):
         nbopt.prune(small_cnn, 0.5, x_train)
 
 
-def test_qat_notes_a_lambda_layer_left_in_float(digits):
+def test_qat_notes_a_lambda_layer_and_keeps_the_model_int8(digits):
     import tf_keras as keras
 
     x_train, y_train, _, _ = digits
@@ -212,12 +218,14 @@ def test_qat_notes_a_lambda_layer_left_in_float(digits):
     x = keras.layers.Lambda(lambda t: t * 2.0, name="double")(x)
     outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x))
     model = keras.Model(inputs, outputs)
-    with pytest.warns(UserWarning, match="'double' \\(Lambda\\) stays float"):
+    with pytest.warns(UserWarning, match="'double' \\(Lambda\\) is not quantization-aware"):
         qat = nbopt.quantize(model, aware=True, fit=(x_train[:256], y_train[:256]))
     assert qat.row["note"] == (
-        "layer 'double' (Lambda) stays float: tfmot cannot quantize inside a Lambda"
+        "layer 'double' (Lambda) is not quantization-aware (tfmot cannot see inside a "
+        "Lambda); only its output is quantized"
     )
-    assert op_report(qat.content).float_ops["MUL"] == 1
+    report = op_report(qat.content)
+    assert report.ops["MUL"] == 1 and not report.float_ops
 
 
 @pytest.mark.parametrize(

@@ -115,7 +115,8 @@ def _wrap(
 ) -> tuple[Any, list[str]]:
     if technique.kind == "qat":
         notes = [
-            f"layer {layer.name!r} (Lambda) stays float: tfmot cannot quantize inside a Lambda"
+            f"layer {layer.name!r} (Lambda) is not quantization-aware (tfmot cannot see "
+            "inside a Lambda); only its output is quantized"
             for layer in work.layers
             if type(layer).__name__ == "Lambda" and layer.name not in technique.skip
         ]

@@ -76,13 +76,22 @@ def _qat_apply(model: Any, leave: set[str], preserve: str | None) -> Any:
 
     q = tfmot.quantization.keras
 
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_configs as configs,
+    )
+
     def annotate(layer: Any) -> Any:
-        if _is_input(layer) or layer.name in leave:
+        if _is_input(layer):
             return layer
         if isinstance(layer, tf_keras.Model):
+            if layer.name in leave:
+                return layer
             raise ValueError(f"Layer {layer.name}: a model nested in the model")
-        if isinstance(layer, tf_keras.layers.Lambda):
-            return layer  # as quantize_annotate_model does: tfmot cannot see inside
+        if layer.name in leave or isinstance(layer, tf_keras.layers.Lambda):
+            # Not quantization-aware (tfmot cannot see inside a Lambda), but its output is
+            # quantized so that the layers after it still compute in int8.
+            output_only = configs.Default8BitOutputQuantizeConfig()
+            return q.quantize_annotate_layer(layer, quantize_config=output_only)
         return q.quantize_annotate_layer(layer)
 
     scheme = _qat_scheme(preserve)
