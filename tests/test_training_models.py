@@ -167,31 +167,31 @@ def test_kmeans_limit_is_what_tfmot_can_initialise():
     tfmot.clustering.keras.cluster_weights(model, number_of_clusters=15, preserve_sparsity=True)
 
 
-def test_readme_prune_then_cluster_16_preserving_sparsity_then_int8(small_cnn, digits):
+def test_readme_prune_then_cluster_16_preserving_sparsity_then_int8(ip, ns, small_cnn):
     """The README's chain: the 36-weight conv keeps about 7 non-zero weights, not 16."""
-    x_train, y_train, x_test, y_test = digits
-    pruned = nbopt.prune(small_cnn, 0.8, (x_train, y_train), epochs=2)
+    ns["small"] = small_cnn
+    ip.run_line_magic(
+        "prune",
+        "small --sparsity 0.8 --fit x_train,y_train --epochs 2 --eval x_test,y_test --as pruned",
+    )
     with pytest.warns(UserWarning, match="layer 'conv' has too few non-zero weights"):
-        final = nbopt.cluster(
-            pruned,
-            16,
-            (x_train, y_train),
-            preserve="sparsity",
-            then="int8",
-            calib=x_train[:256],
-            eval=(x_test, y_test),
+        final = ip.run_line_magic(
+            "cluster",
+            "pruned --clusters 16 --preserve sparsity --fit x_train,y_train --then int8 "
+            "--calib x_train[:256] --eval x_test,y_test",
         )
     rows = final.comparison.rows
     assert [r["status"] for r in rows] == ["ok", "ok", "ok"]
     note = rows[1]["note"]
-    lowered = int(note.split("clustered into ")[1].split(";")[0])
+    lowered = int(note.split("clustered into ")[1])
     assert 2 <= lowered < 16
     assert note == (
         f"layer 'conv' has too few non-zero weights for 16 clusters: clustered into {lowered}"
     )
     conv = _kernel(final.comparison["cluster"].content, (4, 3, 3, 1))
     assert np.unique(conv).size <= lowered
-    assert final.row["sparsity"] >= 0.75
+    assert final.scheme == "int8" and final.row["sparsity"] >= 0.75
+    assert final.row["gzip_ratio"] > ns["pruned"].row["gzip_ratio"]  # the chain pays off
 
 
 def test_fine_tuning_failure_is_one_line_with_the_cause(small_cnn, digits):
