@@ -198,6 +198,7 @@ class NbOptMagics(Magics):
         self._check(args)
         model = self._model(args.model)
         kwargs = {"calib": self._eval(args.calib, "--calib"), "then": args.then, "io": args.io}
+        kwargs["skip"] = args.skip  # %prune and %cluster both take --skip
         kwargs.update(self._fine_tune(args, cell, magic.__name__))
         kwargs.update(self._output(args))
         return self._run(args, lambda: call(model, args, kwargs))
@@ -338,12 +339,7 @@ class NbOptMagics(Magics):
             line,
             cell,
             lambda model, args, kw: api.prune(
-                model,
-                args.sparsity,
-                schedule=args.schedule,
-                structure=args.structure,
-                skip=args.skip,
-                **kw,
+                model, args.sparsity, schedule=args.schedule, structure=args.structure, **kw
             ),
         )
 
@@ -388,12 +384,7 @@ class NbOptMagics(Magics):
             line,
             cell,
             lambda model, args, kw: api.cluster(
-                model,
-                args.clusters,
-                init=args.init,
-                preserve=args.preserve,
-                skip=args.skip,
-                **kw,
+                model, args.clusters, init=args.init, preserve=args.preserve, **kw
             ),
         )
 
