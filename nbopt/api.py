@@ -62,46 +62,27 @@ def _finish(outcome: Any, save: str | None, force: bool) -> TFLiteModel:
     return outcome.final
 
 
-def _train(
-    technique: Any,
-    model: Any,
-    *,
-    fit: Any,
-    epochs: int,
-    batch_size: int,
-    fine_tune: Any,
-    eval: Any,
-    calib: Any,
-    then: str | None,
-    io: str,
-    threads: int | None,
-    metric: Any,  # noqa: A002
-    name: str | None,
-    save: str | None,
-    force: bool,
-    progress: Listener | None,
-) -> TFLiteModel:
-    from .engine.training import optimize
+def _train(technique: Any, model: Any, arguments: dict[str, Any]) -> TFLiteModel:
+    """Run ``technique`` with the training options among a public call's ``arguments``.
+
+    ``arguments`` is the ``locals()`` of :func:`prune`, :func:`cluster` or :func:`quantize`:
+    the keywords they document are :class:`~nbopt.engine.training.TrainOptions` fields
+    (plus ``threads``, ``progress``, ``save`` and ``force``), read here once.
+    """
+    from dataclasses import replace
+
+    from .engine.training import TrainOptions, optimize
 
     keras_model, baseline, source_name = _source(model)
-    outcome = optimize(
-        keras_model,
-        technique,
-        fit=fit,
-        epochs=epochs,
-        batch_size=batch_size,
-        fine_tune=fine_tune,
-        eval=eval,
-        calib=calib,
-        then=then,
-        io=io,
-        metric=metric,
-        name=name or source_name,
+    options = replace(
+        TrainOptions.pick(arguments),
+        name=arguments.get("name") or source_name,
         baseline=baseline,
-        settings=_settings(threads),
-        listener=progress,
+        settings=_settings(arguments.get("threads")),
+        listener=arguments.get("progress"),
     )
-    return _finish(outcome, save, force)
+    outcome = optimize(keras_model, technique, options)
+    return _finish(outcome, arguments.get("save"), bool(arguments.get("force")))
 
 
 def prune(
@@ -124,6 +105,7 @@ def prune(
     save: str | None = None,
     force: bool = False,
     progress: Listener | None = None,
+    skip: list[str] | str | None = None,
 ) -> TFLiteModel:
     """Magnitude pruning with tfmot: fine-tune a copy of ``model`` toward ``sparsity`` zeros.
 
@@ -141,6 +123,8 @@ def prune(
         Structured sparsity: two zeros in every block of four weights.
     then : str, optional
         A post-training scheme (``int8``, ``dynamic``, ``float16``) applied to the result.
+    skip : str or list of str, optional
+        Layers to leave dense (comma-separated names or a list).
 
     Returns
     -------
@@ -151,24 +135,10 @@ def prune(
     """
     from .engine.training import Technique
 
-    return _train(
-        Technique("prune", sparsity=sparsity, schedule=schedule, structure=structure),
-        model,
-        fit=fit,
-        epochs=epochs,
-        batch_size=batch_size,
-        fine_tune=fine_tune,
-        eval=eval,
-        calib=calib,
-        then=then,
-        io=io,
-        threads=threads,
-        metric=metric,
-        name=name,
-        save=save,
-        force=force,
-        progress=progress,
+    technique = Technique(
+        "prune", sparsity=sparsity, schedule=schedule, structure=structure, skip=skip
     )
+    return _train(technique, model, locals())
 
 
 def cluster(
@@ -191,34 +161,21 @@ def cluster(
     save: str | None = None,
     force: bool = False,
     progress: Listener | None = None,
+    skip: list[str] | str | None = None,
 ) -> TFLiteModel:
     """Weight clustering with tfmot: every kernel keeps at most ``clusters`` distinct values.
 
     ``init`` is ``kmeans++``, ``linear``, ``density`` or ``random``; ``preserve="sparsity"``
     keeps the zeros of a pruned model (sparsity-preserving clustering). The row holds
-    ``max_distinct_values`` and ``distinct_values`` (per exported tensor). Other parameters
-    as :func:`prune`.
+    ``max_distinct_values`` and ``distinct_values`` (per exported tensor). A layer with too
+    few (non-zero) weights for ``clusters`` gets as many clusters as it can hold, and the
+    row's ``note`` says so. ``skip`` names layers to leave unclustered. Other parameters as
+    :func:`prune`.
     """
     from .engine.training import Technique
 
-    return _train(
-        Technique("cluster", clusters=clusters, init=init, preserve=preserve),
-        model,
-        fit=fit,
-        epochs=epochs,
-        batch_size=batch_size,
-        fine_tune=fine_tune,
-        eval=eval,
-        calib=calib,
-        then=then,
-        io=io,
-        threads=threads,
-        metric=metric,
-        name=name,
-        save=save,
-        force=force,
-        progress=progress,
-    )
+    technique = Technique("cluster", clusters=clusters, init=init, preserve=preserve, skip=skip)
+    return _train(technique, model, locals())
 
 
 def quantize(
@@ -250,7 +207,10 @@ def quantize(
     wrapped with tfmot's fake quantization, fine-tuned on ``fit`` (or by ``fine_tune``, a
     callable that receives the wrapped model), converted to int8 and measured; ``preserve``
     (``sparsity``, ``clusters``, ``both``) keeps a pruned or clustered model's structure
-    (PQAT, CQAT, PCQAT); ``skip`` names layers to leave in float. Returns a TFLiteModel.
+    (PQAT, CQAT, PCQAT). tfmot decides which layers it quantizes (it folds Conv+BatchNorm);
+    if it refuses some, the error names them and ``skip`` leaves them out of the training
+    (their outputs are still quantized, so the layers after them compute in int8). Returns a
+    TFLiteModel.
 
     Parameters
     ----------
@@ -301,27 +261,7 @@ def quantize(
             from .errors import NbOptUsageError
 
             raise NbOptUsageError("quantization-aware training makes int8 models; drop --scheme")
-        skipped = (
-            [s.strip() for s in skip.split(",")] if isinstance(skip, str) else list(skip or [])
-        )
-        return _train(
-            Technique("qat", preserve=preserve, skip=skipped),
-            model,
-            fit=fit,
-            epochs=epochs,
-            batch_size=batch_size,
-            fine_tune=fine_tune,
-            eval=eval,
-            calib=calib,
-            then=None,
-            io=io,
-            threads=threads,
-            metric=metric,
-            name=name,
-            save=save,
-            force=force,
-            progress=progress,
-        )
+        return _train(Technique("qat", preserve=preserve, skip=skip), model, locals())
     model, _, source_name = _source(model)
     name = name or source_name
     single = isinstance(scheme, str) and "," not in scheme

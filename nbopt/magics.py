@@ -297,6 +297,7 @@ class NbOptMagics(Magics):
         self._check(args)
         model = self._model(args.model)
         kwargs = {"calib": self._eval(args.calib, "--calib"), "then": args.then, "io": args.io}
+        kwargs["skip"] = args.skip  # %prune and %cluster both take --skip
         kwargs.update(self._fine_tune(args, cell, magic.__name__))
         kwargs.update(self._output(args))
         return self._run(args, lambda: call(model, args, kwargs))
@@ -363,7 +364,9 @@ class NbOptMagics(Magics):
         "delegate at run time).",
     )
     @argument(
-        "--skip", default=None, help="With --aware: layers to leave in float, comma-separated."
+        "--skip",
+        default=None,
+        help="With --aware: layers tfmot refuses, left out of training (the rest stays int8).",
     )
     @_training
     @_common
@@ -452,6 +455,7 @@ class NbOptMagics(Magics):
         help="How sparsity rises during the fine-tune (both reach the target).",
     )
     @argument("--structure", default=None, help="2:4 for structured sparsity.")
+    @argument("--skip", default=None, help="Layers to leave dense, comma-separated.")
     @_then
     @_training
     @_common
@@ -501,6 +505,7 @@ class NbOptMagics(Magics):
         choices=["sparsity"],
         help="Keep the zeros of a pruned model (sparsity-preserving clustering).",
     )
+    @argument("--skip", default=None, help="Layers to leave unclustered, comma-separated.")
     @_then
     @_training
     @_common

@@ -294,6 +294,37 @@ def derive(
     )
 
 
+def check_request(
+    schemes: list[str],
+    calib: Any,
+    io: str,
+    *,
+    skip_uncalibrated: bool = False,
+    aware: bool = False,
+    option: str = "",
+) -> list[str]:
+    """Raise the mistakes in schemes, calibration and ``io`` before any work starts.
+
+    Shared by post-training quantization and the training techniques (``option="--then "``
+    names their ``--then`` scheme; ``aware``: a QAT model's int8 needs no calibration).
+    Returns the schemes left out for lack of calibration data (``skip_uncalibrated``).
+    """
+    if io not in IO_TYPES:
+        raise NbOptUsageError(f"unknown io {io!r}; choose from {', '.join(IO_TYPES)}")
+    if io != "float" and "int8" not in schemes:
+        raise NbOptUsageError(
+            f"io={io!r} applies to the int8 scheme; add {option or 'the scheme '}int8"
+        )
+    needs = [s for s in schemes if s in NEEDS_CALIBRATION and not aware]
+    missing = needs if calib is None else []
+    if missing and not skip_uncalibrated:
+        raise NbOptUsageError(
+            f"{', '.join(option + s for s in missing)} needs calibration data; pass "
+            "representative samples, e.g. --calib x_train[:256] (calib=...)"
+        )
+    return missing
+
+
 def prepare_data(
     model: Any,
     calib: Any,
@@ -332,18 +363,9 @@ def run_post_training(
     """
     settings = settings or MeasureSettings()
     require_model(model)
-    if io not in IO_TYPES:
-        raise NbOptUsageError(f"unknown io {io!r}; choose from {', '.join(IO_TYPES)}")
-    if io != "float" and "int8" not in schemes:
-        raise NbOptUsageError(f"io={io!r} applies to the int8 scheme; add int8 to the schemes")
+    missing = check_request(schemes, calib, io, skip_uncalibrated=skip_uncalibrated)
     if per_tensor and "int8" not in schemes:
         raise NbOptUsageError("per_tensor applies to the int8 scheme; add int8 to the schemes")
-    missing = [s for s in schemes if s in NEEDS_CALIBRATION] if calib is None else []
-    if missing and not skip_uncalibrated:
-        raise NbOptUsageError(
-            f"{', '.join(missing)} needs calibration data; pass representative samples, "
-            "e.g. --calib x_train[:256] (calib=...)"
-        )
     calib_arrays, evaluation, resolved = prepare_data(model, calib, eval, metric)
     order = ["float32", *[s for s in schemes if s != "float32"]]
     run = Run(
