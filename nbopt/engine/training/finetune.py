@@ -24,8 +24,12 @@ def _loss_for(y: np.ndarray, output_classes: int | None, probabilities: bool) ->
     return "mse"
 
 
-def compile_like(wrapped: Any, original: Any, y: np.ndarray) -> None:
-    """Compile ``wrapped`` with the original's loss and optimizer where it had them."""
+def compile_like(wrapped: Any, original: Any, ys: list[np.ndarray]) -> None:
+    """Compile ``wrapped`` with the original's loss and optimizer where it had them.
+
+    Without them (a Keras 3 model rebuilt for tfmot, or one never compiled), each output
+    gets the loss its labels and scores call for.
+    """
     loss = getattr(original, "loss", None) if keras_flavor(original) == "tf_keras" else None
     if isinstance(getattr(original, "loss", None), str):
         loss = original.loss
@@ -36,13 +40,23 @@ def compile_like(wrapped: Any, original: Any, y: np.ndarray) -> None:
             optimizer = type(opt).from_config(opt.get_config())
         except Exception:
             optimizer = "adam"
-    classes = wrapped.outputs[0].shape[-1] if wrapped.outputs else None
     if loss is None:
-        sample = wrapped.predict(np.zeros((1, *wrapped.inputs[0].shape[1:]), "float32"), verbose=0)
-        probs = bool(np.all(sample >= 0) and np.allclose(sample.sum(axis=-1), 1, atol=1e-3))
-        loss = _loss_for(y, classes, probs)
+        loss = _default_losses(wrapped, ys)
+    classes = wrapped.outputs[0].shape[-1] if len(wrapped.outputs) == 1 else None
     metrics = ["accuracy"] if classes and classes > 1 else []
     wrapped.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+
+
+def _default_losses(wrapped: Any, ys: list[np.ndarray]) -> Any:
+    """One loss per output: cross-entropy for class scores, else mean squared error."""
+    zeros = [np.zeros((1, *t.shape[1:]), t.dtype.as_numpy_dtype) for t in wrapped.inputs]
+    out = wrapped.predict(zeros[0] if len(zeros) == 1 else zeros, verbose=0)
+    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    losses = []
+    for sample, y, tensor in zip(outs, ys, wrapped.outputs):
+        probs = bool(np.all(sample >= 0) and np.allclose(sample.sum(axis=-1), 1, atol=1e-3))
+        losses.append(_loss_for(y, tensor.shape[-1], probs))
+    return losses[0] if len(losses) == 1 else losses
 
 
 def training_steps(n: int, batch_size: int, epochs: int) -> int:
@@ -119,10 +133,10 @@ def fit(
         callbacks.append(tfmot.sparsity.keras.UpdatePruningStep())
     x = data.x[0] if len(data.x) == 1 else data.x
     try:
-        compile_like(wrapped, original, data.y)
+        compile_like(wrapped, original, data.ys)
         wrapped.fit(
             x,
-            data.y,
+            data.targets,
             epochs=int(epochs),
             batch_size=int(batch_size),
             verbose=0,

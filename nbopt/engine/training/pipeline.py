@@ -9,9 +9,9 @@ from typing import Any
 from ...errors import NbOptError, NbOptTypeError, NbOptUsageError
 from ..compare import Comparison, Run, derive, prepare_data
 from ..convert import NEEDS_CALIBRATION, convert, export_saved_model
-from ..data import EvalData, eval_data
+from ..data import EvalData, fit_data
 from ..interpreter import first_line
-from ..keras_models import input_specs
+from ..keras_models import input_specs, output_specs
 from ..tflite_model import TFLiteModel
 from ..weights import distinct_values, sparsity, weight_tensors
 from . import finetune
@@ -67,7 +67,11 @@ def validate(model: Any, technique: Technique, options: TrainOptions) -> Plan:
     technique.validate()
     require_graph_model(model)
     options.validate(technique)
-    training = eval_data(options.fit, input_specs(model)) if options.fit is not None else None
+    training = (
+        fit_data(options.fit, input_specs(model), output_specs(model))
+        if options.fit is not None
+        else None
+    )
     if training is not None and training.y.ndim == 0:
         raise NbOptTypeError("fit data: labels must be an array")
     calib, evaluation, metric = prepare_data(model, options.calib, options.eval, options.metric)
