@@ -68,7 +68,8 @@ describe('formatting', () => {
     expect(formatBytes(3 * 1024 * 1024)).toBe('3.00 MB');
     const r = row('int8', { accuracy: 0.9667, accuracy_delta: -0.0055 });
     expect(formatMetric(r, 'accuracy')).toBe('96.7%');
-    expect(formatMetric(r, 'accuracy_delta')).toBe('-0.5 pt'); // -0.0055 * 100 is -0.54999…, as in Python;
+    // -0.0055 * 100 is -0.54999… in binary: -0.5, as Python's f"{v:+.1f}" says too.
+    expect(formatMetric(r, 'accuracy_delta')).toBe('-0.5 pt');
     expect(formatMetric(row('x', { accuracy_delta: -0.0005 }), 'accuracy_delta')).toBe('-0.05 pt');
     expect(formatMetric(row('x', { accuracy_delta: 0 }), 'accuracy_delta')).toBe('+0.0 pt');
     expect(formatBytes(812)).toBe('812 B');
