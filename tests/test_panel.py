@@ -175,9 +175,12 @@ def test_panel_magic_runs_live_saves_its_comparison_and_exports_the_last_variant
     assert [r["size_bytes"] for r in payload["rows"]] == df["size_bytes"].tolist()
     assert "<table" in live["data"]["text/html"]
     # The end of the run updated the cell's saved output with the same comparison.
-    (update,) = [o for o in outputs[2:] if o["update"]]
+    update, widget_update = [o for o in outputs[2:] if o["update"]]
     assert update["transient"]["display_id"] == display_id
     assert update["data"][COMPARISON_MIME] == payload
+    # ... and the widget's text, what a notebook opened without a kernel shows of it.
+    assert widget_update["transient"]["display_id"] == widget["transient"]["display_id"]
+    assert widget_update["data"]["text/plain"] == "nbopt panel for 'model' (3 variants measured)"
     # Export: the last measured variant is chosen, and writes with the table.
     assert panel.export_choice.options == ("float32", "dynamic", "int8")
     assert panel.export_choice.value == "int8" and not panel.export_button.disabled

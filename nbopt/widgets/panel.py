@@ -80,6 +80,7 @@ class Panel(widgets.VBox):
         self.name = name or source_name or getattr(keras_model, "name", "model")
         self.calib, self.eval, self.fit = calib, eval, fit
         self._display_id = f"nbopt-panel-{uuid.uuid4().hex}"
+        self._widget_display_id = f"{self._display_id}-widget"
         self._displayed = False
         self._syncing = False
         self.model_state = PanelState(
@@ -204,7 +205,7 @@ class Panel(widgets.VBox):
         """The widget, then an output the finished run's comparison is written into."""
         from IPython.display import display
 
-        display(self._repr_mimebundle_(), raw=True)
+        display(self._repr_mimebundle_(), raw=True, display_id=self._widget_display_id)
         display(self._saved_bundle(), raw=True, display_id=self._display_id)
         self._displayed = True
 
@@ -370,11 +371,13 @@ class Panel(widgets.VBox):
             self._save_result()
 
     def _save_result(self) -> None:
-        """Write the finished comparison into the panel's cell output (kept on save)."""
+        """Write the finished comparison into the panel's cell output (kept on save), and
+        the widget's one-line text with the new count (what shows without a kernel)."""
         if self._displayed and self.model_state.rows:
             from IPython.display import update_display
 
             update_display(self._saved_bundle(), raw=True, display_id=self._display_id)
+            update_display(self._repr_mimebundle_(), raw=True, display_id=self._widget_display_id)
 
     def _on_chosen(self, change: dict[str, Any]) -> None:
         self._sync_export()
