@@ -157,6 +157,8 @@ def test_panel_magic_runs_live_saves_its_comparison_and_exports_the_last_variant
         display_id = saved["transient"]["display_id"]
 
         panel.checkboxes["dynamic"].value = True
+        updates = []
+        panel.live.observe(lambda c: updates.append(c["new"]), names="outputs")
         panel.run_button.click()
         assert panel.run_button.disabled
         assert panel.wait() and panel.state == "done", panel.error
@@ -168,19 +170,22 @@ def test_panel_magic_runs_live_saves_its_comparison_and_exports_the_last_variant
     assert panel.status.value.startswith("done: 3 rows")
     assert [b.value for b, _ in panel.bars.values()] == [1.0, 1.0, 1.0]
     assert repr(panel) == "nbopt panel for 'model' (3 variants measured)"
-    # The live view is the comparison's own MIME bundle, as %quantize shows it.
-    (live,) = panel.live.outputs
-    payload = live["data"][COMPARISON_MIME]
+    # The live view showed the comparison's own MIME bundle (as %quantize does) as rows
+    # arrived; at the end the comparison moved into the cell's saved output.
+    live = [u for u in updates if u]
+    assert [len(u[0]["data"][COMPARISON_MIME]["rows"]) for u in live] == [1, 2, 3]
+    assert [u[0]["data"][COMPARISON_MIME]["done"] for u in live] == [False, False, False]
+    assert "<table" in live[-1][0]["data"]["text/html"]
+    assert panel.live.outputs == ()
+    (update, widget_update) = [o for o in outputs[2:] if o["update"]]
+    assert update["transient"]["display_id"] == display_id
+    payload = update["data"][COMPARISON_MIME]
     assert payload["done"] and [r["scheme"] for r in payload["rows"]] == df["scheme"].tolist()
     assert [r["size_bytes"] for r in payload["rows"]] == df["size_bytes"].tolist()
-    assert "<table" in live["data"]["text/html"]
-    # The end of the run updated the cell's saved output with the same comparison.
-    update, widget_update = [o for o in outputs[2:] if o["update"]]
-    assert update["transient"]["display_id"] == display_id
-    assert update["data"][COMPARISON_MIME] == payload
     # ... and the widget's text, what a notebook opened without a kernel shows of it.
     assert widget_update["transient"]["display_id"] == widget["transient"]["display_id"]
     assert widget_update["data"]["text/plain"] == "nbopt panel for 'model' (3 variants measured)"
+    assert "the comparison is below" in panel.status.value
     # Export: the last measured variant is chosen, and writes with the table.
     assert panel.export_choice.options == ("float32", "dynamic", "int8")
     assert panel.export_choice.value == "int8" and not panel.export_button.disabled
@@ -215,3 +220,10 @@ def test_pruning_from_the_panel_uses_the_slider_and_shares_the_baseline(trained_
     assert df["variant"].tolist() == ["float32", "prune"]  # one baseline, not two
     assert df.loc[1, "target_sparsity"] == 0.5 and df.loc[1, "sparsity"] >= 0.45
     assert panel.export_choice.value == "prune"
+    # Not displayed in a notebook: the live view keeps the final comparison.
+    (final,) = panel.live.outputs
+    assert final["data"][COMPARISON_MIME]["done"]
+    assert [r["technique"] for r in final["data"][COMPARISON_MIME]["rows"]] == [
+        "baseline",
+        "prune",
+    ]

@@ -91,7 +91,7 @@ function overlaps(a: IBox, b: IBox): boolean {
 
 /** Approximate width of `content` at the chart's 11px font. */
 function textWidth(content: string): number {
-  return 6.2 * content.length;
+  return 6.8 * content.length;
 }
 
 /**

@@ -85,7 +85,7 @@ describe('the comparison renderer', () => {
     const boxes = Array.from(host.querySelectorAll('.nbopt-point-label')).map(t => {
       const x = Number(t.getAttribute('x'));
       const y = Number(t.getAttribute('y'));
-      return { x0: x, x1: x + 6.2 * (t.textContent ?? '').length, y0: y - 9, y1: y + 3 };
+      return { x0: x, x1: x + 6.8 * (t.textContent ?? '').length, y0: y - 9, y1: y + 3 };
     });
     expect(boxes).toHaveLength(4);
     const overlap = (a: (typeof boxes)[0], b: (typeof boxes)[0]): boolean =>

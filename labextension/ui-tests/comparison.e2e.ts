@@ -383,6 +383,59 @@ function expectPositions(drawn: ICircle[], rows: IPanelRow[]): void {
   }
 }
 
+/**
+ * Pairs of overprinting chart texts in `comparison`, measured by the browser (`getBBox`):
+ * point labels against each other and against points, tick labels against each other.
+ */
+async function overprints(comparison: Locator): Promise<string[]> {
+  return comparison.locator('svg.nbopt-chart').evaluate(svg => {
+    const box = (el: Element): DOMRect => (el as SVGGraphicsElement).getBBox();
+    const hit = (a: DOMRect, b: DOMRect): boolean =>
+      a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+    const labels = Array.from(svg.querySelectorAll('.nbopt-point-label'));
+    const circles = Array.from(svg.querySelectorAll('.nbopt-points circle'));
+    const ticks = Array.from(svg.querySelectorAll('.nbopt-tick'));
+    const out: string[] = [];
+    labels.forEach((a, i) => {
+      labels.slice(i + 1).forEach(b => {
+        if (hit(box(a), box(b))) {
+          out.push(`${a.textContent} / ${b.textContent}`);
+        }
+      });
+      circles.forEach(c => {
+        if (hit(box(a), box(c))) {
+          out.push(`${a.textContent} / point ${c.querySelector('title')?.textContent}`);
+        }
+      });
+    });
+    ticks.forEach((a, i) =>
+      ticks.slice(i + 1).forEach(b => {
+        if (hit(box(a), box(b))) {
+          out.push(`tick ${a.textContent} / ${b.textContent}`);
+        }
+      })
+    );
+    return out;
+  });
+}
+
+/** A multi-line string of a notebook file (a list of lines) as one string. */
+function joined(text: unknown): string {
+  return Array.isArray(text) ? text.join('') : String(text);
+}
+
+/** A screenshot of a whole cell, in a viewport tall enough to hold it. */
+async function screenshotCell(scope: Locator, name: string): Promise<void> {
+  const viewport = page.viewportSize();
+  await page.setViewportSize({ width: 1400, height: 2400 });
+  await scope.scrollIntoViewIfNeeded();
+  await page.waitForTimeout(500);
+  await scope.screenshot({ path: path.join(SHOTS, name) });
+  if (viewport) {
+    await page.setViewportSize(viewport);
+  }
+}
+
 /** The notebook file as saved on disk. */
 function readNotebook(name: string): {
   metadata: { [key: string]: unknown };
@@ -423,28 +476,30 @@ describe('the panel', () => {
     await checkbox('float16').check();
     await checkbox('dynamic range').check();
     await scope.locator('button', { hasText: /^Run$/ }).click();
+    // While it runs, the panel shows the rows measured so far through the comparison renderer.
+    const live = scope.locator('.jupyter-widgets .nbopt-comparison');
+    await live.waitFor({ timeout: 420000 });
+    expect(await live.locator('.nbopt-caption').textContent()).toMatch(/\(running\)/);
     await scope.getByText(/^done: 4 rows in/).waitFor({ timeout: 420000 });
 
     // The kernel's own rows, to check the table and the chart against.
     await cell(4).locator('.jp-InputArea-prompt').click();
-    await page.keyboard.press('Shift+Enter');
+    await page.keyboard.press('Control+Enter');
     const printed = cell(4).locator('.jp-OutputArea-output', { hasText: /^\[\{/ });
     await printed.waitFor({ timeout: 60000 });
     rows = JSON.parse((await printed.textContent()) ?? '[]');
     expect(rows.map(r => r.variant)).toEqual(['float32', 'float16', 'dynamic', 'int8']);
     expect(rows.map(r => r.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
 
-    // The live view and the cell's saved output are the same comparison renderer.
-    await expect(comparisons(scope)).resolves.toEqual({ live: 1, saved: 1 });
-    for (const comparison of [
-      scope.locator('.jupyter-widgets .nbopt-comparison'),
-      scope.locator('.nbopt-comparison').last()
-    ]) {
+    // At the end the comparison moved from the live view into the cell's own output.
+    await expect(comparisons(scope)).resolves.toEqual({ live: 0, saved: 1 });
+    for (const comparison of [scope.locator('.nbopt-comparison')]) {
       const variants = await comparison
         .locator('tbody tr')
         .evaluateAll(trs => trs.map(tr => tr.querySelectorAll('td')[1]?.textContent ?? ''));
       expect(variants).toEqual(rows.map(r => r.variant));
       expectPositions(await circles(comparison), rows);
+      expect(await overprints(comparison)).toEqual([]);
     }
 
     // The last measured variant is chosen; Export writes it.
@@ -453,8 +508,7 @@ describe('the panel', () => {
       'int8'
     );
     expect(await exportButton.isDisabled()).toBe(false);
-    await page.screenshot({ path: path.join(SHOTS, 'panel-run.png'), fullPage: true });
-    await scope.screenshot({ path: path.join(SHOTS, 'panel-run-cell.png') });
+    await screenshotCell(scope, 'panel-run.png');
     await exportButton.click();
     await scope.getByText(/^wrote /).waitFor({ timeout: 30000 });
     const written = path.join(root, 'notebooks', 'exported', 'model_int8.tflite');
@@ -479,7 +533,9 @@ describe('the panel', () => {
       ['application/vnd.jupyter.widget-view+json', 'text/plain'],
       [COMPARISON, 'text/html', 'text/plain']
     ]);
-    expect(outputs[0].data!['text/plain']).toBe("nbopt panel for 'model' (4 variants measured)");
+    expect(joined(outputs[0].data!['text/plain'])).toBe(
+      "nbopt panel for 'model' (4 variants measured)"
+    );
     const payload = outputs[1].data![COMPARISON] as { rows: { scheme: string }[] };
     expect(payload.rows.map(r => r.scheme)).toEqual(rows.map(r => r.variant));
 
@@ -499,6 +555,6 @@ describe('the panel', () => {
     expectPositions(await circles(scope.locator('.nbopt-comparison')), rows);
     const widgetText = await scope.locator('.jp-OutputArea-output').first().textContent();
     expect(widgetText?.trim().split('\n')).toHaveLength(1);
-    await scope.screenshot({ path: path.join(SHOTS, 'panel-saved.png') });
+    await screenshotCell(scope, 'panel-saved.png');
   }, 180000);
 });

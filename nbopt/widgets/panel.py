@@ -367,17 +367,22 @@ class Panel(widgets.VBox):
         elif s.state == "done":
             self.status.value = f"done: {n} rows in {s.elapsed:.1f} s"
         if not running and s.state != "idle":
-            self._on_rows({"new": s.rows})
-            self._save_result()
+            self._sync_export()
+            if self._displayed and s.rows:
+                self._save_result()
+                self.status.value += " · the comparison is below, kept when the notebook is saved"
+            elif s.rows:
+                self._show_live()
 
     def _save_result(self) -> None:
-        """Write the finished comparison into the panel's cell output (kept on save), and
-        the widget's one-line text with the new count (what shows without a kernel)."""
-        if self._displayed and self.model_state.rows:
-            from IPython.display import update_display
+        """Move the finished comparison from the live view into the panel's cell output
+        (kept on save), and give the widget's one-line text its new count (what a notebook
+        opened without a kernel shows of the widget)."""
+        from IPython.display import update_display
 
-            update_display(self._saved_bundle(), raw=True, display_id=self._display_id)
-            update_display(self._repr_mimebundle_(), raw=True, display_id=self._widget_display_id)
+        update_display(self._saved_bundle(), raw=True, display_id=self._display_id)
+        update_display(self._repr_mimebundle_(), raw=True, display_id=self._widget_display_id)
+        self.live.outputs = ()
 
     def _on_chosen(self, change: dict[str, Any]) -> None:
         self._sync_export()
