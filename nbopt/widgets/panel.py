@@ -32,7 +32,9 @@ _LABELS = {
     "prune": "pruning",
     "cluster": "clustering",
 }
-_HINT = '<span style="color:var(--jp-ui-font-color2,#666);font-size:90%">{}</span>'
+_HINT = (
+    '<span style="color:var(--jp-ui-font-color2,#666);font-size:90%;white-space:nowrap">{}</span>'
+)
 _ERROR = '<span style="color:var(--jp-error-color1,#b00020)">{}</span>'
 
 
@@ -105,7 +107,7 @@ class Panel(widgets.VBox):
         super().__init__(
             [
                 widgets.HTML(f"<h3>nbopt: {html.escape(self.name)}</h3>"),
-                widgets.HBox([self._choices_box, self.advice]),
+                widgets.HBox([self._choices_box, self.advice], layout={"flex_flow": "row wrap"}),
                 widgets.HBox([self.run_button, self.cancel_button, self.status]),
                 self.progress,
                 self.live,
@@ -133,7 +135,9 @@ class Panel(widgets.VBox):
             box.tooltip = hint or _LABELS[key]
             box.observe(self._on_box, names="value")
             self.checkboxes[key] = box
-            self.hints[key] = widgets.HTML(_HINT.format(html.escape(hint or "")))
+            self.hints[key] = widgets.HTML(
+                _HINT.format(html.escape(hint or "")), layout={"margin": "0 0 0 8px"}
+            )
         self.sparsity = widgets.FloatSlider(
             value=0.5, min=0.1, max=0.95, step=0.05, description="sparsity", readout_format=".0%"
         )
@@ -150,13 +154,14 @@ class Panel(widgets.VBox):
         )
         self.target = widgets.Dropdown(options=list(TARGETS), value=target, description="target")
         self.target.observe(self._on_target, names="value")
-        self.advice = widgets.HTML()
+        self.advice = widgets.HTML(layout={"flex": "1 1 320px", "margin": "0 0 0 16px"})
 
         def line(key: str, *extra: widgets.Widget) -> widgets.HBox:
             return widgets.HBox([self.checkboxes[key], *extra, self.hints[key]])
 
         self._choices_box = widgets.VBox(
-            [
+            layout={"flex": "0 0 auto"},
+            children=[
                 widgets.HTML("<b>Post-training</b>"),
                 *(line(k) for k in SCHEMES),
                 widgets.HTML("<b>With training data</b>"),
@@ -164,7 +169,7 @@ class Panel(widgets.VBox):
                 line("prune", self.sparsity),
                 line("cluster", self.clusters),
                 widgets.HBox([self.io, self.target]),
-            ]
+            ],
         )
 
     def _build_run(self) -> None:

@@ -45,9 +45,9 @@ def variant_name(row: dict[str, Any]) -> str:
 def missing_data(key: str, calib: bool, fit: bool) -> str | None:
     """What to pass to enable ``key``, or None if the data it needs is there."""
     if key in NEEDS_CALIBRATION and not calib and not fit:
-        return "needs representative samples: --calib x_train[:256] (calib=...)"
+        return "needs --calib x_train[:256] (calib=...)"
     if key in TRAINING and not fit:
-        return "fine-tunes the model: needs --fit x_train,y_train (fit=(x, y))"
+        return "needs --fit x_train,y_train (fit=(x, y))"
     return None
 
 
