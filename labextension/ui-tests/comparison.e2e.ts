@@ -480,6 +480,7 @@ describe('the panel', () => {
     const live = scope.locator('.jupyter-widgets .nbopt-comparison');
     await live.waitFor({ timeout: 420000 });
     expect(await live.locator('.nbopt-caption').textContent()).toMatch(/\(running\)/);
+    await screenshotCell(scope, 'panel-live.png');
     await scope.getByText(/^done: 4 rows in/).waitFor({ timeout: 420000 });
 
     // The kernel's own rows, to check the table and the chart against.
@@ -539,20 +540,23 @@ describe('the panel', () => {
     const payload = outputs[1].data![COMPARISON] as { rows: { scheme: string }[] };
     expect(payload.rows.map(r => r.scheme)).toEqual(rows.map(r => r.variant));
 
-    // The same file, opened with no kernel.
-    const saved = readNotebook('panel.ipynb');
-    delete saved.metadata.kernelspec;
-    fs.writeFileSync(path.join(root, 'notebooks', 'panel_saved.ipynb'), JSON.stringify(saved));
-    await runPaletteCommand('Shut Down All Kernels…');
-    await page.locator('.jp-Dialog button', { hasText: /^Shut Down All$/ }).click();
+    // The same file, shown with no kernel: shut the kernel down, then reload the file.
+    fs.copyFileSync(
+      path.join(root, 'notebooks', 'panel.ipynb'),
+      path.join(root, 'notebooks', 'panel_saved.ipynb')
+    );
     await openNotebook('panel_saved.ipynb');
-    await page.waitForTimeout(5000);
-    await page.screenshot({ path: path.join(SHOTS, 'panel-saved-open.png') });
-    const dialog = await page.locator('.jp-Dialog').allTextContents();
-    const kernelName = await page
-      .locator(`${NOTEBOOK} .jp-Toolbar .jp-KernelName, ${NOTEBOOK} .jp-Toolbar-kernelName`)
-      .allTextContents();
-    fs.writeFileSync(path.join(SHOTS, 'debug.json'), JSON.stringify({ dialog, kernelName }));
+    const kernelName = page.locator(`${NOTEBOOK} .jp-Toolbar .jp-KernelName`).first();
+    await kernelName.filter({ hasText: /Python/ }).waitFor({ timeout: 60000 });
+    await cell(0).locator('.jp-InputArea-prompt').click();
+    await runPaletteCommand('Shut Down Kernel');
+    await page.locator('.jp-Dialog button', { hasText: /^Shut Down$/ }).click();
+    await kernelName.filter({ hasText: /^No Kernel$/ }).waitFor({ timeout: 60000 });
+    await runPaletteCommand('Reload Notebook from Disk');
+    const reload = page.locator('.jp-Dialog button', { hasText: /^Reload$/ });
+    if (await reload.isVisible({ timeout: 5000 }).catch(() => false)) {
+      await reload.click();
+    }
     const scope = cell(3);
     await scope.locator('.nbopt-comparison').waitFor({ timeout: 60000 });
     const table = await tableTexts(scope);
@@ -560,6 +564,7 @@ describe('the panel', () => {
     expectPositions(await circles(scope.locator('.nbopt-comparison')), rows);
     const widgetText = await scope.locator('.jp-OutputArea-output').first().textContent();
     expect(widgetText?.trim().split('\n')).toHaveLength(1);
+    expect(await kernelName.textContent()).toBe('No Kernel');
     await screenshotCell(scope, 'panel-saved.png');
   }, 180000);
 });

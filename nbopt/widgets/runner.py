@@ -116,8 +116,8 @@ class Runner:
     """Measures ``state.selection`` of a model into ``state``: the Run button's work.
 
     Post-training schemes are one :func:`nbopt.quantize` comparison with the float32
-    baseline; each training technique then runs through :func:`nbopt.qat`,
-    :func:`nbopt.prune` or :func:`nbopt.cluster` against the same baseline. Every row,
+    baseline; each training technique then runs through :func:`nbopt.quantize`
+    (``aware=True``), :func:`nbopt.prune` or :func:`nbopt.cluster` against the same baseline. Every row,
     failed ones included, comes from the engine and so is in :func:`nbopt.results`.
     """
 
