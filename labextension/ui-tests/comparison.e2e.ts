@@ -419,6 +419,43 @@ async function overprints(comparison: Locator): Promise<string[]> {
   });
 }
 
+/** Click through the menu bar: a top menu, then items (submenus are hovered). */
+async function menu(top: string, ...items: string[]): Promise<void> {
+  const exact = (label: string): RegExp =>
+    new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  await page.locator('.lm-MenuBar-itemLabel', { hasText: exact(top) }).click();
+  for (const [i, item] of items.entries()) {
+    const entry = page.locator('.lm-Menu-itemLabel', { hasText: exact(item) }).last();
+    if (i < items.length - 1) {
+      await entry.hover();
+    } else {
+      await entry.click();
+    }
+  }
+}
+
+/** Wait until `locator`'s text is `text`. */
+async function waitForText(locator: Locator, text: string, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while ((await locator.textContent())?.trim() !== text) {
+    if (Date.now() > end) {
+      throw new Error(`"${await locator.textContent()}" is not "${text}"`);
+    }
+    await page.waitForTimeout(250);
+  }
+}
+
+/** Press a dialog's `label` button if the dialog appears within two seconds. */
+async function confirmIfAsked(label: string): Promise<void> {
+  const button = page.locator('.jp-Dialog button', { hasText: new RegExp(`^${label}$`) });
+  try {
+    await button.waitFor({ timeout: 2000 });
+  } catch {
+    return;
+  }
+  await button.click();
+}
+
 /** A multi-line string of a notebook file (a list of lines) as one string. */
 function joined(text: unknown): string {
   return Array.isArray(text) ? text.join('') : String(text);
@@ -547,24 +584,52 @@ describe('the panel', () => {
     );
     await openNotebook('panel_saved.ipynb');
     const kernelName = page.locator(`${NOTEBOOK} .jp-Toolbar .jp-KernelName`).first();
-    await kernelName.filter({ hasText: /Python/ }).waitFor({ timeout: 60000 });
+    await waitForText(kernelName, 'Python 3 (ipykernel)', 60000);
     await cell(0).locator('.jp-InputArea-prompt').click();
-    await runPaletteCommand('Shut Down Kernel');
-    await page.locator('.jp-Dialog button', { hasText: /^Shut Down$/ }).click();
-    await kernelName.filter({ hasText: /^No Kernel$/ }).waitFor({ timeout: 60000 });
-    await runPaletteCommand('Reload Notebook from Disk');
-    const reload = page.locator('.jp-Dialog button', { hasText: /^Reload$/ });
-    if (await reload.isVisible({ timeout: 5000 }).catch(() => false)) {
-      await reload.click();
-    }
+    await menu('Kernel', 'Shut Down Kernel');
+    await confirmIfAsked('Shut Down');
+    await waitForText(kernelName, 'No Kernel', 60000);
+    await menu('File', 'Reload Notebook from Disk');
+    await confirmIfAsked('Reload');
     const scope = cell(3);
     await scope.locator('.nbopt-comparison').waitFor({ timeout: 60000 });
     const table = await tableTexts(scope);
     expect(table.map(r => r[1])).toEqual(rows.map(r => r.variant));
     expectPositions(await circles(scope.locator('.nbopt-comparison')), rows);
     const widgetText = await scope.locator('.jp-OutputArea-output').first().textContent();
+    // JupyterLab's widget renderer shows its own one line (no kernel: "Loading widget...");
+    // never the widget's raw repr.
     expect(widgetText?.trim().split('\n')).toHaveLength(1);
+    expect(widgetText).not.toContain('Panel(');
     expect(await kernelName.textContent()).toBe('No Kernel');
     await screenshotCell(scope, 'panel-saved.png');
   }, 180000);
+
+  test('the saved comparison reads in the dark theme', async () => {
+    await menu('Settings', 'Theme', 'JupyterLab Dark');
+    await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, {
+      timeout: 30000
+    });
+    const scope = cell(3);
+    const comparison = scope.locator('.nbopt-comparison');
+    // Text is light on the dark background: the chart's labels and the table's cells.
+    const luminance = await comparison.evaluate(el => {
+      const rgb = (css: string): number[] => (css.match(/\d+(\.\d+)?/g) ?? []).map(Number);
+      const light = (css: string): number => {
+        const [r, g, b] = rgb(css);
+        return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+      };
+      const label = el.querySelector('.nbopt-point-label')!;
+      const td = el.querySelector('tbody td:nth-child(2)')!;
+      return {
+        label: light(getComputedStyle(label).fill),
+        cell: light(getComputedStyle(td).color)
+      };
+    });
+    expect(luminance.label).toBeGreaterThan(0.6);
+    expect(luminance.cell).toBeGreaterThan(0.6);
+    expect(await overprints(comparison)).toEqual([]);
+    await screenshotCell(scope, 'panel-saved-dark.png');
+    await menu('Settings', 'Theme', 'JupyterLab Light');
+  }, 120000);
 });
