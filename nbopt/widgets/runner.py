@@ -117,8 +117,9 @@ class Runner:
 
     Post-training schemes are one :func:`nbopt.quantize` comparison with the float32
     baseline; each training technique then runs through :func:`nbopt.quantize`
-    (``aware=True``), :func:`nbopt.prune` or :func:`nbopt.cluster` against the same baseline. Every row,
-    failed ones included, comes from the engine and so is in :func:`nbopt.results`.
+    (``aware=True``), :func:`nbopt.prune` or :func:`nbopt.cluster` against the same
+    baseline. Every row, failed ones included, comes from the engine and so is in
+    :func:`nbopt.results`.
     """
 
     def __init__(
