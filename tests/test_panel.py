@@ -229,3 +229,28 @@ def test_pruning_from_the_panel_uses_the_slider_and_shares_the_baseline(trained_
         "baseline",
         "prune",
     ]
+
+
+def test_the_cancel_button_stops_a_run_after_its_current_step(trained_cnn, digits):
+    x_train, _, x_test, y_test = digits
+    panel = nbopt.panel(trained_cnn, calib=x_train[:128], eval=(x_test, y_test))
+    panel.schemes = "float16,dynamic,int8"
+
+    def click_cancel_on_first_row(change):
+        if len(change["new"]) == 1:
+            panel.cancel_button.click()
+
+    panel.model_state.observe(click_cancel_on_first_row, names="rows")
+    panel.run_button.click()
+    assert panel.wait() and panel.state == "cancelled"
+    assert panel.df["variant"].tolist() == ["float32"]
+    assert panel.status.value.startswith("cancelled: kept 1 row measured in")
+    labels = {key: label.value for key, (_, label) in panel.bars.items()}
+    assert labels == {
+        "float32": "ok",
+        "float16": "cancelled",
+        "dynamic": "cancelled",
+        "int8": "cancelled",
+    }
+    assert not panel.run_button.disabled and panel.cancel_button.disabled
+    assert panel.export_button.disabled  # nothing exportable was kept

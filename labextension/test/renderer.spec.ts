@@ -104,6 +104,32 @@ describe('the comparison renderer', () => {
     });
   });
 
+  it('keeps eight crowded labels apart and inside the plot', () => {
+    const names = ['float32', 'float16', 'dynamic', 'int8', 'int16x8', 'qat', 'prune', 'cluster'];
+    const rows = names.map((scheme, i) =>
+      row(scheme, {
+        technique: ['qat', 'prune', 'cluster'].includes(scheme) ? scheme : 'ptq',
+        size_bytes: 150000 + 2000 * (i % 4),
+        latency_ms: 0.01 + 0.001 * i,
+        accuracy: 0.93 + 0.001 * (i % 3)
+      })
+    );
+    const host = render({ version: 1, name: 'm', done: true, rows });
+    const boxes = Array.from(host.querySelectorAll('.nbopt-point-label')).map(t => {
+      const x = Number(t.getAttribute('x'));
+      const y = Number(t.getAttribute('y'));
+      return { x0: x, x1: x + 6.8 * (t.textContent ?? '').length, y0: y - 9, y1: y + 3 };
+    });
+    expect(boxes).toHaveLength(8);
+    const overlap = (a: (typeof boxes)[0], b: (typeof boxes)[0]): boolean =>
+      a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+    boxes.forEach((a, i) => boxes.slice(i + 1).forEach(b => expect(overlap(a, b)).toBe(false)));
+    boxes.forEach(a => {
+      expect(a.x0).toBeGreaterThanOrEqual(64);
+      expect(a.x1).toBeLessThanOrEqual(520 - 96);
+    });
+  });
+
   it('labels axes with units and formats tooltips as a person reads them', () => {
     const host = render(digitsPayload());
     const labels = Array.from(host.querySelectorAll('.nbopt-axis-label')).map(t => t.textContent);

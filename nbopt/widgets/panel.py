@@ -38,6 +38,10 @@ _HINT = (
 _ERROR = '<span style="color:var(--jp-error-color1,#b00020)">{}</span>'
 
 
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
 def _comparison_bundle(comparison: Any) -> dict[str, Any]:
     from ..display import comparison_bundle
 
@@ -366,11 +370,11 @@ class Panel(widgets.VBox):
         elif s.state == "cancelling":
             self.status.value = "cancelling after this step…"
         elif s.state == "cancelled":
-            self.status.value = f"cancelled: kept the {n} rows measured in {s.elapsed:.1f} s"
+            self.status.value = f"cancelled: kept {_rows(n)} measured in {s.elapsed:.1f} s"
         elif s.state == "failed":
             self.status.value = _ERROR.format(html.escape(f"failed: {s.error or ''}"))
         elif s.state == "done":
-            self.status.value = f"done: {n} rows in {s.elapsed:.1f} s"
+            self.status.value = f"done: {_rows(n)} in {s.elapsed:.1f} s"
         if not running and s.state != "idle":
             self._sync_export()
             if self._displayed and s.rows:
