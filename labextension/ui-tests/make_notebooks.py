@@ -116,7 +116,7 @@ def main(out: str) -> None:
     import nbopt
     from nbopt.config import NbOpt, set_current
     from nbopt.demo import digits_cnn, digits_data
-    from nbopt.display import COMPARISON_MIME
+    from nbopt.display import COMPARISON_MIME, comparison_bundle
 
     set_current(NbOpt(latency_runs=5, latency_min_seconds=0.0))
     x_train, y_train, x_test, y_test = digits_data()
@@ -125,7 +125,7 @@ def main(out: str) -> None:
     comparison = nbopt.quantize(
         model, "float16,dynamic,int8", x_train[:64], (x_test, y_test), name="model"
     )
-    bundle = json.loads(json.dumps(comparison._repr_mimebundle_(), allow_nan=False))
+    bundle = json.loads(json.dumps(comparison_bundle(comparison), allow_nan=False))
     rows = bundle[COMPARISON_MIME]["rows"]
 
     saved = new_notebook(metadata={"kernelspec": KERNELSPEC})
