@@ -241,6 +241,7 @@ def quantize(
     fine_tune: Any = None,
     preserve: str | None = None,
     skip: list[str] | str | None = None,
+    fresh: bool = False,
 ) -> TFLiteModel | Comparison:
     """Post-training quantization of a Keras model, measured against its float32 baseline.
 
@@ -274,6 +275,10 @@ def quantize(
         Replace existing files when saving.
     progress : callable(Event), optional
         Receives progress events while the comparison runs.
+    fresh : bool
+        Convert again even if the same conversion (same architecture, weights, scheme,
+        options, calibration data and versions) was made before; by default its stored
+        flatbuffer is reused and measured again, and the row says ``cached``.
 
     Returns
     -------
@@ -325,6 +330,7 @@ def quantize(
         settings=_settings(threads),
         listener=progress,
         skip_uncalibrated=scheme is None,
+        fresh=fresh,
     )
     if save:
         comparison.save(save, force=force)
@@ -497,11 +503,23 @@ def inspect(model: Any, name: str | None = None) -> Any:
     return inspect_content(variant.content, variant.name, "float32")
 
 
-def results() -> Any:
-    """Every row measured in this kernel (or process), as a DataFrame."""
+def results(
+    all: bool = False,  # noqa: A002 - the documented name
+    model: str | None = None,
+    run: str | None = None,
+) -> Any:
+    """Every row measured in this kernel (or process), as a DataFrame.
+
+    Parameters
+    ----------
+    all : bool
+        Every row in the results store (``NbOpt.store``), from every kernel and session.
+    model, run : str, optional
+        Only the rows of this model name, or of this ``run_id``.
+    """
     from .engine import results as store
 
-    return store.frame(store.rows())
+    return store.frame(store.rows(all=all, model=model, run=run))
 
 
 def log() -> str:

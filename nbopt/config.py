@@ -51,6 +51,20 @@ class NbOpt(Configurable):
         "nbopt_models", help="Folder where --save writes .tflite files (created on demand)."
     ).tag(config=True)
 
+    store = Unicode(
+        ".nbopt/results.db",
+        help="The results store: an SQLite file every measured row and its .tflite are written "
+        "to as they are measured (relative paths from the kernel's working directory); "
+        "'' keeps rows in this kernel's memory only.",
+    ).tag(config=True)
+
+    @observe("store")
+    def _store_changed(self, change: dict) -> None:
+        if self is _current:
+            from .engine import results
+
+            results.set_store(change["new"])
+
     verbose = Bool(
         False,
         help="Show TensorFlow's logs and the converter's output in the cell as well "
@@ -84,7 +98,8 @@ def current() -> NbOpt:
     """The configuration in force: the kernel's once ``%load_ext nbopt`` ran, else defaults."""
     global _current
     if _current is None:
-        _current = NbOpt()
+        set_current(NbOpt())
+    assert _current is not None
     return _current
 
 
@@ -92,6 +107,7 @@ def set_current(config: NbOpt | None) -> None:
     """Make ``config`` the one :func:`current` returns (``None`` restores defaults)."""
     global _current
     _current = config
-    from .engine import capture
+    from .engine import capture, results
 
     capture.set_verbose(config.verbose if config is not None else False)
+    results.set_store(config.store if config is not None else None)

@@ -39,11 +39,13 @@ def keras_accuracy(trained_cnn, digits):
 
 
 @pytest.fixture(autouse=True)
-def fast_measurement():
-    """Short latency runs: the tests check correctness, not speed."""
+def fast_measurement(tmp_path):
+    """Short latency runs (the tests check correctness, not speed), and a results store of
+    the test's own: never .nbopt/ in the repository, no conversion cached by another test."""
     from nbopt.config import NbOpt, set_current
 
-    set_current(NbOpt(latency_warmup_runs=1, latency_runs=5, latency_min_seconds=0.0))
+    store = str(tmp_path / ".nbopt" / "results.db")
+    set_current(NbOpt(latency_warmup_runs=1, latency_runs=5, latency_min_seconds=0.0, store=store))
     yield
     set_current(None)
 
@@ -94,8 +96,9 @@ def ip():
 
 
 @pytest.fixture
-def ns(ip, trained_cnn, digits):
-    """The shell's namespace holding ``model`` and the digits split; short latency runs."""
+def ns(ip, trained_cnn, digits, tmp_path):
+    """The shell's namespace holding ``model`` and the digits split; short latency runs;
+    the test's own results store."""
     from nbopt.config import NbOpt, set_current
 
     x_train, y_train, x_test, y_test = digits
@@ -107,4 +110,5 @@ def ns(ip, trained_cnn, digits):
     ip.run_line_magic("config", "NbOpt.latency_warmup_runs = 1")
     ip.run_line_magic("config", "NbOpt.latency_runs = 5")
     ip.run_line_magic("config", "NbOpt.latency_min_seconds = 0.0")
+    ip.run_line_magic("config", f"NbOpt.store = {str(tmp_path / '.nbopt' / 'results.db')!r}")
     return ip.user_ns

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConversionError, NbOptError, NbOptUsageError
-from . import capture, results
+from . import cache, capture, results
 from .compat import compatibility
-from .convert import IO_TYPES, NEEDS_CALIBRATION, convert, export_saved_model
+from .convert import IO_TYPES, NEEDS_CALIBRATION, convert
 from .data import EvalData, calibration_arrays, eval_data, resolve_metric
 from .events import Event, Listener, emit
 from .interpreter import Runner, first_line
@@ -110,8 +110,10 @@ class Run:
         metric: tuple[str, Any] | None,
         sample: list[Any] | None,
         listener: Listener | None,
+        fresh: bool = False,
     ):
         self.comparison = Comparison(name)
+        self.fresh = fresh
         self.settings = settings
         self.evaluation = evaluation
         self.metric = metric
@@ -142,11 +144,19 @@ class Run:
             **params,
         }
 
-    def variant(self, row: dict[str, Any], make: Any, key: str | None = None) -> TFLiteModel | None:
+    def variant(
+        self,
+        row: dict[str, Any],
+        make: Any,
+        key: str | None = None,
+        cache_key: str | None = None,
+    ) -> TFLiteModel | None:
         """Convert with ``make()`` (returns flatbuffer bytes), measure, and add the row.
 
         A failure of the conversion or of the interpreter makes a failed row instead.
         ``key`` names the variant in ``comparison.models`` (default: its scheme).
+        ``cache_key`` (:mod:`nbopt.engine.cache`) reuses the flatbuffer of the same
+        conversion made before, unless the run is ``fresh``.
         """
         scheme = row["scheme"]
         variant = None
@@ -155,7 +165,7 @@ class Run:
         position = capture.mark()
         try:
             with capture.native():
-                content = make()
+                content = self.convert(row, make, cache_key)
                 row["convert_seconds"] = time.perf_counter() - started
                 variant = TFLiteModel(
                     content,
@@ -171,8 +181,24 @@ class Run:
             row["status"] = "failed"
             row["error"] = capture.with_log(first_line(exc), capture.since(position))
             variant = None
-        self.add(row)
+        self.add(row, content=variant.content if variant is not None else None)
         return variant
+
+    def convert(self, row: dict[str, Any], make: Any, cache_key: str | None) -> bytes:
+        """``make()``, or the flatbuffer the conversion keyed ``cache_key`` made before
+        (the row then says ``cached``)."""
+        if cache_key is not None:
+            row.setdefault("config_key", cache_key)
+        hit = cache.lookup(cache_key) if cache_key is not None and not self.fresh else None
+        if hit is not None:
+            row.update(hit.info)
+            row["cached"] = True
+            return hit.content
+        content = make()
+        row["cached"] = False
+        if cache_key is not None:
+            cache.keep(cache_key, content, {k: row[k] for k in ("converter", "note") if k in row})
+        return content
 
     def measure(self, model: TFLiteModel, row: dict[str, Any]) -> None:
         """Fill ``row`` with the sizes, latency and metric of ``model``."""
@@ -195,14 +221,18 @@ class Run:
             row["accuracy"] = float(fn(self.evaluation.y, outs[0]))
             row["eval_samples"] = len(self.evaluation)
 
-    def add(self, row: dict[str, Any], record: bool = True) -> None:
-        """Append a finished row (the first ``float32`` baseline row is the reference)."""
+    def add(self, row: dict[str, Any], record: bool = True, content: bytes | None = None) -> None:
+        """Append a finished row (the first ``float32`` baseline row is the reference).
+
+        The row (and its flatbuffer ``content``) is recorded in :mod:`results` before the
+        listener hears of it, so a process that dies in the listener has stored it.
+        """
         if self.baseline is None and row.get("technique") == "baseline":
             self.baseline = row
         fill_ratios(row, self.baseline)
         self.comparison.rows.append(row)
         if record:
-            results.record(row)
+            results.record(row, content)
         emit(
             self.listener,
             Event("row", row["scheme"], row["status"], self.index, self.total, row=row),
@@ -254,6 +284,24 @@ def derive(
     return convert(saved_model_dir, scheme, calib, io, isolate=settings.isolate)
 
 
+def conversion_keys(
+    model: Any, schemes: list[str], calib: list[Any] | None, io: str, engine: str
+) -> dict[str, str | None]:
+    """Each scheme's conversion key (:mod:`nbopt.engine.cache`); ``None`` for a model that
+    cannot be described without exporting it."""
+    digest = cache.model_digest(model)
+    calib_digest = cache.arrays_digest(calib)
+    keys: dict[str, str | None] = {}
+    for scheme in schemes:
+        options: dict[str, Any] = {"io": io if scheme == "int8" else "float"}
+        if scheme != "float32":
+            options["engine"] = engine
+        if scheme in NEEDS_CALIBRATION:
+            options["calib"] = calib_digest
+        keys[scheme] = cache.conversion_key(digest, scheme, **options) if digest else None
+    return keys
+
+
 def prepare_data(
     model: Any,
     calib: Any,
@@ -280,12 +328,15 @@ def run_post_training(
     settings: MeasureSettings | None = None,
     listener: Listener | None = None,
     skip_uncalibrated: bool = False,
+    fresh: bool = False,
 ) -> Comparison:
     """Convert ``model`` with the float32 baseline and each of ``schemes``, measuring each.
 
     Every mistake in the arguments is raised before any work starts. A variant that fails
     to convert or to run becomes a row with ``status="failed"``; the others still come.
-    Rows are added to :func:`nbopt.results` as they are measured.
+    Rows are added to :func:`nbopt.results` as they are measured. A conversion made before
+    (same model, weights, scheme, options and calibration data) is reused and measured
+    again, its row ``cached``; ``fresh`` converts anew.
     """
     settings = settings or MeasureSettings()
     require_model(model)
@@ -309,13 +360,20 @@ def run_post_training(
         metric=resolved,
         sample=evaluation.x if evaluation else calib_arrays,
         listener=listener,
+        fresh=fresh,
     )
-    run.start(f"tracing {run.comparison.name}")
-    if settings.isolate:
-        from . import worker
+    keys = conversion_keys(model, order, calib_arrays, io, settings.engine)
+    exported = cache.LazyExport(model)
+    needed = [keys[s] for s in order if s not in missing]
+    if fresh or not all(k is not None and cache.contains(k) for k in needed):
+        run.start(f"tracing {run.comparison.name}")
+        if settings.isolate:
+            from . import worker
 
-        worker.warm()  # the worker imports TensorFlow while the model is traced here
-    exported = export_saved_model(model)
+            worker.warm()  # the worker imports TensorFlow while the model is traced here
+        exported.path  # noqa: B018 - export now: a model that cannot be traced raises here
+    else:
+        run.start(f"reusing {run.comparison.name}'s conversions")
     interrupted = False
     try:
         for scheme in order:
@@ -331,7 +389,9 @@ def run_post_training(
             if scheme == "float32":
                 row["converter"] = "tflite-converter"
                 run.variant(
-                    row, lambda: convert(exported.path, "float32", isolate=settings.isolate)
+                    row,
+                    lambda: convert(exported.path, "float32", isolate=settings.isolate),
+                    cache_key=keys[scheme],
                 )
                 continue
             base = run.comparison.models.get("float32")
@@ -340,6 +400,7 @@ def run_post_training(
                 lambda s=scheme, r=row, b=base: derive(
                     run, r, s, exported.path, b.content if b else None, calib_arrays, r["io"]
                 ),
+                cache_key=keys[scheme],
             )
     except KeyboardInterrupt:
         interrupted = True
