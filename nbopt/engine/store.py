@@ -269,7 +269,8 @@ class Store:
         with self._write() as conn:
             digest = self._put_blob(conn, content)
             conn.execute(
-                "INSERT OR IGNORE INTO conversions (key, sha256, info, created) VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO conversions (key, sha256, info, created) "
+                "VALUES (?, ?, ?, ?)",
                 (
                     key,
                     digest,
