@@ -160,7 +160,6 @@ class Run:
         """
         scheme = row["scheme"]
         variant = None
-        self.step(scheme, "converting")
         started = time.perf_counter()
         position = capture.mark()
         try:
@@ -191,9 +190,11 @@ class Run:
             row.setdefault("config_key", cache_key)
         hit = cache.lookup(cache_key) if cache_key is not None and not self.fresh else None
         if hit is not None:
+            self.step(row["scheme"], "reusing its stored conversion")
             row.update(hit.info)
             row["cached"] = True
             return hit.content
+        self.step(row["scheme"], "converting")
         content = make()
         row["cached"] = False
         if cache_key is not None:
