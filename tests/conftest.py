@@ -39,12 +39,12 @@ def keras_accuracy(trained_cnn, digits):
 
 
 @pytest.fixture(autouse=True)
-def fast_measurement(tmp_path):
+def fast_measurement(tmp_path_factory):
     """Short latency runs (the tests check correctness, not speed), and a results store of
     the test's own: never .nbopt/ in the repository, no conversion cached by another test."""
     from nbopt.config import NbOpt, set_current
 
-    store = str(tmp_path / ".nbopt" / "results.db")
+    store = str(tmp_path_factory.mktemp("store") / "results.db")
     set_current(NbOpt(latency_warmup_runs=1, latency_runs=5, latency_min_seconds=0.0, store=store))
     yield
     set_current(None)
@@ -96,7 +96,7 @@ def ip():
 
 
 @pytest.fixture
-def ns(ip, trained_cnn, digits, tmp_path):
+def ns(ip, trained_cnn, digits, tmp_path_factory):
     """The shell's namespace holding ``model`` and the digits split; short latency runs;
     the test's own results store."""
     from nbopt.config import NbOpt, set_current
@@ -110,5 +110,6 @@ def ns(ip, trained_cnn, digits, tmp_path):
     ip.run_line_magic("config", "NbOpt.latency_warmup_runs = 1")
     ip.run_line_magic("config", "NbOpt.latency_runs = 5")
     ip.run_line_magic("config", "NbOpt.latency_min_seconds = 0.0")
-    ip.run_line_magic("config", f"NbOpt.store = {str(tmp_path / '.nbopt' / 'results.db')!r}")
+    store = tmp_path_factory.mktemp("store") / "results.db"
+    ip.run_line_magic("config", f"NbOpt.store = {str(store)!r}")
     return ip.user_ns
