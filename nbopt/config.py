@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from traitlets import Bool, Enum, Float, Int, Unicode, observe
+from traitlets import Bool, Enum, Float, Int, Unicode, default, observe
 from traitlets.config import Configurable
 
 from .engine.measure import MeasureSettings
@@ -52,11 +52,15 @@ class NbOpt(Configurable):
     ).tag(config=True)
 
     store = Unicode(
-        ".nbopt/results.db",
         help="The results store: an SQLite file every measured row and its .tflite are written "
         "to as they are measured (relative paths from the kernel's working directory); "
-        "'' keeps rows in this kernel's memory only.",
+        "'' keeps rows in this kernel's memory only. Default: $NBOPT_STORE if set, else "
+        ".nbopt/results.db.",
     ).tag(config=True)
+
+    @default("store")
+    def _default_store(self) -> str:
+        return os.environ.get("NBOPT_STORE", ".nbopt/results.db")
 
     @observe("store")
     def _store_changed(self, change: dict) -> None:

@@ -38,6 +38,19 @@ def keras_accuracy(trained_cnn, digits):
     return float(np.mean(np.argmax(pred, axis=1) == y_test))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def module_store(tmp_path_factory):
+    """The default results store of each test module ($NBOPT_STORE): module-scoped fixtures
+    measure before a test's own configuration is set, and must not write to .nbopt/ here."""
+    saved = os.environ.get("NBOPT_STORE")
+    os.environ["NBOPT_STORE"] = str(tmp_path_factory.mktemp("module-store") / "results.db")
+    yield
+    if saved is None:
+        os.environ.pop("NBOPT_STORE", None)
+    else:
+        os.environ["NBOPT_STORE"] = saved
+
+
 @pytest.fixture(autouse=True)
 def fast_measurement(tmp_path_factory):
     """Short latency runs (the tests check correctness, not speed), and a results store of

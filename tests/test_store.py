@@ -229,6 +229,9 @@ def test_the_default_store_is_beside_the_notebook_and_kept_out_of_git(tmp_path, 
     from nbopt.config import NbOpt, set_current
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NBOPT_STORE", "elsewhere.db")
+    assert NbOpt().store == "elsewhere.db"
+    monkeypatch.delenv("NBOPT_STORE")
     set_current(NbOpt())
     assert list(tmp_path.iterdir()) == []  # nothing until a row is measured
     results.record(_row("m", "r"), b"x")
