@@ -238,3 +238,14 @@ def test_the_default_store_is_beside_the_notebook_and_kept_out_of_git(tmp_path, 
     assert (tmp_path / ".nbopt" / "results.db").is_file()
     assert (tmp_path / ".nbopt" / ".gitignore").read_text().splitlines()[-1] == "*"
     assert Store(tmp_path / ".nbopt" / "results.db").rows() == [_row("m", "r")]
+
+
+def test_a_store_that_cannot_be_written_warns_and_keeps_the_row_in_memory(tmp_path):
+    from nbopt.config import NbOpt, set_current
+
+    (tmp_path / "a_file").write_text("not a folder")
+    set_current(NbOpt(store=str(tmp_path / "a_file" / "results.db")))
+    results.clear()
+    with pytest.warns(RuntimeWarning, match="cannot write to the results store .*a_file"):
+        results.record(_row("m", "r"), b"x")
+    assert results.rows() == [_row("m", "r")]
