@@ -249,3 +249,16 @@ def test_a_store_that_cannot_be_written_warns_and_keeps_the_row_in_memory(tmp_pa
     with pytest.warns(RuntimeWarning, match="cannot write to the results store .*a_file"):
         results.record(_row("m", "r"), b"x")
     assert results.rows() == [_row("m", "r")]
+
+
+def test_a_stored_variant_is_its_flatbuffer_and_saving_it_updates_its_path(trained_cnn, tmp_path):
+    import nbopt
+
+    m = nbopt.quantize(trained_cnn, "dynamic")
+    target = results.store()
+    (record,) = [r for r in target.records(run=m.row["run_id"]) if r.row["scheme"] == "dynamic"]
+    assert target.content(record.content_sha256) == m.content
+    assert record.row.get("path") is None
+    m.save(tmp_path / "m.tflite")
+    (record,) = [r for r in target.records(run=m.row["run_id"]) if r.row["scheme"] == "dynamic"]
+    assert record.row["path"] == str(tmp_path / "m.tflite")

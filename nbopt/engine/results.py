@@ -28,6 +28,8 @@ _rows: list[dict[str, Any]] = []
 _lock = threading.Lock()
 _store: Store | None = None
 _stores: dict[Path, Store] = {}
+#: ``id(row)``: the store and ``row_id`` each of this kernel's rows was written under.
+_stored: dict[int, tuple[Store, str]] = {}
 
 
 def set_store(path: str | os.PathLike[str] | None) -> Store | None:
@@ -52,11 +54,13 @@ def store() -> Store | None:
     return _store
 
 
-def record(row: dict[str, Any], content: bytes | None = None) -> None:
+def record(row: dict[str, Any], content: bytes | None = None, row_id: str | None = None) -> None:
     """Add a measured row (the dict itself, so later updates such as ``path`` show).
 
-    The row and its flatbuffer ``content`` are written to the store at once. A store that
-    cannot be written (a full disk, a read-only folder) warns and the row stays in memory.
+    The row and its flatbuffer ``content`` are written to the store at once. ``row_id``
+    names it there (a write retried with the same ``row_id`` adds nothing; default: a new
+    one). A store that cannot be written (a full disk, a read-only folder) warns and the
+    row stays in memory.
     """
     with _lock:
         _rows.append(row)
@@ -64,14 +68,32 @@ def record(row: dict[str, Any], content: bytes | None = None) -> None:
     if target is None:
         return
     try:
-        target.add(row, content, kernel=KERNEL)
+        _stored[id(row)] = (target, target.add(row, content, row_id=row_id, kernel=KERNEL))
     except Exception as exc:  # sqlite3 and OS errors: the measurement itself is not lost
-        warnings.warn(
-            f"nbopt: cannot write to the results store {target.path}: {exc}; "
-            "the row is kept in this kernel only",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+        _warn(target, exc)
+
+
+def update(row: dict[str, Any]) -> None:
+    """Write a recorded row again after it changed (``TFLiteModel.save`` sets ``path``)."""
+    with _lock:
+        if not any(r is row for r in _rows):
+            return
+    where = _stored.get(id(row))
+    if where is None:
+        return
+    try:
+        where[0].update(where[1], row)
+    except Exception as exc:
+        _warn(where[0], exc)
+
+
+def _warn(target: Store, exc: Exception) -> None:
+    warnings.warn(
+        f"nbopt: cannot write to the results store {target.path}: {exc}; "
+        "the row is kept in this kernel only",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 def _matches(row: dict[str, Any], model: str | None, run: str | None) -> bool:
@@ -105,6 +127,9 @@ def clear(
     with _lock:
         kept = [r for r in _rows if not _matches(r, model, run)]
         n = len(_rows) - len(kept)
+        for r in _rows:
+            if _matches(r, model, run):
+                _stored.pop(id(r), None)
         _rows[:] = kept
     if all and _store is not None:
         return _store.delete(model=model, run=run)

@@ -198,6 +198,14 @@ class Store:
             )
         return row_id
 
+    def update(self, row_id: str, row: dict[str, Any]) -> None:
+        """Replace the stored data of row ``row_id`` (its flatbuffer stays)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE rows SET data = ?, status = ? WHERE row_id = ?",
+                (row_json(row), row.get("status"), row_id),
+            )
+
     def records(self, model: str | None = None, run: str | None = None) -> list[Record]:
         """Every stored row, oldest first, optionally only one model's or one run's."""
         where, params = _filters(model, run)
