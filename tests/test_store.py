@@ -134,6 +134,8 @@ def test_two_processes_writing_one_store_at_once_lose_nothing(tmp_path):
     writers = [r["model"] for r in rows]  # in commit order
     switches = sum(a != b for a, b in zip(writers, writers[1:]))
     assert switches > 1, "the two writers did not overlap"
+    results.set_store(db)
+    assert results.stored_keys(["a-0", "b-149", "b-150"]) == {"a-0", "b-149"}
     keys = {f"{name}-{i}" for name in "ab" for i in range(n)}
     assert store.stored_keys([*keys, "c-0"]) == keys
     blobs = sqlite3.connect(db).execute("SELECT COUNT(*) FROM blobs").fetchone()[0]

@@ -96,6 +96,16 @@ def _warn(target: Store, exc: Exception) -> None:
     )
 
 
+def stored_keys(keys: Any) -> set[str]:
+    """Which of ``keys`` (``config_key`` values) already have a row with status ``ok``: in
+    the store, or in this kernel's rows when there is none. A sweep resumes with it."""
+    if _store is not None:
+        return _store.stored_keys(keys)
+    wanted = set(keys)
+    with _lock:
+        return {r.get("config_key") for r in _rows if r.get("status") == "ok"} & wanted
+
+
 def _matches(row: dict[str, Any], model: str | None, run: str | None) -> bool:
     return (model is None or row.get("model") == model) and (
         run is None or row.get("run_id") == run
