@@ -224,6 +224,8 @@ def test_an_empty_store_setting_keeps_rows_in_memory_only(tmp_path, monkeypatch)
     results.record(_row("m", "r"))
     assert results.store() is None
     assert results.rows(all=True) == results.rows() == [_row("m", "r")]
+    results.record({**_row("m", "r"), "config_key": "k"})
+    assert results.stored_keys(["k", "k2"]) == {"k"}
     assert list(tmp_path.iterdir()) == []
 
 
