@@ -200,6 +200,7 @@ def quantize(
     skip: list[str] | str | None = None,
     allow_flex: bool = False,
     per_tensor: bool = False,
+    fresh: bool = False,
 ) -> TFLiteModel | Comparison:
     """Post-training quantization of a Keras model, measured against its float32 baseline.
 
@@ -246,6 +247,10 @@ def quantize(
     per_tensor : bool
         int8 weights with one scale per tensor instead of one per channel (what many
         microcontroller and NPU toolchains need).
+    fresh : bool
+        Convert again even if the same conversion (same architecture, weights, scheme,
+        options, calibration data and versions) was made before; by default its stored
+        flatbuffer is reused and measured again, and the row says ``cached``.
 
     Returns
     -------
@@ -279,6 +284,7 @@ def quantize(
         skip_uncalibrated=scheme is None,
         allow_flex=allow_flex,
         per_tensor=per_tensor,
+        fresh=fresh,
     )
     if save:
         comparison.save(save, force=force)
@@ -557,11 +563,23 @@ def inspect(model: Any, name: str | None = None) -> Any:
     return inspect_content(variant.content, variant.name, "float32")
 
 
-def results() -> Any:
-    """Every row measured in this kernel (or process), as a DataFrame."""
+def results(
+    all: bool = False,  # noqa: A002 - the documented name
+    model: str | None = None,
+    run: str | None = None,
+) -> Any:
+    """Every row measured in this kernel (or process), as a DataFrame.
+
+    Parameters
+    ----------
+    all : bool
+        Every row in the results store (``NbOpt.store``), from every kernel and session.
+    model, run : str, optional
+        Only the rows of this model name, or of this ``run_id``.
+    """
     from .engine import results as store
 
-    return store.frame(store.rows())
+    return store.frame(store.rows(all=all, model=model, run=run))
 
 
 def log() -> str:

@@ -7,6 +7,8 @@ absolute seconds beside it, so numbers from a noisy machine still compare.
    TFLite tutorials teach, on MobileNetV2 (96x96, alpha 0.5, 10 classes) and the digits CNN.
 2. nbopt's latency against a bare ``invoke()`` loop on the same interpreter and input.
 3. Batched accuracy evaluation against a per-sample loop on 2,000 samples.
+4. Re-running an unchanged comparison (its conversions reused from the results store and
+   measured again) against its first run.
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ def bench_comparison(
     from nbopt.config import NbOpt, set_current
 
     runs = 50
-    set_current(NbOpt(latency_warmup_runs=3, latency_runs=runs, latency_min_seconds=0.0))
+    # No results store and fresh=True: every call here converts, as a first run does.
+    set_current(NbOpt(latency_warmup_runs=3, latency_runs=runs, latency_min_seconds=0.0, store=""))
     t0 = time.perf_counter()
     ref = tutorial_loop(model, calib, x, y, runs)
     t_ref = time.perf_counter() - t0
@@ -90,18 +93,24 @@ def bench_comparison(
 
     worker.shutdown()  # the first nbopt call pays for starting the converter worker
     t0 = time.perf_counter()
-    nbopt.quantize(model, "float16,dynamic,int8", calib, (x, y))
+    nbopt.quantize(model, "float16,dynamic,int8", calib, (x, y), fresh=True)
     t_cold = time.perf_counter() - t0
     t0 = time.perf_counter()
-    cmp = nbopt.quantize(model, "float16,dynamic,int8", calib, (x, y))
+    cmp = nbopt.quantize(model, "float16,dynamic,int8", calib, (x, y), fresh=True)
     t_new = time.perf_counter() - t0
     set_current(
-        NbOpt(latency_warmup_runs=3, latency_runs=runs, latency_min_seconds=0.0, engine="converter")
+        NbOpt(
+            latency_warmup_runs=3,
+            latency_runs=runs,
+            latency_min_seconds=0.0,
+            engine="converter",
+            store="",
+        )
     )
     t0 = time.perf_counter()
-    nbopt.quantize(model, "float16,dynamic,int8", calib, (x, y))
+    nbopt.quantize(model, "float16,dynamic,int8", calib, (x, y), fresh=True)
     t_conv = time.perf_counter() - t0
-    set_current(None)
+    set_current(NbOpt(store=""))
     print(
         f"\n[{label}] full comparison (float32, float16, dynamic, int8), "
         f"{len(calib)} calibration and {len(x)} evaluation samples"
@@ -127,6 +136,53 @@ def bench_comparison(
         "ratio": t_new / t_ref,
         "cold_ratio": t_cold / t_ref,
     }
+
+
+def bench_rerun(
+    label: str, model: Any, calib: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> dict[str, float]:
+    """The same comparison run twice on a new results store: converted, then reused.
+
+    The converter worker is already running (as in a kernel after its first comparison),
+    so the first run's time is conversions plus measurement, and the second's measurement.
+    Then ``fresh=True`` converts again, as ``--fresh`` does.
+    """
+    import tempfile
+
+    import nbopt
+    from nbopt.config import NbOpt, set_current
+
+    set_current(NbOpt(store=""))
+    nbopt.quantize(model, "float32", fresh=True)  # the worker is up, as after a first cell
+    figures: dict[str, float] = {}
+    print(f"\n[{label}] re-running an unchanged comparison (float32, float16, dynamic, int8)")
+    for settings, title in (
+        ({"latency_runs": 50, "latency_min_seconds": 0.0}, "50 timed runs per variant"),
+        ({}, "NbOpt's default latency settings (at least 0.5 s timed per variant)"),
+    ):
+        with tempfile.TemporaryDirectory() as folder:
+            set_current(NbOpt(store=f"{folder}/results.db", **settings))
+            times, frames = [], []
+            for fresh in (False, False, True):
+                t0 = time.perf_counter()
+                cmp = nbopt.quantize(model, "float16,dynamic,int8", calib, (x, y), fresh=fresh)
+                times.append(time.perf_counter() - t0)
+                frames.append(cmp.df)
+            set_current(NbOpt(store=""))
+        first, again, fresh_df = frames
+        same = list(first["size_bytes"]) == list(again["size_bytes"])
+        print(f"  {title}")
+        print(f"    first run (converts)       {times[0]:7.2f} s   1.00x")
+        print(
+            f"    unchanged re-run (reuses)  {times[1]:7.2f} s   {times[1] / times[0]:.2f}x   "
+            f"cached: {bool(again['cached'].all())}, sizes equal: {same}"
+        )
+        print(
+            f"    --fresh (converts again)   {times[2]:7.2f} s   {times[2] / times[0]:.2f}x   "
+            f"cached: {bool(fresh_df['cached'].any())}"
+        )
+        figures.setdefault("rerun_ratio", times[1] / times[0])
+    return figures
 
 
 def digits_mlp() -> Any:
@@ -231,13 +287,21 @@ def bench_evaluation(content: bytes, x: np.ndarray, y: np.ndarray, repeats: int 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nbopt.bench", description=__doc__)
     parser.add_argument("--skip-mobilenet", action="store_true", help="only the digits CNN (fast)")
+    parser.add_argument(
+        "--only", choices=["rerun"], default=None, help="only this figure (rerun: re-run ratio)"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from nbopt.config import NbOpt, set_current
     from nbopt.demo import trained_digits_cnn
 
+    set_current(NbOpt(store=""))  # the benchmark leaves no results store behind
     print(f"nbopt benchmark on {os.cpu_count()} cores, {sys.platform}")
     model, (x_train, y_train, x_test, y_test) = trained_digits_cnn(epochs=5)
+    if args.only == "rerun":
+        bench_rerun("digits CNN", model, x_train[:32], x_test[:300], y_test[:300])
+        return 0
     results = {
         "digits": bench_comparison("digits CNN", model, x_train[:32], x_test[:300], y_test[:300])
     }
@@ -248,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         x = rng.random((300, 96, 96, 3), dtype=np.float32)
         y = rng.integers(0, 10, 300)
         results["mobilenet"] = bench_comparison("MobileNetV2 96x96 alpha 0.5", mnet, calib, x, y)
+    bench_rerun("digits CNN", model, x_train[:32], x_test[:300], y_test[:300])
     import nbopt
 
     digits_cmp = nbopt.quantize(model, "int8", x_train[:64])

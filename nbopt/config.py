@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from traitlets import Bool, Enum, Float, Int, Unicode, observe
+from traitlets import Bool, Enum, Float, Int, Unicode, default, observe
 from traitlets.config import Configurable
 
 from .engine.measure import MeasureSettings
@@ -51,6 +51,24 @@ class NbOpt(Configurable):
         "nbopt_models", help="Folder where --save writes .tflite files (created on demand)."
     ).tag(config=True)
 
+    store = Unicode(
+        help="The results store: an SQLite file every measured row and its .tflite are written "
+        "to as they are measured (relative paths from the kernel's working directory); "
+        "'' keeps rows in this kernel's memory only. Default: $NBOPT_STORE if set, else "
+        ".nbopt/results.db.",
+    ).tag(config=True)
+
+    @default("store")
+    def _default_store(self) -> str:
+        return os.environ.get("NBOPT_STORE", ".nbopt/results.db")
+
+    @observe("store")
+    def _store_changed(self, change: dict) -> None:
+        if self is _current:
+            from .engine import results
+
+            results.set_store(change["new"])
+
     verbose = Bool(
         False,
         help="Show TensorFlow's logs and the converter's output in the cell as well "
@@ -84,7 +102,8 @@ def current() -> NbOpt:
     """The configuration in force: the kernel's once ``%load_ext nbopt`` ran, else defaults."""
     global _current
     if _current is None:
-        _current = NbOpt()
+        set_current(NbOpt())
+    assert _current is not None
     return _current
 
 
@@ -92,6 +111,7 @@ def set_current(config: NbOpt | None) -> None:
     """Make ``config`` the one :func:`current` returns (``None`` restores defaults)."""
     global _current
     _current = config
-    from .engine import capture
+    from .engine import capture, results
 
     capture.set_verbose(config.verbose if config is not None else False)
+    results.set_store(config.store if config is not None else None)

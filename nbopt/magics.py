@@ -147,9 +147,18 @@ def _nbopt_parser() -> MagicArgumentParser:
         )
 
     results = add("results", "Every row measured in this kernel, as a DataFrame.")
+    results.add_argument(
+        "--all", action="store_true", help="Every row in the results store (NbOpt.store)."
+    )
+    results.add_argument("--model", default=None, help="Only this model's rows.")
+    results.add_argument("--run", default=None, help="Only the rows of this run_id.")
     results.add_argument("--save", default=None, help="Write the results to this CSV file.")
     results.add_argument("--load", default=None, help="Add the rows of a CSV file saved before.")
-    results.add_argument("--clear", action="store_true", help="Forget every measured row.")
+    results.add_argument(
+        "--clear",
+        action="store_true",
+        help="Forget this kernel's rows (with --all: delete them from the store too).",
+    )
     results.add_argument("--force", action="store_true", help="Replace an existing CSV file.")
 
     add("log", "The output TensorFlow and the converter printed during the last run.")
@@ -368,6 +377,11 @@ class NbOptMagics(Magics):
         default=None,
         help="With --aware: layers tfmot refuses, left out of training (the rest stays int8).",
     )
+    @argument(
+        "--fresh",
+        action="store_true",
+        help="Convert again, even where the same conversion was made before (and stored).",
+    )
     @_training
     @_common
     @line_cell_magic
@@ -415,6 +429,7 @@ class NbOptMagics(Magics):
                     io=args.io,
                     allow_flex=args.allow_flex,
                     per_tensor=args.per_tensor,
+                    fresh=args.fresh,
                     **out,
                 ),
             )
@@ -584,16 +599,21 @@ class NbOptMagics(Magics):
     def _results(self, args: Any) -> Any:
         from .engine import results as store
 
+        where = {"model": args.model, "run": args.run}
         if args.clear:
-            n = store.clear()
-            print(f"nbopt: cleared {n} rows")
+            n = store.clear(all=args.all, **where)
+            target = store.store()
+            if args.all and target is not None:
+                print(f"nbopt: deleted {n} rows from {target.path}")
+            else:
+                print(f"nbopt: cleared {n} rows")
             return None
         if args.load:
             if not os.path.exists(args.load):
                 raise UsageError(f"--load: no file {args.load!r}")
             n = store.load_csv(args.load)
             print(f"nbopt: loaded {n} rows from {args.load}")
-        df = api.results()
+        df = api.results(all=args.all, **where)
         if args.save:
             store.write_csv(df, args.save, force=args.force)
             print(f"nbopt: saved {len(df)} rows to {args.save}")

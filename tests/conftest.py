@@ -38,12 +38,27 @@ def keras_accuracy(trained_cnn, digits):
     return float(np.mean(np.argmax(pred, axis=1) == y_test))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def module_store(tmp_path_factory):
+    """The default results store of each test module ($NBOPT_STORE): module-scoped fixtures
+    measure before a test's own configuration is set, and must not write to .nbopt/ here."""
+    saved = os.environ.get("NBOPT_STORE")
+    os.environ["NBOPT_STORE"] = str(tmp_path_factory.mktemp("module-store") / "results.db")
+    yield
+    if saved is None:
+        os.environ.pop("NBOPT_STORE", None)
+    else:
+        os.environ["NBOPT_STORE"] = saved
+
+
 @pytest.fixture(autouse=True)
-def fast_measurement():
-    """Short latency runs: the tests check correctness, not speed."""
+def fast_measurement(tmp_path_factory):
+    """Short latency runs (the tests check correctness, not speed), and a results store of
+    the test's own: never .nbopt/ in the repository, no conversion cached by another test."""
     from nbopt.config import NbOpt, set_current
 
-    set_current(NbOpt(latency_warmup_runs=1, latency_runs=5, latency_min_seconds=0.0))
+    store = str(tmp_path_factory.mktemp("store") / "results.db")
+    set_current(NbOpt(latency_warmup_runs=1, latency_runs=5, latency_min_seconds=0.0, store=store))
     yield
     set_current(None)
 
@@ -94,8 +109,9 @@ def ip():
 
 
 @pytest.fixture
-def ns(ip, trained_cnn, digits):
-    """The shell's namespace holding ``model`` and the digits split; short latency runs."""
+def ns(ip, trained_cnn, digits, tmp_path_factory):
+    """The shell's namespace holding ``model`` and the digits split; short latency runs;
+    the test's own results store."""
     from nbopt.config import NbOpt, set_current
 
     x_train, y_train, x_test, y_test = digits
@@ -107,4 +123,6 @@ def ns(ip, trained_cnn, digits):
     ip.run_line_magic("config", "NbOpt.latency_warmup_runs = 1")
     ip.run_line_magic("config", "NbOpt.latency_runs = 5")
     ip.run_line_magic("config", "NbOpt.latency_min_seconds = 0.0")
+    store = tmp_path_factory.mktemp("store") / "results.db"
+    ip.run_line_magic("config", f"NbOpt.store = {str(store)!r}")
     return ip.user_ns

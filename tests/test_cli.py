@@ -138,8 +138,8 @@ def test_an_interrupted_compare_keeps_its_rows_in_the_csv(
     record = results.record
     seen = []
 
-    def record_then_interrupt(row):
-        record(row)
+    def record_then_interrupt(row, content=None):
+        record(row, content)
         seen.append(row)
         if len(seen) == 2:
             signal.raise_signal(signal.SIGINT)  # Ctrl-C
@@ -179,8 +179,8 @@ def test_results_are_kept_when_the_csv_cannot_be_written_after_all(
     csv = tmp_path / "r.csv"
     record = results.record
 
-    def record_and_race(row):
-        record(row)
+    def record_and_race(row, content=None):
+        record(row, content)
         csv.write_text("written meanwhile\n")
 
     monkeypatch.setattr(results, "record", record_and_race)

@@ -28,8 +28,8 @@ def test_ctrl_c_prints_one_line_and_keeps_the_rows_measured(
     record = results.record
     seen = []
 
-    def record_then_interrupt(row):
-        record(row)
+    def record_then_interrupt(row, content=None):
+        record(row, content)
         seen.append(row["scheme"])
         if len(seen) == 2:
             signal.raise_signal(signal.SIGINT)  # what Ctrl-C (or a kernel interrupt) sends

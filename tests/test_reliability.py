@@ -132,7 +132,7 @@ BAD_MAGIC_CALLS = [
         "prune",
         "model --sparsity 0.5 --fit x_train,y_train[:5]",
         None,
-        "evaluation data: x has 1437 samples but y has 5; pass arrays of equal length",
+        "fit data: x has 1437 samples but y has 5; pass arrays of equal length",
     ),
     (
         "prune",

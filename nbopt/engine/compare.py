@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConversionError, NbOptError, NbOptUsageError
-from . import capture, results
+from . import cache, capture, results
 from .compat import compatibility
 from .convert import (
     IO_TYPES,
@@ -18,7 +18,6 @@ from .convert import (
     NEEDS_CALIBRATION,
     check_calibratable,
     convert,
-    export_saved_model,
     flex_ops,
 )
 from .data import EvalData, calibration_arrays, eval_data, resolve_metrics, score
@@ -119,8 +118,10 @@ class Run:
         metric: tuple[str, Any] | None,
         sample: list[Any] | None,
         listener: Listener | None,
+        fresh: bool = False,
     ):
         self.comparison = Comparison(name)
+        self.fresh = fresh
         self.settings = settings
         self.evaluation = evaluation
         self.metric = metric
@@ -151,20 +152,27 @@ class Run:
             **params,
         }
 
-    def variant(self, row: dict[str, Any], make: Any, key: str | None = None) -> TFLiteModel | None:
+    def variant(
+        self,
+        row: dict[str, Any],
+        make: Any,
+        key: str | None = None,
+        cache_key: str | None = None,
+    ) -> TFLiteModel | None:
         """Convert with ``make()`` (returns flatbuffer bytes), measure, and add the row.
 
         A failure of the conversion or of the interpreter makes a failed row instead.
         ``key`` names the variant in ``comparison.models`` (default: its scheme).
+        ``cache_key`` (:mod:`nbopt.engine.cache`) reuses the flatbuffer of the same
+        conversion made before, unless the run is ``fresh``.
         """
         scheme = row["scheme"]
         variant = None
-        self.step(scheme, "converting")
         started = time.perf_counter()
         position = capture.mark()
         try:
             with capture.native():
-                content = make()
+                content = self.convert(row, make, cache_key)
                 row["convert_seconds"] = time.perf_counter() - started
                 variant = TFLiteModel(
                     content,
@@ -180,8 +188,26 @@ class Run:
             row["status"] = "failed"
             row["error"] = capture.with_log(first_line(exc), capture.since(position))
             variant = None
-        self.add(row)
+        self.add(row, content=variant.content if variant is not None else None)
         return variant
+
+    def convert(self, row: dict[str, Any], make: Any, cache_key: str | None) -> bytes:
+        """``make()``, or the flatbuffer the conversion keyed ``cache_key`` made before
+        (the row then says ``cached``)."""
+        if cache_key is not None:
+            row.setdefault("config_key", cache_key)
+        hit = cache.lookup(cache_key) if cache_key is not None and not self.fresh else None
+        if hit is not None:
+            self.step(row["scheme"], "reusing its stored conversion")
+            row.update(hit.info)
+            row["cached"] = True
+            return hit.content
+        self.step(row["scheme"], "converting")
+        content = make()
+        row["cached"] = False
+        if cache_key is not None:
+            cache.keep(cache_key, content, {k: row[k] for k in ("converter", "note") if k in row})
+        return content
 
     def measure(self, model: TFLiteModel, row: dict[str, Any]) -> None:
         """Fill ``row`` with the sizes, latency and metric of ``model``."""
@@ -215,14 +241,18 @@ class Run:
                 row["metric_output"] = headline
             row["eval_samples"] = len(self.evaluation)
 
-    def add(self, row: dict[str, Any], record: bool = True) -> None:
-        """Append a finished row (the first ``float32`` baseline row is the reference)."""
+    def add(self, row: dict[str, Any], record: bool = True, content: bytes | None = None) -> None:
+        """Append a finished row (the first ``float32`` baseline row is the reference).
+
+        The row (and its flatbuffer ``content``) is recorded in :mod:`results` before the
+        listener hears of it, so a process that dies in the listener has stored it.
+        """
         if self.baseline is None and row.get("technique") == "baseline":
             self.baseline = row
         fill_ratios(row, self.baseline)
         self.comparison.rows.append(row)
         if record:
-            results.record(row)
+            results.record(row, content)
         emit(
             self.listener,
             Event("row", row["scheme"], row["status"], self.index, self.total, row=row),
@@ -312,9 +342,8 @@ def check_request(
     if io not in IO_TYPES:
         raise NbOptUsageError(f"unknown io {io!r}; choose from {', '.join(IO_TYPES)}")
     if io != "float" and "int8" not in schemes:
-        raise NbOptUsageError(
-            f"io={io!r} applies to the int8 scheme; add {option or 'the scheme '}int8"
-        )
+        add = f"add {option}int8" if option else "add int8 to the schemes"
+        raise NbOptUsageError(f"io={io!r} applies to the int8 scheme; {add}")
     needs = [s for s in schemes if s in NEEDS_CALIBRATION and not aware]
     missing = needs if calib is None else []
     if missing and not skip_uncalibrated:
@@ -323,6 +352,36 @@ def check_request(
             "representative samples, e.g. --calib x_train[:256] (calib=...)"
         )
     return missing
+
+
+def conversion_keys(
+    model: Any,
+    schemes: list[str],
+    calib: list[Any] | None,
+    io: str,
+    engine: str,
+    *,
+    allow_flex: bool = False,
+    per_tensor: bool = False,
+) -> dict[str, str | None]:
+    """Each scheme's conversion key (:mod:`nbopt.engine.cache`); ``None`` for a model that
+    cannot be described without exporting it. Every option that changes the flatbuffer
+    is part of the key."""
+    digest = cache.model_digest(model)
+    calib_digest = cache.arrays_digest(calib)
+    keys: dict[str, str | None] = {}
+    for scheme in schemes:
+        options: dict[str, Any] = {"io": io if scheme == "int8" else "float"}
+        if scheme != "float32":
+            options["engine"] = engine
+        if scheme in NEEDS_CALIBRATION:
+            options["calib"] = calib_digest
+        if allow_flex:
+            options["allow_flex"] = True
+        if per_tensor and scheme == "int8":
+            options["per_tensor"] = True
+        keys[scheme] = cache.conversion_key(digest, scheme, **options) if digest else None
+    return keys
 
 
 def prepare_data(
@@ -353,6 +412,7 @@ def run_post_training(
     skip_uncalibrated: bool = False,
     allow_flex: bool = False,
     per_tensor: bool = False,
+    fresh: bool = False,
 ) -> Comparison:
     """Convert ``model`` with the float32 baseline and each of ``schemes``, measuring each.
 
@@ -360,6 +420,9 @@ def run_post_training(
     to convert or to run becomes a row with ``status="failed"``; the others still come.
     Rows are added to :func:`nbopt.results` as they are measured. ``allow_flex`` keeps ops
     TFLite has no kernel for as TensorFlow (Flex) ops (rows mark ``needs_flex``).
+    Rows are added to :func:`nbopt.results` as they are measured. A conversion made before
+    (same model, weights, scheme, options and calibration data) is reused and measured
+    again, its row ``cached``; ``fresh`` converts anew.
     """
     settings = settings or MeasureSettings()
     require_model(model)
@@ -376,13 +439,28 @@ def run_post_training(
         metric=resolved,
         sample=evaluation.x if evaluation else calib_arrays,
         listener=listener,
+        fresh=fresh,
     )
-    run.start(f"tracing {run.comparison.name}")
-    if settings.isolate:
-        from . import worker
+    keys = conversion_keys(
+        model,
+        order,
+        calib_arrays,
+        io,
+        settings.engine,
+        allow_flex=allow_flex,
+        per_tensor=per_tensor,
+    )
+    exported = cache.LazyExport(model)
+    needed = [keys[s] for s in order if s not in missing]
+    if fresh or not all(k is not None and cache.contains(k) for k in needed):
+        run.start(f"tracing {run.comparison.name}")
+        if settings.isolate:
+            from . import worker
 
-        worker.warm()  # the worker imports TensorFlow while the model is traced here
-    exported = export_saved_model(model)
+            worker.warm()  # the worker imports TensorFlow while the model is traced here
+        exported.path  # noqa: B018 - export now: a model that cannot be traced raises here
+    else:
+        run.start(f"reusing {run.comparison.name}'s conversions")
     interrupted = False
     try:
         for scheme in order:
@@ -404,6 +482,7 @@ def run_post_training(
                     lambda: convert(
                         exported.path, "float32", isolate=settings.isolate, allow_flex=allow_flex
                     ),
+                    cache_key=keys[scheme],
                 )
                 continue
             base = run.comparison.models.get("float32")
@@ -420,6 +499,7 @@ def run_post_training(
                     allow_flex,
                     bool(r.get("per_tensor")),
                 ),
+                cache_key=keys[scheme],
             )
     except KeyboardInterrupt:
         interrupted = True

@@ -69,6 +69,8 @@ SCHEMA: tuple[Column, ...] = (
     Column("eval_samples", "Int64", "evaluation samples", "count"),
     Column("converter", "object", "converter"),
     Column("convert_seconds", "float64", "convert s", "seconds"),
+    Column("cached", "boolean", "cached", "bool"),
+    Column("config_key", "object", "configuration"),
     Column("run_id", "object", "run"),
     Column("timestamp", "object", "time"),
 )

@@ -129,7 +129,10 @@ class TFLiteModel:
         written = write_atomic(target, self.content, force=force)
         self.path = str(written)
         if self.row is not None:
+            from . import results
+
             self.row["path"] = self.path
+            results.update(self.row)  # the stored row says where the file went too
         return written
 
     def default_filename(self) -> str:

@@ -1,0 +1,355 @@
+"""The results store: every measured row and its ``.tflite`` in one SQLite file.
+
+A row is written the moment it is measured, by any number of processes at once. SQLite runs
+in WAL mode (readers never wait for the writer) with ``synchronous=FULL``; each write is one
+``BEGIN IMMEDIATE`` transaction holding the row *and* its flatbuffer, so a process killed at
+any instant leaves every finished row complete and no row half-written, and a second writer
+waits its turn (``busy_timeout``) instead of failing.
+
+Tables (schema version :data:`SCHEMA_VERSION`):
+
+``rows``
+    One per measured variant. ``row_id`` is unique (a writer that retries cannot duplicate a
+    row), ``run_id`` the comparison it belongs to, ``config_key`` the configuration that made
+    it (a sweep resumes by asking :meth:`Store.stored_keys`), ``kernel`` the process that
+    measured it, ``content_sha256`` its flatbuffer, ``data`` the whole row as JSON.
+``blobs``
+    ``.tflite`` flatbuffers by SHA-256: a variant made twice is stored once.
+``conversions``
+    The conversion cache of :mod:`nbopt.engine.cache`: a content key, the flatbuffer it made
+    and how (``converter``, ``note``).
+``meta``
+    ``schema_version``.
+
+A file made by an older nbopt is migrated when opened: :data:`MIGRATIONS` holds one step per
+version, each run in its own transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: The layout this nbopt writes; older files are migrated up to it on open.
+SCHEMA_VERSION = 2
+#: How long a writer waits for another process's transaction before failing.
+BUSY_SECONDS = 60.0
+
+_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE blobs (sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, content BLOB NOT NULL);
+CREATE TABLE rows (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    row_id TEXT NOT NULL UNIQUE,
+    run_id TEXT,
+    model TEXT,
+    scheme TEXT,
+    status TEXT,
+    timestamp TEXT,
+    content_sha256 TEXT REFERENCES blobs(sha256),
+    data TEXT NOT NULL
+);
+CREATE INDEX rows_run ON rows(run_id);
+CREATE INDEX rows_model ON rows(model);
+INSERT INTO meta VALUES ('schema_version', '1');
+"""
+
+
+def _v1_to_v2(conn: sqlite3.Connection) -> None:
+    """Version 2: rows gain ``config_key`` and ``kernel``; the conversion cache appears."""
+    conn.execute("ALTER TABLE rows ADD COLUMN config_key TEXT")
+    conn.execute("ALTER TABLE rows ADD COLUMN kernel TEXT")
+    conn.execute("UPDATE rows SET config_key = json_extract(data, '$.config_key')")
+    conn.execute("CREATE INDEX rows_config ON rows(config_key)")
+    conn.execute(
+        "CREATE TABLE conversions (key TEXT PRIMARY KEY, sha256 TEXT NOT NULL "
+        "REFERENCES blobs(sha256), info TEXT NOT NULL, created TEXT)"
+    )
+
+
+#: ``version: step`` taking a file from ``version`` to ``version + 1``.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
+
+
+@dataclass
+class Record:
+    """A stored row with its identity: ``row_id`` and the SHA-256 of its flatbuffer."""
+
+    row_id: str
+    row: dict[str, Any]
+    content_sha256: str | None
+
+
+def sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return value.tolist()
+    return str(value)
+
+
+def row_json(row: dict[str, Any]) -> str:
+    """``row`` as JSON: numpy numbers as numbers, NaN kept, anything else as its text."""
+    return json.dumps(row, default=_json_default)
+
+
+class Store:
+    """One SQLite results file; safe to share between threads and between processes.
+
+    Nothing is created until the first read or write. The connection is opened lazily and
+    again in a forked child (SQLite connections must not cross a fork).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        _make_folder(self.path.parent)
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        migrate(conn)
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._connect()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._connect().execute(sql, tuple(params)).fetchall()
+
+    @staticmethod
+    def _put_blob(conn: sqlite3.Connection, content: bytes) -> str:
+        digest = sha256(content)
+        conn.execute(
+            "INSERT OR IGNORE INTO blobs (sha256, size, content) VALUES (?, ?, ?)",
+            (digest, len(content), content),
+        )
+        return digest
+
+    def add(
+        self,
+        row: dict[str, Any],
+        content: bytes | None = None,
+        *,
+        row_id: str | None = None,
+        kernel: str | None = None,
+    ) -> str:
+        """Write ``row`` and its flatbuffer in one transaction; returns its ``row_id``.
+
+        A ``row_id`` already stored is left as it is (a retried write adds nothing).
+        """
+        row_id = row_id or uuid.uuid4().hex
+        with self._write() as conn:
+            digest = self._put_blob(conn, content) if content is not None else None
+            conn.execute(
+                "INSERT OR IGNORE INTO rows (row_id, run_id, config_key, kernel, model, scheme,"
+                " status, timestamp, content_sha256, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row_id,
+                    row.get("run_id"),
+                    row.get("config_key"),
+                    kernel,
+                    row.get("model"),
+                    row.get("scheme"),
+                    row.get("status"),
+                    row.get("timestamp"),
+                    digest,
+                    row_json(row),
+                ),
+            )
+        return row_id
+
+    def update(self, row_id: str, row: dict[str, Any]) -> None:
+        """Replace the stored data of row ``row_id`` (its flatbuffer stays)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE rows SET data = ?, status = ? WHERE row_id = ?",
+                (row_json(row), row.get("status"), row_id),
+            )
+
+    def records(self, model: str | None = None, run: str | None = None) -> list[Record]:
+        """Every stored row, oldest first, optionally only one model's or one run's."""
+        where, params = _filters(model, run)
+        found = self._read(
+            f"SELECT row_id, data, content_sha256 FROM rows{where} ORDER BY id", params
+        )
+        return [Record(r[0], json.loads(r[1]), r[2]) for r in found]
+
+    def rows(self, model: str | None = None, run: str | None = None) -> list[dict[str, Any]]:
+        """The stored rows as dicts (see :meth:`records`)."""
+        return [r.row for r in self.records(model, run)]
+
+    def count(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM rows")[0][0])
+
+    def content(self, digest: str) -> bytes | None:
+        """The flatbuffer stored under SHA-256 ``digest``, if any."""
+        found = self._read("SELECT content FROM blobs WHERE sha256 = ?", (digest,))
+        return bytes(found[0][0]) if found else None
+
+    def stored_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` (``config_key`` values) already have a row with status ``ok``."""
+        wanted = list(dict.fromkeys(keys))
+        out: set[str] = set()
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            out.update(
+                r[0]
+                for r in self._read(
+                    f"SELECT DISTINCT config_key FROM rows WHERE status = 'ok' "
+                    f"AND config_key IN ({marks})",
+                    chunk,
+                )
+            )
+        return out
+
+    def delete(self, model: str | None = None, run: str | None = None) -> int:
+        """Delete stored rows (one model's, one run's, or all); returns how many.
+
+        Flatbuffers no row and no cached conversion refers to go with them.
+        """
+        where, params = _filters(model, run)
+        with self._write() as conn:
+            n = conn.execute(f"DELETE FROM rows{where}", params).rowcount
+            conn.execute(
+                "DELETE FROM blobs WHERE sha256 NOT IN (SELECT content_sha256 FROM rows "
+                "WHERE content_sha256 IS NOT NULL) AND sha256 NOT IN (SELECT sha256 FROM "
+                "conversions)"
+            )
+        return int(n)
+
+    def conversion(self, key: str) -> tuple[bytes, dict[str, Any]] | None:
+        """The flatbuffer and ``info`` a conversion keyed ``key`` made, if stored."""
+        found = self._read(
+            "SELECT b.content, c.info FROM conversions c JOIN blobs b ON b.sha256 = c.sha256 "
+            "WHERE c.key = ?",
+            (key,),
+        )
+        return (bytes(found[0][0]), json.loads(found[0][1])) if found else None
+
+    def has_conversion(self, key: str) -> bool:
+        return bool(self._read("SELECT 1 FROM conversions WHERE key = ?", (key,)))
+
+    def put_conversion(self, key: str, content: bytes, info: dict[str, Any]) -> None:
+        """Keep what the conversion keyed ``key`` made (the first one stored wins)."""
+        from datetime import datetime, timezone
+
+        with self._write() as conn:
+            digest = self._put_blob(conn, content)
+            conn.execute(
+                "INSERT OR IGNORE INTO conversions (key, sha256, info, created) "
+                "VALUES (?, ?, ?, ?)",
+                (
+                    key,
+                    digest,
+                    row_json(info),
+                    datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                ),
+            )
+
+    def version(self) -> int:
+        return _version(self._connect())
+
+
+def _filters(model: str | None, run: str | None) -> tuple[str, tuple[Any, ...]]:
+    parts, params = [], []
+    if model is not None:
+        parts.append("model = ?")
+        params.append(model)
+    if run is not None:
+        parts.append("run_id = ?")
+        params.append(run)
+    return (" WHERE " + " AND ".join(parts) if parts else ""), tuple(params)
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    has_meta = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()
+    if not has_meta:
+        return 0
+    found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(found[0]) if found else 0
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the file to :data:`SCHEMA_VERSION` (a new file is created at version 1 and
+    migrated like any other); returns the version it had."""
+    start = _version(conn)
+    if start == SCHEMA_VERSION:
+        return start
+    if start > SCHEMA_VERSION:
+        from ..errors import NbOptUsageError
+
+        raise NbOptUsageError(
+            f"the results store was written by a newer nbopt (schema {start}, this nbopt "
+            f"reads up to {SCHEMA_VERSION}); upgrade nbopt or set NbOpt.store to another file"
+        )
+    conn.execute("BEGIN IMMEDIATE")  # another process may be migrating: re-read once we hold it
+    try:
+        version = _version(conn)
+        if version == 0:
+            for statement in _V1.strip().split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            version = 1
+        while version < SCHEMA_VERSION:
+            MIGRATIONS[version](conn)
+            version += 1
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return start
+
+
+def _make_folder(folder: Path) -> None:
+    """Create ``folder``; nbopt's own ``.nbopt`` folder gets a ``.gitignore`` of ``*``."""
+    if folder.exists():
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    if folder.name == ".nbopt":
+        (folder / ".gitignore").write_text(
+            "# made by nbopt: results are not for version control\n*\n"
+        )
