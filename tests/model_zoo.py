@@ -173,14 +173,14 @@ def text_classifier(keras: Any) -> Any:
 def lstm(keras: Any) -> Any:
     layers = keras.layers
     inputs = keras.Input((8, 8), name="rows")
-    x = layers.LSTM(32)(inputs)
+    x = layers.LSTM(64)(inputs)
     return keras.Model(inputs, layers.Dense(10, activation="softmax")(x), name="lstm")
 
 
 def gru(keras: Any) -> Any:
     layers = keras.layers
     inputs = keras.Input((8, 8), name="rows")
-    x = layers.GRU(32)(inputs)
+    x = layers.GRU(64)(inputs)
     return keras.Model(inputs, layers.Dense(10, activation="softmax")(x), name="gru")
 
 

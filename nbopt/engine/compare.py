@@ -308,6 +308,7 @@ def derive(
             content = quantize_flatbuffer(
                 float_content, scheme, calib, settings.threads, per_tensor=per_tensor
             )
+            _check_quantized(content, float_content, scheme)
             row["converter"] = "litert-quantizer"
             return content
         except ConversionError as exc:
@@ -322,6 +323,20 @@ def derive(
         allow_flex=allow_flex,
         per_tensor=per_tensor,
     )
+
+
+def _check_quantized(content: bytes, float_content: bytes, scheme: str) -> None:
+    """Refuse a quantizer result that left most weights float32 (ops it does not know,
+    such as fused LSTMs or embedding lookups): the TFLite converter quantizes them."""
+    from .weights import float32_weight_bytes
+
+    total = float32_weight_bytes(float_content)
+    left = float32_weight_bytes(content)
+    if total and left > 0.25 * total:
+        raise ConversionError(
+            f"the LiteRT Quantizer left {left / 1024:.0f} of {total / 1024:.0f} KB of weights "
+            f"in float32 for {scheme}"
+        )
 
 
 def check_request(

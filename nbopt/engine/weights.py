@@ -63,3 +63,21 @@ def sparsity(tensors: list[WeightTensor]) -> float:
 def distinct_values(tensors: list[WeightTensor]) -> dict[str, int]:
     """Number of distinct values in each tensor, by tensor name."""
     return {t.name: int(np.unique(t.values).size) for t in tensors}
+
+
+def float32_weight_bytes(content: bytes) -> int:
+    """Bytes of float32 constant tensors of rank 2 or more (weights left unquantized)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
+    seen: set[int] = set()
+    total = 0
+    for subgraph in model.subgraphs:
+        for tensor in subgraph.tensors:
+            data = getattr(model.buffers[tensor.buffer], "data", None)
+            shape = tensor.shape if tensor.shape is not None else ()
+            if tensor.type != 0 or data is None or len(shape) < 2 or tensor.buffer in seen:
+                continue
+            seen.add(tensor.buffer)
+            total += len(data)
+    return total

@@ -87,6 +87,8 @@ def _qat_apply(model: Any, leave: set[str], preserve: str | None) -> Any:
             if layer.name in leave:
                 return layer
             raise ValueError(f"Layer {layer.name}: a model nested in the model")
+        if layer.name in leave and _reads_integers(layer):
+            return layer  # token ids: tfmot cannot put a quantizer on an integer input
         if layer.name in leave or isinstance(layer, tf_keras.layers.Lambda):
             # Not quantization-aware (tfmot cannot see inside a Lambda), but its output is
             # quantized so that the layers after it still compute in int8.
@@ -123,7 +125,7 @@ def quantize_wrap(model: Any, technique: Technique) -> Any:
             wrapped = _qat_apply(model, {*technique.skip, *refused}, technique.preserve)
             break
         except (RuntimeError, ValueError, TypeError) as exc:
-            name = _refused_layer(exc, names)
+            name = _refused_layer(exc, names) or _integer_consumer(model, {*refused})
             if name is None or name in refused:
                 raise NbOptUsageError(
                     f"tfmot cannot quantize model {model.name!r}: {first_line(exc)}; pass "
@@ -141,6 +143,24 @@ def quantize_wrap(model: Any, technique: Technique) -> Any:
     return wrapped
 
 
+def _reads_integers(layer: Any) -> bool:
+    """Whether ``layer`` reads an integer tensor (an ``Embedding``'s token ids)."""
+    try:
+        inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+    except (AttributeError, ValueError):
+        return False
+    return any(getattr(t, "dtype", None) is not None and t.dtype.is_integer for t in inputs)
+
+
+def _integer_consumer(model: Any, refused: set[str]) -> str | None:
+    """The first layer reading an integer input: tfmot puts a quantizer on every input and
+    fails on integer ones without naming a layer."""
+    for layer in model.layers:
+        if not _is_input(layer) and layer.name not in refused and _reads_integers(layer):
+            return layer.name
+    return None
+
+
 # -- pruning and clustering, layer by layer ------------------------------------------------
 
 
@@ -155,8 +175,8 @@ def _layerwise(model: Any, technique: Technique, wrap_layer: Any) -> Any:
     def clone(layer: Any) -> Any:
         if _is_input(layer):
             return _fresh_input(layer)
-        if layer.name in technique.skip:
-            return layer
+        if layer.name in technique.skip or not layer.weights:
+            return layer  # skipped, or nothing to prune or cluster (Rescaling, pooling, ...)
         if isinstance(layer, tf_keras.Model):
             return tf_keras.models.clone_model(layer, clone_function=clone)
         try:
