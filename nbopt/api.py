@@ -242,6 +242,8 @@ def quantize(
     preserve: str | None = None,
     skip: list[str] | str | None = None,
     allow_flex: bool = False,
+    float_layers: list[str] | str | None = None,
+    max_drop: float | None = None,
 ) -> TFLiteModel | Comparison:
     """Post-training quantization of a Keras model, measured against its float32 baseline.
 
@@ -278,6 +280,13 @@ def quantize(
     allow_flex : bool
         Keep ops that TFLite has no kernel for as TensorFlow (Flex) ops
         (``SELECT_TF_OPS``); such variants need the Flex delegate (``needs_flex`` column).
+    float_layers : list of str or "a,b", optional
+        Keras layers whose ops stay float (with QUANTIZE/DEQUANTIZE around them) in an
+        ``int8`` (or ``int16x8``) model; the row records ``float_layers`` and ``float_ops``.
+    max_drop : float, optional
+        With ``eval``: keep the fewest, most sensitive layers float (see :func:`debug`) so
+        that the metric drops at most this much (0.01: one point). Every tried variant is
+        a row; the chosen one (returned) has ``chosen=True``.
 
     Returns
     -------
@@ -316,6 +325,10 @@ def quantize(
         )
     model, _, source_name = _source(model)
     name = name or source_name
+    if float_layers is not None or max_drop is not None:
+        return _selective(
+            model, scheme, calib, eval, float_layers, max_drop, name, threads, progress
+        )
     single = isinstance(scheme, str) and "," not in scheme
     schemes = parse_schemes(scheme) if scheme is not None else list(SCHEMES)
     comparison = run_post_training(
@@ -342,6 +355,87 @@ def quantize(
 
         raise ConversionError(f"{chosen} failed for {comparison.name}: {failed['error']}")
     return comparison
+
+
+def _selective(
+    model: Any,
+    scheme: Any,
+    calib: Any,
+    eval: Any,  # noqa: A002
+    float_layers: Any,
+    max_drop: float | None,
+    name: str | None,
+    threads: int | None,
+    progress: Listener | None,
+) -> TFLiteModel:
+    """``quantize`` with ``float_layers`` or ``max_drop``: see :mod:`nbopt.engine.selective`."""
+    from .engine import debug as per_layer
+    from .engine.selective import run_selective
+    from .errors import NbOptUsageError
+
+    schemes = parse_schemes(scheme if scheme is not None else "int8")
+    if len(schemes) != 1 or schemes[0] not in ("int8", "int16x8"):
+        raise NbOptUsageError("--float and --max-drop apply to one scheme: int8 or int16x8")
+    if float_layers is not None and max_drop is not None:
+        raise NbOptUsageError("give --float or --max-drop, not both")
+    options = {"scheme": schemes[0], "name": name, "settings": _settings(threads)}
+    if max_drop is not None:
+        return per_layer.search(model, calib, eval, max_drop, listener=progress, **options)
+    return run_selective(model, float_layers, calib, eval, listener=progress, **options)
+
+
+def debug(
+    model: Any,
+    calib: Any,
+    eval: Any = None,  # noqa: A002 - the documented name
+    scheme: str = "int8",
+    *,
+    metric: Any = None,
+    threshold: float | None = None,
+    threads: int | None = None,
+    name: str | None = None,
+) -> Any:
+    """Which layers does int8 hurt? Each Keras layer quantized alone, measured.
+
+    Parameters
+    ----------
+    model : keras.Model
+    calib : array, (x, y), tf.data.Dataset or generator
+        Representative samples; calibrated once for every per-layer variant.
+    eval : (x, y), optional
+        Labelled data: ``sensitivity`` is then the metric's drop with only that layer
+        quantized; without it, the output's error against float32 on ``calib``.
+    scheme : {"int8", "int16x8"}
+    threshold : float, optional
+        A layer is ``suspect`` when its sensitivity exceeds this (default: 0.01 of the
+        metric with ``eval``, 0.05 relative output error without).
+
+    Returns
+    -------
+    DebugReport
+        ``.df`` (one row per layer, most harmful first: ``sensitivity``,
+        ``rmse_over_scale``, ``sqnr_db``, ``range``, ``scale``, ``zero_point``,
+        ``max_abs_error``, ``suspect``), ``.suspects``, ``.measure``, ``.rule``,
+        ``.advice``; shown as a table and a bar chart.
+    """
+    from .engine.debug import analyze
+
+    model, _, source_name = _source(model)
+    schemes = parse_schemes(scheme)
+    if len(schemes) != 1:
+        from .errors import NbOptUsageError
+
+        raise NbOptUsageError("debug analyzes one scheme: int8 or int16x8")
+    return analyze(
+        model,
+        calib,
+        eval,
+        scheme=schemes[0],
+        metric=metric,
+        threshold=threshold,
+        name=name or source_name,
+        settings=_settings(threads),
+    )
 
 
 def recommend(
@@ -482,7 +576,9 @@ def inspect(model: Any, name: str | None = None) -> Any:
     from .errors import NbOptTypeError, NbOptUsageError
 
     if isinstance(model, TFLiteModel):
-        return inspect_content(model.content, name or model.name, model.scheme)
+        found = inspect_content(model.content, name or model.name, model.scheme)
+        found.float_layers = (model.row or {}).get("float_layers") or None
+        return found
     if isinstance(model, (bytes, bytearray)):
         return inspect_content(bytes(model), name or "model", "?")
     if isinstance(model, (str, os.PathLike)):

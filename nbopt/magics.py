@@ -172,6 +172,19 @@ def _nbopt_parser() -> MagicArgumentParser:
         help="Measure the pick; move down the tree while it misses the budget (needs --eval).",
     )
 
+    debug = add("debug", "Which layers int8 hurts: each Keras layer quantized alone, measured.")
+    debug.add_argument("model", help="The Keras model: a variable name or expression.")
+    data(debug, "calib", "eval")
+    debug.add_argument(
+        "-s", "--scheme", default="int8", choices=["int8", "int16x8"], help="The scheme."
+    )
+    debug.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="Sensitivity above which a layer is suspect (default 0.01 of the metric).",
+    )
+
     inspect = add("inspect", "A variant's ops, tensor types and compatibility.")
     inspect.add_argument(
         "model", help="A TFLiteModel or Keras model (an expression), or a quoted .tflite path."
@@ -346,6 +359,18 @@ class NbOptMagics(Magics):
     @argument(
         "--skip", default=None, help="With --aware: layers to leave in float, comma-separated."
     )
+    @argument(
+        "--float",
+        dest="float_layers",
+        default=None,
+        help="Keras layers whose ops stay float in int8, comma-separated (selective).",
+    )
+    @argument(
+        "--max-drop",
+        type=float,
+        default=None,
+        help="With --eval: keep the fewest layers float that hold the drop to this, e.g. 0.01.",
+    )
     @_training
     @_common
     @line_cell_magic
@@ -384,9 +409,13 @@ class NbOptMagics(Magics):
                 if getattr(args, option) is not None:
                     raise UsageError(f"--{option} goes with --aware (quantization-aware training)")
             out = self._output(args)
+            selective = {"float_layers": args.float_layers, "max_drop": args.max_drop}
             return self._run(
-                args, lambda: api.quantize(model, args.scheme, calib, io=args.io, **out)
+                args,
+                lambda: api.quantize(model, args.scheme, calib, io=args.io, **selective, **out),
             )
+        if args.float_layers is not None or args.max_drop is not None:
+            raise UsageError("--float and --max-drop are post-training options; drop --aware")
         training = self._fine_tune(args, cell, "quantize")
         out = self._output(args)
         return self._run(
@@ -519,6 +548,15 @@ class NbOptMagics(Magics):
         if args.command == "inspect":
             return api.inspect(model, name=args.model)
         calib = self._eval(args.calib, "--calib")
+        if args.command == "debug":
+            return api.debug(
+                model,
+                calib,
+                self._eval(args.eval, "--eval"),
+                args.scheme,
+                threshold=args.threshold,
+                name=args.model,
+            )
         fit = self._eval(args.fit, "--fit")
         evaluation = self._eval(args.eval, "--eval")
         if args.command == "recommend":
