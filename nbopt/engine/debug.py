@@ -172,7 +172,10 @@ def _stats(quant: tuple[np.ndarray, float, int], reference: np.ndarray) -> dict[
     return {
         "rmse_over_scale": float(np.sqrt(np.mean(err**2)) / scale) if scale > 0 else None,
         "sqnr_db": 10 * np.log10(float(np.sum(real**2)) / noise) if noise > 0 else float("inf"),
-        "range": float(real.max() - real.min()),
+        # As TensorFlow's debugger tutorial defines it: the range the integer steps cover.
+        "range": scale * (np.iinfo(values.dtype).max - np.iinfo(values.dtype).min)
+        if scale > 0
+        else float(real.max() - real.min()),
         "scale": scale if scale > 0 else None,
         "zero_point": zero if scale > 0 else None,
         "max_abs_error": float(np.abs(err).max()),

@@ -121,7 +121,7 @@ def check_layers(names: list[str], known: Iterable[str]) -> None:
         return
     parts = []
     for name in unknown:
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
         parts.append(f"{name!r}" + (f" (did you mean {', '.join(close)}?)" if close else ""))
     raise NbOptUsageError(
         f"no layer {', '.join(parts)} with TFLite ops in this model; its layers are "

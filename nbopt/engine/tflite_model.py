@@ -163,5 +163,7 @@ class TFLiteModel:
             return [self.row] if self.row else []
         rows = self.comparison.rows
         if self.technique in ("ptq", "baseline"):
+            if (self.row or {}).get("chosen"):  # chosen by a max_drop search: its trail
+                return list(rows)
             return [r for r in rows if r.get("technique") == "baseline" or r is self.row]
         return [r for r in rows if r.get("technique") in ("baseline", self.technique)]
