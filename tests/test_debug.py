@@ -7,7 +7,6 @@ gives that tensor one scale for a range 1000 times too wide and the other units 
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from IPython.core.error import UsageError
 
@@ -59,7 +58,7 @@ def planted(flat):
     return planted_mlp(x_train, y_train)
 
 
-def _op_types(content: bytes, layers: list[str]) -> dict[str, set[str]]:
+def _op_types(content: bytes, layers: list[str], model: str | None = None) -> dict[str, set]:
     """``{layer: the types of its ops' outputs}`` read from the flatbuffer."""
     types = tensor_types(content)
     from litert_quantizer.utils import tfl_flatbuffer_utils as fu
@@ -67,7 +66,7 @@ def _op_types(content: bytes, layers: list[str]) -> dict[str, set[str]]:
     graph = fu.read_model(bytearray(content)).subgraphs[0]
     names = [fu.get_tensor_name(t) for t in graph.tensors]
     found: dict[str, set[str]] = {}
-    for op in model_ops(content, layers):
+    for op in model_ops(content, layers, model):
         if op.op in ("QUANTIZE", "DEQUANTIZE"):
             continue
         found.setdefault(op.layer, set()).update(types[names[t]] for t in op.outputs)
@@ -92,6 +91,20 @@ def test_float_layers_stay_float_on_the_flatbuffer_and_the_rest_int8(trained_cnn
     assert [r["scheme"] for r in m.comparison.rows] == ["float32", "int8"]
     assert variant_label(m.row) == "int8 float=dense,conv2d"
     assert "layers kept float: dense,conv2d" in repr(nbopt.inspect(m))
+
+
+def test_keras3_scopes_renamed_by_tensorflow_map_to_their_layers(digits):
+    import keras
+
+    from nbopt.demo import digits_cnn
+
+    x_train, _, _, _ = digits
+    model = digits_cnn(keras)  # its ops are named digits_cnn_1/conv2d_1, .../conv2d_1_2, ...
+    m = nbopt.quantize(model, "int8", x_train[:32], float_layers=["conv2d_1", "dense"])
+    layers = [layer.name for layer in model.layers]
+    types = _op_types(m.content, layers, model.name)
+    assert types["conv2d_1"] == {"FLOAT32"} and types["dense"] == {"FLOAT32"}
+    assert types["conv2d"] == {"INT8"} and types["dense_1"] == {"INT8"}
 
 
 def test_float_of_every_layer_gives_the_float_accuracy(planted, flat):

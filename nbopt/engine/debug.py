@@ -96,9 +96,10 @@ class DebugReport:
     def advice(self) -> str:
         """One sentence: what to try next."""
         if not self.suspects:
+            other = "--scheme int16x8" if self.scheme == "int8" else "dynamic or float16"
             return (
-                f"No layer stands out; if {self.scheme} still loses too much, try "
-                "--scheme int16x8 or --max-drop with --eval."
+                f"No layer stands out; if {self.scheme} still loses too much, try {other} "
+                "or --max-drop with --eval."
             )
         names = ",".join(self.suspects[:3])
         return (

@@ -54,10 +54,39 @@ def _op_names(model: Any) -> list[str]:
     ]
 
 
-def _layer_of(scope: str, layers: set[str], model_name: str | None) -> str | None:
-    """The first path component of ``scope``'s tensor names that is a layer's name."""
+def _renamed_scopes(scopes: list[str], layers: list[str], model_name: str | None) -> dict:
+    """``{scope: layer}`` for scopes TensorFlow renamed to keep them unique.
+
+    Keras 3 calls the model twice in one traced graph, so its scopes come out as
+    ``digits_cnn_1/conv2d_1`` (layer ``conv2d``) and ``digits_cnn_1/conv2d_1_2`` (layer
+    ``conv2d_1``): each is matched to the first unclaimed layer, in the model's order, whose
+    name it is with at most one ``_N`` suffix.
+    """
+    if not model_name:
+        return {}
+    renamed = re.compile(re.escape(model_name) + r"_\d+")
+    seen: list[str] = []
+    for scope in scopes:
+        for name in scope.split(";"):
+            parts = name.split("/")
+            if len(parts) > 2 and renamed.fullmatch(parts[0]) and parts[1] not in seen:
+                seen.append(parts[1])
+    found, free = {}, list(layers)
+    for part in seen:
+        for layer in free:
+            if part == layer or re.fullmatch(re.escape(layer) + r"_\d+", part):
+                found[part] = layer
+                free.remove(layer)
+                break
+    return found
+
+
+def _layer_of(scope: str, layers: set[str], model_name: str | None, renamed: dict) -> str | None:
+    """The layer named by ``scope``'s tensor names: the first path component that is one."""
     for name in scope.split(";"):
         parts = name.split("/")
+        if len(parts) > 2 and parts[1] in renamed:
+            return renamed[parts[1]]
         if len(parts) > 1 and parts[0] == model_name:
             parts = parts[1:]
         for part in parts[:-1]:
@@ -73,16 +102,17 @@ def model_ops(content: bytes, layers: Iterable[str], model_name: str | None = No
     model = fu.read_model(bytearray(content))
     graph = model.subgraphs[0]
     codes = _op_names(model)
-    known = set(layers)
+    layers = list(layers)
+    scopes = [fu.get_op_scope(op, graph.tensors) for op in graph.operators]
+    renamed = _renamed_scopes(scopes, layers, model_name)
     ops = []
     producer: dict[int, OpInfo] = {}
-    for i, op in enumerate(graph.operators):
-        scope = fu.get_op_scope(op, graph.tensors)
+    for i, (op, scope) in enumerate(zip(graph.operators, scopes)):
         info = OpInfo(
             i,
             codes[op.opcodeIndex],
             scope,
-            _layer_of(scope, known, model_name),
+            _layer_of(scope, set(layers), model_name, renamed),
             [int(t) for t in op.inputs if t >= 0],
             [int(t) for t in op.outputs if t >= 0],
         )
