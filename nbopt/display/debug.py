@@ -91,7 +91,7 @@ def debug_html(report: DebugReport) -> str:
         for r in report.rows
     )
     notes = [
-        report.summary,
+        _summary(report),
         f"sensitivity: {report.measure}.",
         f"suspect: {report.rule}.",
         f"{len(report.rows)} layers analyzed in {report.seconds:.1f} s "
@@ -105,6 +105,16 @@ def debug_html(report: DebugReport) -> str:
         f"</table>{bars_svg(report)}"
         + "".join(f'<div class="nbopt-notes">{esc(n)}</div>' for n in notes if n)
         + f'<div class="nbopt-advice"><b>{esc(report.advice)}</b></div></div>'
+    )
+
+
+def _summary(report: DebugReport) -> str:
+    if report.metric is None or report.float_value is None or report.quantized_value is None:
+        return ""
+    change = units.delta(report.quantized_value - report.float_value, report.metric)
+    return (
+        f"{report.metric}: float32 {units.metric(report.float_value, report.metric)}, "
+        f"{report.scheme} {units.metric(report.quantized_value, report.metric)} ({change})."
     )
 
 
