@@ -7,6 +7,7 @@ gives that tensor one scale for a range 1000 times too wide and the other units 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from IPython.core.error import UsageError
 
@@ -105,6 +106,38 @@ def test_keras3_scopes_renamed_by_tensorflow_map_to_their_layers(digits):
     types = _op_types(m.content, layers, model.name)
     assert types["conv2d_1"] == {"FLOAT32"} and types["dense"] == {"FLOAT32"}
     assert types["conv2d"] == {"INT8"} and types["dense_1"] == {"INT8"}
+
+
+def test_fused_layers_and_a_second_output_map_to_their_layers(digits):
+    import tf_keras as keras
+
+    x_train, _, _, _ = digits
+    keras.utils.set_random_seed(0)
+    image, extra = keras.Input((8, 8, 1), name="img"), keras.Input((4,), name="extra")
+    x = keras.layers.Conv2D(8, 3, name="conv")(image)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.ReLU(name="act")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    x = keras.layers.Concatenate(name="cat")([x, keras.layers.Dense(8, name="side")(extra)])
+    outputs = [keras.layers.Dense(10, name="cls")(x), keras.layers.Dense(1, name="reg")(x)]
+    model = keras.Model([image, extra], outputs, name="two")
+    rng = np.random.default_rng(0)  # non-trivial statistics, so the converter folds bn
+    model.get_layer("bn").set_weights([rng.random(8) + 0.5 for _ in range(4)])
+    calib = [x_train[:64], rng.random((64, 4), dtype="float32")]
+    report = nbopt.debug(model, calib)
+    ops = report.df.set_index("layer")["ops"].to_dict()
+    assert ops == {
+        "conv": "CONV_2D (with bn, act)",  # BatchNormalization and ReLU folded into the conv
+        "flat": "RESHAPE",
+        "side": "FULLY_CONNECTED",
+        "cat": "CONCATENATION",
+        "cls": "FULLY_CONNECTED",
+        "reg": "FULLY_CONNECTED",  # its op's tensor is named StatefulPartitionedCall:1
+    }
+    m = nbopt.quantize(model, "int8", calib, float_layers="bn,reg")
+    types = _op_types(m.content, [layer.name for layer in model.layers], "two")
+    assert types["conv"] == {"FLOAT32"} and types["flat"] == {"INT8"}
+    assert m.row["float_ops"] == 2
 
 
 def test_float_of_every_layer_gives_the_float_accuracy(planted, flat):

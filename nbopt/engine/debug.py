@@ -224,7 +224,7 @@ def _rank(session: Session, threshold: float | None) -> tuple[list[dict[str, Any
         content = calibrated.variant(scheme=session.scheme, only=[layer])
         tensor = names[outputs[layer]]
         outs, quant = _Probe(content).run(session.calib, [tensor])
-        row: dict[str, Any] = {"layer": layer, "ops": ", ".join(o.op for o in ops)}
+        row: dict[str, Any] = {"layer": layer, "ops": _ops_text(ops)}
         row["output_error"] = _relative_error(outs, reference_outs)
         row["metric_alone"] = _evaluate(session, content) if labelled else None
         row["sensitivity"] = (
@@ -247,6 +247,13 @@ def _rank(session: Session, threshold: float | None) -> tuple[list[dict[str, Any
         )
         rule = f"quantizing the layer alone moves the output by more than {limit:g}"
     return rows, measure, rule
+
+
+def _ops_text(ops: list[Any]) -> str:
+    """``CONV_2D`` or ``CONV_2D (with bn, act)`` when other layers were fused into them."""
+    fused = list(dict.fromkeys(f for o in ops for f in o.fused))
+    text = ", ".join(o.op for o in ops)
+    return f"{text} (with {', '.join(fused)})" if fused else text
 
 
 def _tensor_names(calibrated: Calibrated) -> dict[int, str]:
@@ -300,7 +307,7 @@ def analyze(
         calib_samples=len(session.calib[0]),
         eval_samples=len(session.run.evaluation) if session.run.evaluation else 0,
         without_ops=[
-            layer.name for layer in model.layers if layer.name not in session.calibrated.layers
+            layer.name for layer in model.layers if layer.name not in session.calibrated.members
         ],
     )
 

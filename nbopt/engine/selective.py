@@ -20,7 +20,7 @@ import io
 import re
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,8 @@ class OpInfo:
     layer: str | None
     inputs: list[int]
     outputs: list[int]
+    #: Other layers fused into this op (a BatchNormalization or ReLU folded into a conv).
+    fused: list[str] = field(default_factory=list)
 
 
 def _op_names(model: Any) -> list[str]:
@@ -81,22 +83,45 @@ def _renamed_scopes(scopes: list[str], layers: list[str], model_name: str | None
     return found
 
 
-def _layer_of(scope: str, layers: set[str], model_name: str | None, renamed: dict) -> str | None:
-    """The layer named by ``scope``'s tensor names: the first path component that is one."""
+def _layers_of(scope: str, layers: list[str], model_name: str | None, renamed: dict) -> list:
+    """The layers named by ``scope``'s tensor names, in the model's order."""
+    found = set()
     for name in scope.split(";"):
         parts = name.split("/")
         if len(parts) > 2 and parts[1] in renamed:
-            return renamed[parts[1]]
+            found.add(renamed[parts[1]])
+            continue
         if len(parts) > 1 and parts[0] == model_name:
             parts = parts[1:]
-        for part in parts[:-1]:
-            if part in layers:
-                return part
-    return None
+        found.update(next(([p] for p in parts[:-1] if p in layers), []))
+    return [layer for layer in layers if layer in found]
 
 
-def model_ops(content: bytes, layers: Iterable[str], model_name: str | None = None) -> list[OpInfo]:
-    """Every op of the main subgraph of ``content``, with the Keras layer it belongs to."""
+def _signature_outputs(model: Any, outputs: list[str] | None) -> dict[int, str]:
+    """``{tensor index: layer}`` of the signature's outputs ``out0, out1, ...``."""
+    if not outputs or not model.signatureDefs:
+        return {}
+    found = {}
+    for entry in model.signatureDefs[0].outputs or []:
+        name = entry.name.decode() if isinstance(entry.name, bytes) else str(entry.name)
+        if name.startswith("out") and name[3:].isdigit() and int(name[3:]) < len(outputs):
+            found[int(entry.tensorIndex)] = outputs[int(name[3:])]
+    return found
+
+
+def model_ops(
+    content: bytes,
+    layers: Iterable[str],
+    model_name: str | None = None,
+    outputs: list[str] | None = None,
+) -> list[OpInfo]:
+    """Every op of the main subgraph of ``content``, with the Keras layer it belongs to.
+
+    An op is named after the layers in its output tensors' names; one that names none takes
+    the layer of the model output it makes (``outputs``: the layers making ``out0``,
+    ``out1``, ...), else that of the op feeding it. An op several layers were fused into
+    belongs to the first of them in the model's order (the others are ``fused``).
+    """
     from litert_quantizer.utils import tfl_flatbuffer_utils as fu
 
     model = fu.read_model(bytearray(content))
@@ -105,20 +130,24 @@ def model_ops(content: bytes, layers: Iterable[str], model_name: str | None = No
     layers = list(layers)
     scopes = [fu.get_op_scope(op, graph.tensors) for op in graph.operators]
     renamed = _renamed_scopes(scopes, layers, model_name)
+    made = {t: name for t, name in _signature_outputs(model, outputs).items() if name in layers}
     ops = []
     producer: dict[int, OpInfo] = {}
     for i, (op, scope) in enumerate(zip(graph.operators, scopes)):
+        named = _layers_of(scope, layers, model_name, renamed)
         info = OpInfo(
             i,
             codes[op.opcodeIndex],
             scope,
-            _layer_of(scope, set(layers), model_name, renamed),
+            named[0] if named else None,
             [int(t) for t in op.inputs if t >= 0],
             [int(t) for t in op.outputs if t >= 0],
+            named[1:],
         )
-        if info.layer is None:  # e.g. the softmax of an output layer: its producer's layer
+        if info.layer is None:
+            out = [made[t] for t in info.outputs if t in made]
             fed = [producer[t] for t in info.inputs if t in producer]
-            info.layer = fed[0].layer if fed else None
+            info.layer = out[0] if out else (fed[0].layer if fed else None)
         for t in info.outputs:
             producer[t] = info
         ops.append(info)
@@ -197,14 +226,21 @@ class Calibrated:
         layers: list[str],
         model_name: str | None = None,
         threads: int = 1,
+        outputs: list[str] | None = None,
     ):
         from litert_quantizer import quantizer
 
         from .litert import _recipe, _signature_inputs
 
         self.float_content = float_content
-        self.ops = model_ops(float_content, layers, model_name)
+        self.ops = model_ops(float_content, layers, model_name, outputs)
+        #: Each layer's own ops (an op several layers were fused into: its first layer's).
         self.layers = layer_ops(self.ops, layers)
+        #: Every layer with a part in some op, and those ops (fused layers included).
+        self.members = {
+            name: [o for o in self.ops if o.layer == name or name in o.fused] for name in layers
+        }
+        self.members = {name: ops for name, ops in self.members.items() if ops}
         self._quantizer = quantizer.Quantizer(bytearray(float_content))
         self._quantizer.load_quantization_recipe(_recipe("int8"))
         key, names, fixed = _signature_inputs(float_content)
@@ -247,7 +283,7 @@ class Calibrated:
         base, special = (none, static) if only is not None else (static, none)
         base(".*")
         for name in only if only is not None else float_layers:
-            for op in self.layers[name]:  # the last matching entry wins
+            for op in self.members[name]:  # the last matching entry wins
                 special("^" + re.escape(op.scope) + "$")
         return self._quantize(manager.get_quantization_recipe())
 
@@ -325,7 +361,7 @@ def start_session(
     """Trace ``model``, measure its float32 baseline as the first row and calibrate once."""
     from .compare import Run, prepare_data
     from .convert import check_calibratable, convert, export_saved_model
-    from .keras_models import require_model
+    from .keras_models import output_names, require_model
     from .measure import MeasureSettings
 
     settings = settings or MeasureSettings()
@@ -358,7 +394,9 @@ def start_session(
         raise ConversionError(f"{run.comparison.name}: float32 failed: {row['error']}")
     check_calibratable(base.content, scheme)
     layers = [layer.name for layer in model.layers]
-    calibrated = Calibrated(base.content, calib_arrays, layers, model.name, settings.threads)
+    calibrated = Calibrated(
+        base.content, calib_arrays, layers, model.name, settings.threads, output_names(model)
+    )
     return Session(run, calibrated, calib_arrays, scheme)
 
 
@@ -384,7 +422,7 @@ def run_selective(
     session = start_session(model, calib, eval, **options)
     run = session.run
     try:
-        check_layers(names, session.calibrated.layers)
+        check_layers(names, session.calibrated.members)
         variant = session.add(names)
     finally:
         run.finish()
