@@ -286,7 +286,9 @@ def quantize(
     max_drop : float, optional
         With ``eval``: keep the fewest, most sensitive layers float (see :func:`debug`) so
         that the metric drops at most this much (0.01: one point). Every tried variant is
-        a row; the chosen one (returned) has ``chosen=True``.
+        a row; the chosen one (returned) has ``chosen=True``. With ``float_layers`` or
+        ``max_drop`` the LiteRT Quantizer makes the variants, with int8 inputs and outputs,
+        and ``save`` writes the float32 baseline and the returned variant.
 
     Returns
     -------
@@ -327,7 +329,19 @@ def quantize(
     name = name or source_name
     if float_layers is not None or max_drop is not None:
         return _selective(
-            model, scheme, calib, eval, float_layers, max_drop, name, threads, progress
+            model,
+            scheme,
+            calib,
+            eval,
+            float_layers,
+            max_drop,
+            io=io,
+            metric=metric,
+            name=name,
+            threads=threads,
+            listener=progress,
+            save=save,
+            force=force,
         )
     single = isinstance(scheme, str) and "," not in scheme
     schemes = parse_schemes(scheme) if scheme is not None else list(SCHEMES)
@@ -364,9 +378,7 @@ def _selective(
     eval: Any,  # noqa: A002
     float_layers: Any,
     max_drop: float | None,
-    name: str | None,
-    threads: int | None,
-    progress: Listener | None,
+    **options: Any,
 ) -> TFLiteModel:
     """``quantize`` with ``float_layers`` or ``max_drop``: see :mod:`nbopt.engine.selective`."""
     from .engine import debug as per_layer
@@ -378,10 +390,19 @@ def _selective(
         raise NbOptUsageError("--float and --max-drop apply to one scheme: int8 or int16x8")
     if float_layers is not None and max_drop is not None:
         raise NbOptUsageError("give --float or --max-drop, not both")
-    options = {"scheme": schemes[0], "name": name, "settings": _settings(threads)}
+    if options.pop("io") == "uint8":
+        raise NbOptUsageError("--float and --max-drop make int8 inputs and outputs; drop --io")
+    save, force = options.pop("save"), options.pop("force")
+    options.update(scheme=schemes[0], settings=_settings(options.pop("threads")))
     if max_drop is not None:
-        return per_layer.search(model, calib, eval, max_drop, listener=progress, **options)
-    return run_selective(model, float_layers, calib, eval, listener=progress, **options)
+        chosen = per_layer.search(model, calib, eval, max_drop, **options)
+    else:
+        chosen = run_selective(model, float_layers, calib, eval, **options)
+    if save:
+        folder = save if save.endswith("/") else save + "/"
+        chosen.comparison["float32"].save(folder, force=force)
+        chosen.save(folder, force=force)
+    return chosen
 
 
 def debug(

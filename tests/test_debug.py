@@ -74,11 +74,19 @@ def _op_types(content: bytes, layers: list[str], model: str | None = None) -> di
     return found
 
 
-def test_float_layers_stay_float_on_the_flatbuffer_and_the_rest_int8(trained_cnn, digits):
+def test_float_layers_stay_float_on_the_flatbuffer_and_the_rest_int8(trained_cnn, digits, tmp_path):
     x_train, _, x_test, y_test = digits
     m = nbopt.quantize(
-        trained_cnn, "int8", x_train[:128], (x_test, y_test), float_layers="dense, conv2d"
+        trained_cnn,
+        "int8",
+        x_train[:128],
+        (x_test, y_test),
+        float_layers="dense, conv2d",
+        save=str(tmp_path),
     )
+    saved = sorted(p.name for p in tmp_path.iterdir())
+    assert saved == ["digits_cnn_float32.tflite", "digits_cnn_int8.tflite"]
+    assert (tmp_path / "digits_cnn_int8.tflite").read_bytes() == m.content
     layers = [layer.name for layer in trained_cnn.layers]
     assert _op_types(m.content, layers) == {
         "conv2d": {"FLOAT32"},
