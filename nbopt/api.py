@@ -492,7 +492,9 @@ def recommend(
         The accuracy budget for ``verify``: 0.01 allows one point of accuracy lost.
     verify : bool
         Measure the pick (with :func:`quantize`) and move down the path while its
-        accuracy drop exceeds ``max_drop``.
+        accuracy drop exceeds ``max_drop``. After plain int8 the path tries int8 with its
+        most sensitive layers float (``quantize(..., max_drop=)``), taken only if at most
+        half of the ops stay float.
 
     Returns
     -------
@@ -503,7 +505,12 @@ def recommend(
     from .engine.compare import prepare_data
     from .engine.data import calibration_arrays
     from .engine.keras_models import input_specs, require_model
-    from .engine.recommend import activations, decide, sensitive_activations
+    from .engine.recommend import (
+        activations,
+        decide,
+        sensitive_activations,
+        with_selective_step,
+    )
     from .errors import ConversionError, NbOptUsageError
 
     model, _, source_name = _source(model)
@@ -529,11 +536,14 @@ def recommend(
         raise NbOptUsageError(f"cannot verify {rec.scheme} without data: pass {rec.needs}")
     common = {"eval": eval, "threads": threads, "name": name or source_name, "progress": progress}
     best = None
+    rec.path = with_selective_step(rec.path)
     for i, choice in enumerate(rec.path):
         nxt = rec.path[i + 1].label if i + 1 < len(rec.path) else None
         try:
             if choice.scheme == "qat":
                 measured = quantize(model, aware=True, fit=fit, io=choice.io, **common)
+            elif choice.float_layers:
+                measured = quantize(model, "int8", samples, max_drop=max_drop, **common)
             else:
                 measured = quantize(model, choice.scheme, samples, io=choice.io, **common)
         except ConversionError as exc:
@@ -548,9 +558,12 @@ def recommend(
         if delta is not None:  # accuracy falls, mean squared error rises
             drop = float(delta) if row.get("metric") == "mse" else -float(delta)
         ok = drop is not None and drop <= max_drop
+        if choice.float_layers:  # only if most of the model stays int8
+            ok = ok and _mostly_integer(measured.content)
         step = {
             "scheme": choice.scheme,
             "io": choice.io,
+            **({"float_layers": row.get("float_layers")} if choice.float_layers else {}),
             "accuracy": row.get("accuracy"),
             "accuracy_delta": delta,
             "within_budget": ok,
@@ -574,6 +587,15 @@ def recommend(
     rec.chosen, rec.model = best[0], best[1]
     rec.reasons.append(f"No scheme met the budget; {rec.choice.label} lost the least accuracy.")
     return rec
+
+
+def _mostly_integer(content: bytes) -> bool:
+    """True if at most half of the compute ops of ``content`` stay float."""
+    from .engine.compat import op_report
+
+    report = op_report(content)
+    compute = report.total_ops - report.ops["QUANTIZE"] - report.ops["DEQUANTIZE"]
+    return 2 * sum(report.float_ops.values()) <= compute
 
 
 def inspect(model: Any, name: str | None = None) -> Any:

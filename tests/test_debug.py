@@ -262,3 +262,17 @@ def test_magics_name_the_culprit_and_bind_the_search(ip, ns, planted, flat):
         "no layer 'hiden' (did you mean hidden?) with TFLite ops in this model; its layers "
         "are first, hidden, mid, fourth, out"
     )
+
+
+def test_recommend_verify_keeps_layers_float_before_int16x8(planted, flat):
+    x_train, _, x_test, y_test = flat
+    rec = nbopt.recommend(
+        planted, calib=x_train[:256], eval=(x_test, y_test), max_drop=0.02, verify=True
+    )
+    assert [(t["scheme"], t["io"], t["within_budget"]) for t in rec.trail] == [
+        ("int8", "float", False),
+        ("int8", "int8", True),
+    ]
+    assert rec.trail[1]["float_layers"] == "hidden,mid"
+    assert rec.model.row["float_layers"] == "hidden,mid" and rec.model.row["chosen"]
+    assert rec.choice.label == "int8 with its most sensitive layers float"
