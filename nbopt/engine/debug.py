@@ -209,44 +209,56 @@ def _evaluate(session: Session, content: bytes) -> float | None:
 def _rank(session: Session, threshold: float | None) -> tuple[list[dict[str, Any]], str, str]:
     """One row per layer (quantized alone), most harmful first; the measure and the rule."""
     calibrated: Calibrated = session.calibrated
-    run = session.run
-    base = run.baseline or {}
-    labelled = run.evaluation is not None
-    metric = base.get("metric") if labelled else None
+    labelled = session.run.evaluation is not None
     outputs = {name: ops[-1].outputs[0] for name, ops in calibrated.layers.items()}
     names = _tensor_names(calibrated)
-    reference_outs, reference = _Probe(calibrated.float_content).run(
+    reference = _Probe(calibrated.float_content).run(
         session.calib, [names[t] for t in outputs.values()]
     )
     limit = threshold if threshold is not None else (SUSPECT_DROP if labelled else SUSPECT_ERROR)
     rows = []
-    for layer, ops in calibrated.layers.items():
-        content = calibrated.variant(scheme=session.scheme, only=[layer])
-        tensor = names[outputs[layer]]
-        outs, quant = _Probe(content).run(session.calib, [tensor])
-        row: dict[str, Any] = {"layer": layer, "ops": _ops_text(ops)}
-        row["output_error"] = _relative_error(outs, reference_outs)
-        row["metric_alone"] = _evaluate(session, content) if labelled else None
-        row["sensitivity"] = (
-            _drop(metric, base["accuracy"], row["metric_alone"])
-            if labelled
-            else row["output_error"]
-        )
-        row.update(_stats(quant[tensor], reference[tensor][0]) if tensor in quant else {})
+    for layer in calibrated.layers:
+        row = _layer_row(session, layer, names[outputs[layer]], reference)
         row["suspect"] = bool(row["sensitivity"] > limit)
         rows.append(row)
     rows.sort(key=lambda r: (-r["sensitivity"], -r["output_error"]))
-    if labelled:
-        measure = f"{metric} drop on the evaluation data with only this layer {session.scheme}"
-        rule = f"quantizing the layer alone costs more than {limit:g} {metric}"
-    else:
-        measure = (
-            "output_error: the output's error against float32 on the calibration data "
-            f"(RMSE / std of the float output) with only this layer {session.scheme}; pass "
-            "--eval for the metric's drop"
+    return rows, *_wording(session, limit)
+
+
+def _layer_row(
+    session: Session, layer: str, tensor: str, reference: tuple[list[np.ndarray], dict]
+) -> dict[str, Any]:
+    """The measurements of ``layer`` quantized alone; ``tensor`` is its output's name."""
+    base = session.run.baseline or {}
+    content = session.calibrated.variant(scheme=session.scheme, only=[layer])
+    outs, quant = _Probe(content).run(session.calib, [tensor])
+    row: dict[str, Any] = {"layer": layer, "ops": _ops_text(session.calibrated.layers[layer])}
+    row["output_error"] = _relative_error(outs, reference[0])
+    row["metric_alone"] = _evaluate(session, content)
+    row["sensitivity"] = (
+        row["output_error"]
+        if row["metric_alone"] is None
+        else _drop(base.get("metric"), base["accuracy"], row["metric_alone"])
+    )
+    row.update(_stats(quant[tensor], reference[1][tensor][0]) if tensor in quant else {})
+    return row
+
+
+def _wording(session: Session, limit: float) -> tuple[str, str]:
+    """What ``sensitivity`` measures, and the rule that makes a layer suspect."""
+    scheme = session.scheme
+    if session.run.evaluation is not None:
+        metric = (session.run.baseline or {}).get("metric")
+        return (
+            f"{metric} drop on the evaluation data with only this layer {scheme}",
+            f"quantizing the layer alone costs more than {limit:g} {metric}",
         )
-        rule = f"quantizing the layer alone moves the output by more than {limit:g}"
-    return rows, measure, rule
+    return (
+        "output_error: the output's error against float32 on the calibration data "
+        f"(RMSE / std of the float output) with only this layer {scheme}; pass --eval for "
+        "the metric's drop",
+        f"quantizing the layer alone moves the output by more than {limit:g}",
+    )
 
 
 def _ops_text(ops: list[Any]) -> str:
