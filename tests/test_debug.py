@@ -276,3 +276,19 @@ def test_recommend_verify_keeps_layers_float_before_int16x8(planted, flat):
     assert rec.trail[1]["float_layers"] == "hidden,mid"
     assert rec.model.row["float_layers"] == "hidden,mid" and rec.model.row["chosen"]
     assert rec.choice.label == "int8 with its most sensitive layers float"
+
+
+def test_int16x8_keeps_named_layers_float_and_the_rest_int16(planted, flat):
+    x_train, _, x_test, y_test = flat
+    m = nbopt.quantize(
+        planted, "int16x8", x_train[:128], (x_test, y_test), float_layers=["hidden", "mid"]
+    )
+    types = _op_types(m.content, LAYERS)
+    assert types == {
+        "first": {"INT16"},
+        "hidden": {"FLOAT32"},
+        "mid": {"FLOAT32"},
+        "fourth": {"INT16"},
+        "out": {"INT16"},
+    }
+    assert m.row["scheme"] == "int16x8" and m.row["accuracy_delta"] >= -0.01
