@@ -98,7 +98,7 @@ def test_float_layers_stay_float_on_the_flatbuffer_and_the_rest_int8(trained_cnn
     assert m.row["float_layers"] == "dense,conv2d" and m.row["float_ops"] == 2
     assert m.row["converter"] == "litert-quantizer"
     assert [r["scheme"] for r in m.comparison.rows] == ["float32", "int8"]
-    assert variant_label(m.row) == "int8 float=dense,conv2d"
+    assert variant_label(m.row) == m.variant == "int8 float=dense,conv2d"
     assert "layers kept float: dense,conv2d" in repr(nbopt.inspect(m))
 
 

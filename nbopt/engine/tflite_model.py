@@ -150,7 +150,8 @@ class TFLiteModel:
     @property
     def variant(self) -> str:
         """The variant's name as tables show it: ``int8``, ``prune``, ``prune+int8``, ``qat``."""
-        return variant_label({"technique": self.technique, "scheme": self.scheme})
+        fallback = {"technique": self.technique, "scheme": self.scheme}
+        return variant_label({**fallback, "float_layers": (self.row or {}).get("float_layers")})
 
     def related_rows(self) -> list[dict[str, Any]]:
         """This variant's rows with its baseline: what its display compares.
