@@ -62,46 +62,27 @@ def _finish(outcome: Any, save: str | None, force: bool) -> TFLiteModel:
     return outcome.final
 
 
-def _train(
-    technique: Any,
-    model: Any,
-    *,
-    fit: Any,
-    epochs: int,
-    batch_size: int,
-    fine_tune: Any,
-    eval: Any,
-    calib: Any,
-    then: str | None,
-    io: str,
-    threads: int | None,
-    metric: Any,  # noqa: A002
-    name: str | None,
-    save: str | None,
-    force: bool,
-    progress: Listener | None,
-) -> TFLiteModel:
-    from .engine.training import optimize
+def _train(technique: Any, model: Any, arguments: dict[str, Any]) -> TFLiteModel:
+    """Run ``technique`` with the training options among a public call's ``arguments``.
+
+    ``arguments`` is the ``locals()`` of :func:`prune`, :func:`cluster` or :func:`quantize`:
+    the keywords they document are :class:`~nbopt.engine.training.TrainOptions` fields
+    (plus ``threads``, ``progress``, ``save`` and ``force``), read here once.
+    """
+    from dataclasses import replace
+
+    from .engine.training import TrainOptions, optimize
 
     keras_model, baseline, source_name = _source(model)
-    outcome = optimize(
-        keras_model,
-        technique,
-        fit=fit,
-        epochs=epochs,
-        batch_size=batch_size,
-        fine_tune=fine_tune,
-        eval=eval,
-        calib=calib,
-        then=then,
-        io=io,
-        metric=metric,
-        name=name or source_name,
+    options = replace(
+        TrainOptions.pick(arguments),
+        name=arguments.get("name") or source_name,
         baseline=baseline,
-        settings=_settings(threads),
-        listener=progress,
+        settings=_settings(arguments.get("threads")),
+        listener=arguments.get("progress"),
     )
-    return _finish(outcome, save, force)
+    outcome = optimize(keras_model, technique, options)
+    return _finish(outcome, arguments.get("save"), bool(arguments.get("force")))
 
 
 def prune(
@@ -124,6 +105,7 @@ def prune(
     save: str | None = None,
     force: bool = False,
     progress: Listener | None = None,
+    skip: list[str] | str | None = None,
 ) -> TFLiteModel:
     """Magnitude pruning with tfmot: fine-tune a copy of ``model`` toward ``sparsity`` zeros.
 
@@ -141,6 +123,8 @@ def prune(
         Structured sparsity: two zeros in every block of four weights.
     then : str, optional
         A post-training scheme (``int8``, ``dynamic``, ``float16``) applied to the result.
+    skip : str or list of str, optional
+        Layers to leave dense (comma-separated names or a list).
 
     Returns
     -------
@@ -151,24 +135,10 @@ def prune(
     """
     from .engine.training import Technique
 
-    return _train(
-        Technique("prune", sparsity=sparsity, schedule=schedule, structure=structure),
-        model,
-        fit=fit,
-        epochs=epochs,
-        batch_size=batch_size,
-        fine_tune=fine_tune,
-        eval=eval,
-        calib=calib,
-        then=then,
-        io=io,
-        threads=threads,
-        metric=metric,
-        name=name,
-        save=save,
-        force=force,
-        progress=progress,
+    technique = Technique(
+        "prune", sparsity=sparsity, schedule=schedule, structure=structure, skip=skip
     )
+    return _train(technique, model, locals())
 
 
 def cluster(
@@ -191,34 +161,21 @@ def cluster(
     save: str | None = None,
     force: bool = False,
     progress: Listener | None = None,
+    skip: list[str] | str | None = None,
 ) -> TFLiteModel:
     """Weight clustering with tfmot: every kernel keeps at most ``clusters`` distinct values.
 
     ``init`` is ``kmeans++``, ``linear``, ``density`` or ``random``; ``preserve="sparsity"``
     keeps the zeros of a pruned model (sparsity-preserving clustering). The row holds
-    ``max_distinct_values`` and ``distinct_values`` (per exported tensor). Other parameters
-    as :func:`prune`.
+    ``max_distinct_values`` and ``distinct_values`` (per exported tensor). A layer with too
+    few (non-zero) weights for ``clusters`` gets as many clusters as it can hold, and the
+    row's ``note`` says so. ``skip`` names layers to leave unclustered. Other parameters as
+    :func:`prune`.
     """
     from .engine.training import Technique
 
-    return _train(
-        Technique("cluster", clusters=clusters, init=init, preserve=preserve),
-        model,
-        fit=fit,
-        epochs=epochs,
-        batch_size=batch_size,
-        fine_tune=fine_tune,
-        eval=eval,
-        calib=calib,
-        then=then,
-        io=io,
-        threads=threads,
-        metric=metric,
-        name=name,
-        save=save,
-        force=force,
-        progress=progress,
-    )
+    technique = Technique("cluster", clusters=clusters, init=init, preserve=preserve, skip=skip)
+    return _train(technique, model, locals())
 
 
 def quantize(
@@ -242,6 +199,7 @@ def quantize(
     preserve: str | None = None,
     skip: list[str] | str | None = None,
     allow_flex: bool = False,
+    per_tensor: bool = False,
     float_layers: list[str] | str | None = None,
     max_drop: float | None = None,
 ) -> TFLiteModel | Comparison:
@@ -251,7 +209,10 @@ def quantize(
     wrapped with tfmot's fake quantization, fine-tuned on ``fit`` (or by ``fine_tune``, a
     callable that receives the wrapped model), converted to int8 and measured; ``preserve``
     (``sparsity``, ``clusters``, ``both``) keeps a pruned or clustered model's structure
-    (PQAT, CQAT, PCQAT); ``skip`` names layers to leave in float. Returns a TFLiteModel.
+    (PQAT, CQAT, PCQAT). tfmot decides which layers it quantizes (it folds Conv+BatchNorm);
+    if it refuses some, the error names them and ``skip`` leaves them out of the training
+    (their outputs are still quantized, so the layers after them compute in int8). Returns a
+    TFLiteModel.
 
     Parameters
     ----------
@@ -259,7 +220,11 @@ def quantize(
         A tf_keras (Keras 2) or Keras 3 model with defined inputs. It is only read.
     scheme : str or list of str, optional
         ``float16``, ``dynamic``, ``int8``, ``int16x8`` (comma-separated or a list). By
-        default all four; those needing calibration are skipped when ``calib`` is missing.
+        default these four; those needing calibration are skipped when ``calib`` is missing.
+        Below int8, made by the LiteRT Quantizer without data: ``int4`` (4-bit weights per
+        channel, dynamic-range activations), ``int4-block32`` / ``int4-block64`` (a scale
+        per block of 32/64 weights), ``weight-int8`` / ``weight-int4`` (weight-only: stored
+        as integers, dequantized to float at load).
     calib : array, (x, y), tf.data.Dataset or generator, optional
         Representative samples for ``int8`` and ``int16x8`` (100-500 is typical).
     eval : (x, y), tf.data.Dataset or generator, optional
@@ -280,6 +245,9 @@ def quantize(
     allow_flex : bool
         Keep ops that TFLite has no kernel for as TensorFlow (Flex) ops
         (``SELECT_TF_OPS``); such variants need the Flex delegate (``needs_flex`` column).
+    per_tensor : bool
+        int8 weights with one scale per tensor instead of one per channel (what many
+        microcontroller and NPU toolchains need).
     float_layers : list of str or "a,b", optional
         Keras layers whose ops stay float (with QUANTIZE/DEQUANTIZE around them) in an
         ``int8`` (or ``int16x8``) model; the row records ``float_layers`` and ``float_ops``.
@@ -304,27 +272,7 @@ def quantize(
             from .errors import NbOptUsageError
 
             raise NbOptUsageError("quantization-aware training makes int8 models; drop --scheme")
-        skipped = (
-            [s.strip() for s in skip.split(",")] if isinstance(skip, str) else list(skip or [])
-        )
-        return _train(
-            Technique("qat", preserve=preserve, skip=skipped),
-            model,
-            fit=fit,
-            epochs=epochs,
-            batch_size=batch_size,
-            fine_tune=fine_tune,
-            eval=eval,
-            calib=calib,
-            then=None,
-            io=io,
-            threads=threads,
-            metric=metric,
-            name=name,
-            save=save,
-            force=force,
-            progress=progress,
-        )
+        return _train(Technique("qat", preserve=preserve, skip=skip), model, locals())
     model, _, source_name = _source(model)
     name = name or source_name
     if float_layers is not None or max_drop is not None:
@@ -357,6 +305,7 @@ def quantize(
         listener=progress,
         skip_uncalibrated=scheme is None,
         allow_flex=allow_flex,
+        per_tensor=per_tensor,
     )
     if save:
         comparison.save(save, force=force)
@@ -471,13 +420,17 @@ def recommend(
     threads: int | None = None,
     name: str | None = None,
     progress: Listener | None = None,
+    ram_kb: float | None = None,
+    flash_kb: float | None = None,
+    per_tensor: bool = False,
 ) -> Any:
     """Which scheme to try first, and why: TFLite's decision tree.
 
     No data: dynamic range (float16 for a GPU). Representative data (``calib``, or the
     inputs of ``fit``): full integer int8, or int16x8 when activations have outliers
     that int8 resolves poorly. Integer-only accelerators (``edgetpu``, ``dsp``): int8
-    with int8 inputs and outputs, then quantization-aware training.
+    with int8 inputs and outputs, then quantization-aware training. Microcontrollers
+    (``mcu``): the same, for TFLite Micro, checked against RAM and flash budgets.
 
     Parameters
     ----------
@@ -487,7 +440,7 @@ def recommend(
         Labeled training data (makes QAT possible).
     eval : (x, y), optional
         Labeled evaluation data, needed by ``verify``.
-    target : {"cpu", "gpu", "edgetpu", "dsp"}
+    target : {"cpu", "gpu", "edgetpu", "dsp", "mcu"}
     max_drop : float
         The accuracy budget for ``verify``: 0.01 allows one point of accuracy lost.
     verify : bool
@@ -495,6 +448,12 @@ def recommend(
         accuracy drop exceeds ``max_drop``. After plain int8 the path tries int8 with its
         most sensitive layers float (``quantize(..., max_drop=)``), taken only if at most
         half of the ops stay float.
+    ram_kb, flash_kb : float, optional
+        A microcontroller's RAM and flash in KB. The pick is measured (even without
+        ``verify``) and a variant that does not fit, or does not run under TFLite Micro
+        for ``target="mcu"``, is not within budget.
+    per_tensor : bool
+        ``mcu``: int8 weights with one scale per tensor.
 
     Returns
     -------
@@ -521,6 +480,9 @@ def recommend(
         )
     if verify and eval is None:
         raise NbOptUsageError("verify needs labelled evaluation data: pass --eval x_test,y_test")
+    for label, budget in (("ram_kb", ram_kb), ("flash_kb", flash_kb)):
+        if budget is not None and (not isinstance(budget, (int, float)) or budget <= 0):
+            raise NbOptUsageError(f"{label} must be a positive number of KB; got {budget!r}")
     samples = calib if calib is not None else fit
     sensitive: list[str] = []
     if samples is not None:
@@ -528,24 +490,29 @@ def recommend(
         sensitive = sensitive_activations(activations(model, arrays))
     if fit is not None:
         prepare_data(model, None, fit, None)  # a mistake in fit shows now, not in verify
-    rec = decide(calib=calib is not None, fit=fit is not None, target=target, sensitive=sensitive)
-    rec.max_drop = float(max_drop)
+    rec = decide(
+        calib=calib is not None,
+        fit=fit is not None,
+        target=target,
+        sensitive=sensitive,
+        per_tensor=per_tensor,
+    )
+    rec.max_drop, rec.ram_kb, rec.flash_kb = float(max_drop), ram_kb, flash_kb
+    budgets = ram_kb is not None or flash_kb is not None
+    common = {"threads": threads, "name": name or source_name, "progress": progress}
     if not verify:
+        if budgets and not rec.needs and rec.scheme != "qat":
+            rec.model = _measure_choice(model, rec.choice, samples, fit, None, common)
+            rec.reasons.append(_fit_sentence(rec, rec.choice, rec.model.row or {}))
         return rec
     if rec.needs:
         raise NbOptUsageError(f"cannot verify {rec.scheme} without data: pass {rec.needs}")
-    common = {"eval": eval, "threads": threads, "name": name or source_name, "progress": progress}
     best = None
     rec.path = with_selective_step(rec.path)
     for i, choice in enumerate(rec.path):
         nxt = rec.path[i + 1].label if i + 1 < len(rec.path) else None
         try:
-            if choice.scheme == "qat":
-                measured = quantize(model, aware=True, fit=fit, io=choice.io, **common)
-            elif choice.float_layers:
-                measured = quantize(model, "int8", samples, max_drop=max_drop, **common)
-            else:
-                measured = quantize(model, choice.scheme, samples, io=choice.io, **common)
+            measured = _measure_choice(model, choice, samples, fit, eval, common, max_drop)
         except ConversionError as exc:
             rec.trail.append({"scheme": choice.scheme, "io": choice.io, "error": str(exc)})
             rec.reasons.append(
@@ -558,6 +525,11 @@ def recommend(
         if delta is not None:  # accuracy falls, mean squared error rises
             drop = float(delta) if row.get("metric") == "mse" else -float(delta)
         ok = drop is not None and drop <= max_drop
+        fits = True
+        if budgets or target == "mcu":
+            fits = _fits(rec, row)
+            rec.reasons.append(_fit_sentence(rec, choice, row))
+        ok = ok and fits
         if choice.float_layers:  # only if most of the model stays int8
             ok = ok and _mostly_integer(measured.content)
         step = {
@@ -567,9 +539,12 @@ def recommend(
             "accuracy": row.get("accuracy"),
             "accuracy_delta": delta,
             "within_budget": ok,
+            "ram_bytes": row.get("ram_bytes"),
+            "size_bytes": row.get("size_bytes"),
+            "mcu_ready": row.get("mcu_ready"),
         }
         rec.trail.append(step)
-        if best is None or (drop is not None and drop < best[2]):
+        if fits and (best is None or (drop is not None and drop < best[2])):
             best = (i, measured, drop if drop is not None else float("inf"))
         if ok:
             rec.chosen, rec.model = i, measured
@@ -577,11 +552,17 @@ def recommend(
                 f"Measured: {choice.label} changes {row.get('metric', 'accuracy')} by "
                 f"{delta:+.4f}, within the {max_drop:.4f} budget."
             )
+            if target == "cpu" and choice.scheme != "qat":
+                _offer_int4(rec, model, eval, common, row)
             return rec
+        verdict = f"over the {max_drop:.4f} budget" if fits else "but does not fit the device"
         rec.reasons.append(
             f"Measured: {choice.label} changes {row.get('metric', 'accuracy')} by "
-            f"{delta:+.4f}, over the {max_drop:.4f} budget" + (f"; next: {nxt}." if nxt else ".")
+            f"{delta:+.4f}, {verdict}" + (f"; next: {nxt}." if nxt else ".")
         )
+    if best is None and rec.trail and "error" not in rec.trail[-1]:
+        rec.reasons.append("No scheme on the path fits the device; try a smaller model.")
+        return rec
     if best is None:
         raise ConversionError(f"every scheme on the path failed: {rec.trail[-1]['error']}")
     rec.chosen, rec.model = best[0], best[1]
@@ -596,6 +577,81 @@ def _mostly_integer(content: bytes) -> bool:
     report = op_report(content)
     compute = report.total_ops - report.ops["QUANTIZE"] - report.ops["DEQUANTIZE"]
     return 2 * sum(report.float_ops.values()) <= compute
+
+
+def _measure_choice(
+    model: Any,
+    choice: Any,
+    samples: Any,
+    fit: Any,
+    eval: Any,  # noqa: A002
+    common: dict[str, Any],
+    max_drop: float | None = None,
+) -> TFLiteModel:
+    """Measure one step of a recommendation's path (QAT fine-tunes on ``fit``)."""
+    if choice.float_layers:  # int8 with its most sensitive layers float
+        return quantize(model, "int8", samples, eval, max_drop=max_drop, **common)
+    if choice.scheme == "qat":
+        return quantize(model, aware=True, fit=fit, io=choice.io, eval=eval, **common)
+    return quantize(
+        model,
+        choice.scheme,
+        samples,
+        eval,
+        io=choice.io,
+        per_tensor=choice.per_tensor,
+        **common,
+    )
+
+
+def _offer_int4(
+    rec: Any,
+    model: Any,
+    eval: Any,  # noqa: A002
+    common: dict[str, Any],
+    picked: dict[str, Any],
+) -> None:
+    """On a CPU, measure int4 too and mention it when it keeps the accuracy budget."""
+    from .errors import ConversionError
+
+    try:
+        int4 = quantize(model, "int4", None, eval, **common)
+    except ConversionError:
+        return
+    row = int4.row or {}
+    delta = row.get("accuracy_delta")
+    if delta is None or not picked.get("size_bytes") or not row.get("size_bytes"):
+        return
+    drop = float(delta) if row.get("metric") == "mse" else -float(delta)
+    if drop > rec.max_drop:
+        return
+    rec.alternative = int4
+    rec.reasons.append(
+        f"int4 (4-bit weights) is within the budget too ({delta:+.4f}) and "
+        f"{picked['size_bytes'] / row['size_bytes']:.1f}x smaller than {rec.choice.label}; "
+        "its activations stay float, so it runs on LiteRT's CPU kernels (measure its latency: "
+        "hybrid kernels can be slower than int8)."
+    )
+
+
+def _fits(rec: Any, row: dict[str, Any]) -> bool:
+    from .engine.recommend import budget_check
+
+    ok, _ = budget_check(row, rec.ram_kb, rec.flash_kb)
+    return ok and (rec.target != "mcu" or row.get("mcu_ready") is True)
+
+
+def _fit_sentence(rec: Any, choice: Any, row: dict[str, Any]) -> str:
+    """One sentence: does the measured ``choice`` fit the device's budgets (and run there)?"""
+    from .engine.recommend import budget_check
+
+    _, said = budget_check(row, rec.ram_kb, rec.flash_kb)
+    sentence = f"Measured: {choice.label} needs " + (
+        said or f"{(row.get('ram_bytes') or 0) / 1024:,.1f} KB RAM"
+    )
+    if rec.target == "mcu" and row.get("mcu_ready") is not True:
+        sentence += "; it does not run under TFLite Micro as it is"
+    return sentence + "."
 
 
 def inspect(model: Any, name: str | None = None) -> Any:

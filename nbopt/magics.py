@@ -142,8 +142,8 @@ def _nbopt_parser() -> MagicArgumentParser:
         p.add_argument(
             "--target",
             default="cpu",
-            choices=["cpu", "gpu", "edgetpu", "dsp"],
-            help="The hardware to run on.",
+            choices=["cpu", "gpu", "edgetpu", "dsp", "mcu"],
+            help="The hardware to run on (mcu: TensorFlow Lite for Microcontrollers).",
         )
 
     results = add("results", "Every row measured in this kernel, as a DataFrame.")
@@ -170,6 +170,13 @@ def _nbopt_parser() -> MagicArgumentParser:
         "--verify",
         action="store_true",
         help="Measure the pick; move down the tree while it misses the budget (needs --eval).",
+    )
+    recommend.add_argument("--ram", type=float, default=None, help="mcu: the RAM budget in KB.")
+    recommend.add_argument("--flash", type=float, default=None, help="mcu: the flash budget in KB.")
+    recommend.add_argument(
+        "--per-tensor",
+        action="store_true",
+        help="mcu: int8 weights with one scale per tensor (toolchains that need it).",
     )
 
     debug = add("debug", "Which layers int8 hurts: each Keras layer quantized alone, measured.")
@@ -303,6 +310,7 @@ class NbOptMagics(Magics):
         self._check(args)
         model = self._model(args.model)
         kwargs = {"calib": self._eval(args.calib, "--calib"), "then": args.then, "io": args.io}
+        kwargs["skip"] = args.skip  # %prune and %cluster both take --skip
         kwargs.update(self._fine_tune(args, cell, magic.__name__))
         kwargs.update(self._output(args))
         return self._run(args, lambda: call(model, args, kwargs))
@@ -331,7 +339,8 @@ class NbOptMagics(Magics):
         "-s",
         "--scheme",
         default=None,
-        help="float16, dynamic, int8, int16x8, comma-separated (default: all four).",
+        help="float16, dynamic, int8, int16x8 (the default four), int4, int4-block32, "
+        "int4-block64, weight-int8, weight-int4; comma-separated.",
     )
     @argument(
         "-c",
@@ -357,7 +366,20 @@ class NbOptMagics(Magics):
         help="With --aware: keep a pruned/clustered model's structure (PQAT/CQAT/PCQAT).",
     )
     @argument(
-        "--skip", default=None, help="With --aware: layers to leave in float, comma-separated."
+        "--per-tensor",
+        action="store_true",
+        help="int8 weights with one scale per tensor, not per channel (MCU and NPU toolchains).",
+    )
+    @argument(
+        "--allow-flex",
+        action="store_true",
+        help="Let ops without a TFLite kernel run as TensorFlow ops (Flex; needs the Flex "
+        "delegate at run time).",
+    )
+    @argument(
+        "--skip",
+        default=None,
+        help="With --aware: layers tfmot refuses, left out of training (the rest stays int8).",
     )
     @argument(
         "--float",
@@ -412,8 +434,22 @@ class NbOptMagics(Magics):
             selective = {"float_layers": args.float_layers, "max_drop": args.max_drop}
             return self._run(
                 args,
-                lambda: api.quantize(model, args.scheme, calib, io=args.io, **selective, **out),
+                lambda: api.quantize(
+                    model,
+                    args.scheme,
+                    calib,
+                    io=args.io,
+                    allow_flex=args.allow_flex,
+                    per_tensor=args.per_tensor,
+                    **selective,
+                    **out,
+                ),
             )
+        for option in ("allow_flex", "per_tensor"):
+            if getattr(args, option):
+                raise UsageError(
+                    f"--{option.replace('_', '-')} applies to post-training schemes, not to --aware"
+                )
         if args.float_layers is not None or args.max_drop is not None:
             raise UsageError("--float and --max-drop are post-training options; drop --aware")
         training = self._fine_tune(args, cell, "quantize")
@@ -448,6 +484,7 @@ class NbOptMagics(Magics):
         help="How sparsity rises during the fine-tune (both reach the target).",
     )
     @argument("--structure", default=None, help="2:4 for structured sparsity.")
+    @argument("--skip", default=None, help="Layers to leave dense, comma-separated.")
     @_then
     @_training
     @_common
@@ -497,6 +534,7 @@ class NbOptMagics(Magics):
         choices=["sparsity"],
         help="Keep the zeros of a pruned model (sparsity-preserving clustering).",
     )
+    @argument("--skip", default=None, help="Layers to leave unclustered, comma-separated.")
     @_then
     @_training
     @_common
@@ -568,6 +606,9 @@ class NbOptMagics(Magics):
                 target=args.target,
                 max_drop=args.max_drop,
                 verify=args.verify,
+                ram_kb=args.ram,
+                flash_kb=args.flash,
+                per_tensor=args.per_tensor,
                 name=args.model,
                 progress=self._progress(args.model) if args.verify else None,
             )

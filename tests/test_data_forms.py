@@ -137,7 +137,7 @@ def test_every_outputs_metrics_survive_a_csv(two_outputs, tables, tmp_path):
         two_outputs, ["dynamic"], eval=(a[300:], [target[300:], label[300:]])
     )
     path = tmp_path / "rows.csv"
-    comparison.df.to_csv(path, index=False)
+    comparison.to_csv(path)
     before = len(results.rows())
     assert results.load_csv(str(path)) == 2
     loaded = results.rows()[before:]

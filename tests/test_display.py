@@ -127,10 +127,10 @@ def test_chart_escapes_names_and_survives_one_point():
 
 def test_unknown_columns_are_kept_after_the_schema(rows):
     rows[0]["metrics"] = {"out0": 0.93, "out1": 0.5}
-    rows[1]["needs_flex"] = True
+    rows[1]["my_tag"] = "mine"
     df = results.frame(rows)
     assert list(df.columns[: len(schema.COLUMNS)]) == schema.COLUMNS
-    assert list(df.columns[len(schema.COLUMNS) :]) == ["needs_flex"]
+    assert list(df.columns[len(schema.COLUMNS) :]) == ["my_tag"]
     assert df["size_bytes"].dtype == "Int64" and df["latency_ms"].dtype == "float64"
     assert df["gpu_compatible"].dtype == "boolean"
     payload = comparison_bundle(_comparison(rows))[COMPARISON_MIME]

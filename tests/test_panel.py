@@ -1,118 +1,256 @@
-"""The panel, driven as a user would without a browser: set values, click, read state."""
+"""The panel, driven as a user would without a browser: set values, click, read state.
+
+No test sleeps or times anything: the runner is driven in the test's thread and cancelled
+from a listener on its rows; a click's background run is joined with ``wait()``.
+"""
 
 from __future__ import annotations
 
-import time
-
-import numpy as np
+import pandas as pd
 import pytest
 
 import nbopt
+from nbopt.display import COMPARISON_MIME
 from nbopt.engine.pareto import pareto_mask
 from nbopt.errors import NbOptUsageError
 from nbopt.widgets.panel import Panel
+from nbopt.widgets.runner import PanelState, Runner, Settings
 
 
-def test_choices_without_their_data_are_disabled_and_say_what_to_pass(trained_cnn, digits):
+def _tree(widget):
+    """Every widget under ``widget``, depth first."""
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _tree(child)
+
+
+def test_disabled_choices_show_a_hint_beside_them_saying_what_to_pass(trained_cnn, digits):
     _, _, x_test, y_test = digits
     panel = nbopt.panel(trained_cnn, eval=(x_test, y_test), name="<i>net</i>")
     boxes = panel.checkboxes
     assert [k for k, b in boxes.items() if not b.disabled] == ["float16", "dynamic"]
+    # The hint is a visible HTML in the same row as its checkbox (a Checkbox's tooltip is
+    # not shown in ipywidgets 8).
+    rows = [w for w in _tree(panel) if boxes["int8"] in getattr(w, "children", ())]
+    assert rows and panel.hints["int8"] in rows[0].children
     for key in ("int8", "int16x8"):
-        assert "--calib x_train[:256]" in boxes[key].tooltip
+        assert "--calib x_train[:256]" in panel.hints[key].value
     for key in ("qat", "prune", "cluster"):
-        assert "--fit x_train,y_train" in boxes[key].tooltip
+        assert "--fit x_train,y_train" in panel.hints[key].value
+    assert panel.hints["dynamic"].value.endswith("></span>")  # enabled: no hint
     assert panel.sparsity.disabled and panel.clusters.disabled and panel.epochs.disabled
     # The recommendation (no data: dynamic range) is pre-selected and explained.
-    assert panel.schemes == ["dynamic"]
+    assert panel.schemes == ["dynamic"] and boxes["dynamic"].value
     assert "dynamic-range quantization needs none" in panel.advice.value
-    with pytest.raises(NbOptUsageError, match="--calib"):
+    with pytest.raises(
+        NbOptUsageError, match=r"^int8 needs --calib x_train\[:256\] \(calib=...\)$"
+    ):
         panel.schemes = ["int8"]
+    with pytest.raises(NbOptUsageError, match="unknown scheme 'int4'"):
+        panel.schemes = ["int4"]
     assert "&lt;i&gt;net&lt;/i&gt;" in panel.children[0].value
+    # Ticking a box is the state's selection; the state's selection ticks the boxes.
+    boxes["float16"].value = True
+    assert panel.model_state.selection == ["float16", "dynamic"]
+    panel.model_state.selection = ["float16"]
+    assert [k for k, b in boxes.items() if b.value] == ["float16"]
     # Changing the target changes the advice: float16 for GPU.
     panel.target.value = "gpu"
     assert panel.recommendation.scheme == "float16" and boxes["float16"].value
+    # Without a kernel the widget is one line of text, never the widget's raw repr.
+    assert repr(panel) == "nbopt panel for '<i>net</i>' (0 variants measured)"
+    bundle = panel._repr_mimebundle_()
+    assert bundle["text/plain"] == repr(panel)
+    assert panel.export_button.disabled and panel.export_choice.value is None
 
 
-def test_panel_magic_runs_dynamic_and_int8_with_a_live_table_and_chart(
-    ip, trained_cnn, digits, tmp_path
-):
+def test_the_runner_measures_a_selection_into_its_state_without_widgets(trained_cnn, digits):
+    x_train, _, x_test, y_test = digits
+    state = PanelState(selection=["int8", "dynamic"])
+    runner = Runner(state, trained_cnn, calib=x_train[:128], eval=(x_test, y_test), name="cnn")
+    seen = []
+    state.observe(lambda c: seen.append([r["scheme"] for r in c["new"]]), names="rows")
+    runner.run(Settings())
+    assert state.state == "done" and state.error is None
+    assert state.variants == ["float32", "dynamic", "int8"]
+    assert seen == [[], ["float32"], ["float32", "dynamic"], ["float32", "dynamic", "int8"]]
+    assert [r["status"] for r in state.rows] == ["ok", "ok", "ok"]
+    assert state.rows[2]["size_ratio"] > 3.3
+    assert {k: p["fraction"] for k, p in state.progress.items()} == {
+        "float32": 1.0,
+        "dynamic": 1.0,
+        "int8": 1.0,
+    }
+    # The last measured variant is chosen for export.
+    assert state.chosen == "int8" and set(runner.models) == {"float32", "dynamic", "int8"}
+    # The rows are the engine's: the same dicts are in nbopt.results().
+    recorded = nbopt.results()
+    assert recorded["run_id"].isin([state.rows[1]["run_id"]]).sum() == 3
+    comparison = runner.comparison
+    assert comparison.done and len(comparison) == 3
+    sizes = [r["size_bytes"] for r in state.rows]
+    mask = pareto_mask(sizes, [r["accuracy"] for r in state.rows])
+    assert runner.pareto() == [v for v, m in zip(state.variants, mask) if m]
+    assert "float32" not in runner.pareto()
+
+
+def test_cancel_from_a_listener_stops_after_the_current_step(trained_cnn, digits):
+    x_train, _, x_test, y_test = digits
+    state = PanelState(selection=["float16", "dynamic", "int8", "int16x8"])
+    runner = Runner(state, trained_cnn, calib=x_train[:128], eval=(x_test, y_test))
+
+    def cancel_on_first_row(change):
+        if len(change["new"]) == 1:
+            runner.cancel()
+            assert state.state == "cancelling"
+
+    state.observe(cancel_on_first_row, names="rows")
+    runner.run(Settings())
+    assert state.state == "cancelled"
+    assert state.variants == ["float32"] and state.rows[0]["status"] == "ok"
+    messages = {k: p["message"] for k, p in state.progress.items()}
+    assert messages == {
+        "float32": "ok",
+        "float16": "cancelled",
+        "dynamic": "cancelled",
+        "int8": "cancelled",
+        "int16x8": "cancelled",
+    }
+    # A cancelled comparison's models stay in the engine: nothing to export.
+    assert state.chosen is None and runner.models == {}
+    # Ready to run again, from the start.
+    state.unobserve(cancel_on_first_row, names="rows")
+    state.selection = ["float16"]
+    runner.run(Settings())
+    assert state.state == "done" and state.variants == ["float32", "float16"]
+
+
+def test_a_technique_refused_before_training_is_a_failed_row_in_results(trained_cnn, digits):
     x_train, y_train, x_test, y_test = digits
-    ip.user_ns.update(model=trained_cnn, x_train=x_train, x_test=x_test, y_test=y_test)
+    state = PanelState(selection=["cluster"])
+    runner = Runner(state, trained_cnn, eval=(x_test, y_test), fit=(x_train, y_train))
+    runner.run(Settings(clusters=1))  # the slider stops at 2; the engine refuses 1
+    assert state.state == "done"
+    assert state.variants == ["float32", "cluster"]
+    failed = state.rows[1]
+    assert failed["status"] == "failed" and failed["technique"] == "cluster"
+    assert failed["error"].startswith("clusters must be a whole number of 2 or more, got 1")
+    recorded = nbopt.results()
+    mine = recorded[recorded["run_id"] == failed["run_id"]]
+    assert mine[["technique", "status", "error"]].values.tolist() == [
+        ["cluster", "failed", failed["error"]]
+    ]
+    assert state.chosen == "float32"  # the failed variant has nothing to export
+
+
+def test_panel_magic_runs_live_saves_its_comparison_and_exports_the_last_variant(ip, ns, tmp_path):
+    from IPython.core.displaypub import CapturingDisplayPublisher
+
     panel = ip.run_line_magic("nbopt", "panel model --calib x_train[:128] --eval x_test,y_test")
     assert isinstance(panel, Panel)
     assert panel.schemes == ["int8"]  # recommended with calibration data
-    panel.checkboxes["dynamic"].value = True
-    started = time.perf_counter()
-    panel.run_button.click()
-    assert time.perf_counter() - started < 1.0 and panel.running  # off the cell
-    assert panel.run_button.disabled and not panel.cancel_button.disabled
-    assert panel.wait(90) and panel.state == "done"
+    publisher, ip.display_pub = ip.display_pub, CapturingDisplayPublisher()
+    try:
+        panel._ipython_display_()  # what the cell's result does in a kernel
+        widget, saved = ip.display_pub.outputs
+        assert "application/vnd.jupyter.widget-view+json" in widget["data"]
+        assert widget["data"]["text/plain"] == "nbopt panel for 'model' (0 variants measured)"
+        assert saved["data"] == {"text/plain": "nbopt panel for 'model': no run yet"}
+        display_id = saved["transient"]["display_id"]
+
+        panel.checkboxes["dynamic"].value = True
+        updates = []
+        panel.live.observe(lambda c: updates.append(c["new"]), names="outputs")
+        panel.run_button.click()
+        assert panel.run_button.disabled
+        assert panel.wait() and panel.state == "done", panel.error
+    finally:
+        outputs, ip.display_pub = ip.display_pub.outputs, publisher
     df = panel.df
     assert df["variant"].tolist() == ["float32", "dynamic", "int8"]
     assert (df["status"] == "ok").all() and df.loc[2, "size_ratio"] > 3.3
     assert panel.status.value.startswith("done: 3 rows")
     assert [b.value for b, _ in panel.bars.values()] == [1.0, 1.0, 1.0]
-    # The chart's data is the table's data.
-    np.testing.assert_array_equal(panel.chart.points.x, df["size_bytes"].astype(float))
-    np.testing.assert_array_equal(panel.chart.points.y, df["accuracy"])
-    np.testing.assert_array_equal(panel.chart.points.color, df["latency_ms"])
-    assert list(panel.chart.points.names) == ["float32", "dynamic", "int8"]
-    mask = pareto_mask(df["size_bytes"].tolist(), df["accuracy"].tolist())
-    assert panel.pareto == df["variant"][mask].tolist()
-    assert "dynamic" in panel.pareto and "float32" not in panel.pareto
-    assert sorted(panel.chart.front.x) == sorted(df["size_bytes"][mask].astype(float))
-    # The table and the compatibility columns are in the panel.
-    assert panel.table.value.count("<tr") >= 4 + 3 and "Edge TPU" in panel.table.value
-    # Export: the chosen variant and the table, never over existing files unless asked.
-    panel.export_choice.value = "int8"
+    assert repr(panel) == "nbopt panel for 'model' (3 variants measured)"
+    # The live view showed the comparison's own MIME bundle (as %quantize does) as rows
+    # arrived; at the end the comparison moved into the cell's saved output.
+    live = [u for u in updates if u]
+    assert [len(u[0]["data"][COMPARISON_MIME]["rows"]) for u in live] == [1, 2, 3]
+    assert [u[0]["data"][COMPARISON_MIME]["done"] for u in live] == [False, False, False]
+    assert "<table" in live[-1][0]["data"]["text/html"]
+    assert panel.live.outputs == ()
+    (update, widget_update) = [o for o in outputs[2:] if o["update"]]
+    assert update["transient"]["display_id"] == display_id
+    payload = update["data"][COMPARISON_MIME]
+    assert payload["done"] and [r["scheme"] for r in payload["rows"]] == df["scheme"].tolist()
+    assert [r["size_bytes"] for r in payload["rows"]] == df["size_bytes"].tolist()
+    # ... and the widget's text, what a notebook opened without a kernel shows of it.
+    assert widget_update["transient"]["display_id"] == widget["transient"]["display_id"]
+    assert widget_update["data"]["text/plain"] == "nbopt panel for 'model' (3 variants measured)"
+    assert "the comparison is below" in panel.status.value
+    # Export: the last measured variant is chosen, and writes with the table.
+    assert panel.export_choice.options == ("float32", "dynamic", "int8")
+    assert panel.export_choice.value == "int8" and not panel.export_button.disabled
     panel.export_path.value = str(tmp_path)
     panel.export_button.click()
     tflite = tmp_path / "model_int8.tflite"
     assert tflite.read_bytes() == panel.models["int8"].content
-    import pandas as pd
-
-    assert pd.read_csv(tmp_path / "model_results.csv")["variant"].tolist() == df["variant"].tolist()
-    tflite.write_bytes(b"keep me")
+    csv = pd.read_csv(tmp_path / "model_results.csv")
+    assert csv["variant"].tolist() == df["variant"].tolist()
+    # Another choice, and never over existing files unless asked.
+    panel.export_choice.value = "dynamic"
+    assert panel.model_state.chosen == "dynamic"
     panel.export_button.click()
     assert "already exists" in panel.export_status.value
-    assert tflite.read_bytes() == b"keep me"
+    assert not (tmp_path / "model_dynamic.tflite").exists()
     panel.export_force.value = True
     panel.export_button.click()
-    assert tflite.read_bytes() == panel.models["int8"].content
+    assert (tmp_path / "model_dynamic.tflite").read_bytes() == panel.models["dynamic"].content
     assert "wrote" in panel.export_status.value
-
-
-def test_cancel_stops_after_the_current_step_and_keeps_finished_rows(trained_cnn, digits):
-    x_train, _, x_test, y_test = digits
-    panel = nbopt.panel(trained_cnn, calib=x_train[:128], eval=(x_test, y_test))
-    panel.schemes = "float16,dynamic,int8,int16x8"
-    panel.run()
-    deadline = time.monotonic() + 60
-    while not panel.rows and time.monotonic() < deadline:
-        time.sleep(0.01)
-    panel.cancel_button.click()
-    assert panel.wait(60) and panel.state == "cancelled"
-    kept = panel.df
-    assert 1 <= len(kept) < 5 and (kept["status"] == "ok").all()
-    assert kept["variant"].tolist()[0] == "float32"
-    labels = [label.value for _, label in panel.bars.values()]
-    assert labels.count("cancelled") == 5 - len(kept)
-    assert panel.status.value.startswith(f"cancelled: kept the {len(kept)} rows")
-    assert not panel.run_button.disabled  # ready to run again
 
 
 def test_pruning_from_the_panel_uses_the_slider_and_shares_the_baseline(trained_cnn, digits):
     x_train, y_train, x_test, y_test = digits
     panel = nbopt.panel(trained_cnn, eval=(x_test, y_test), fit=(x_train, y_train))
     assert not panel.checkboxes["prune"].disabled
-    assert "calibrated on the --fit inputs" in panel.checkboxes["int8"].tooltip
+    assert "calibrated on the --fit inputs" in panel.hints["int8"].value
     panel.schemes = ["prune"]
     panel.sparsity.value = 0.5
     panel.run()
-    assert panel.wait(90) and panel.state == "done", panel.error
+    assert panel.wait() and panel.state == "done", panel.error
     df = panel.df
     assert df["variant"].tolist() == ["float32", "prune"]  # one baseline, not two
     assert df.loc[1, "target_sparsity"] == 0.5 and df.loc[1, "sparsity"] >= 0.45
-    with pytest.raises(NbOptUsageError, match="unknown scheme 'int4'"):
-        panel.schemes = ["int4"]
+    assert panel.export_choice.value == "prune"
+    # Not displayed in a notebook: the live view keeps the final comparison.
+    (final,) = panel.live.outputs
+    assert final["data"][COMPARISON_MIME]["done"]
+    assert [r["technique"] for r in final["data"][COMPARISON_MIME]["rows"]] == [
+        "baseline",
+        "prune",
+    ]
+
+
+def test_the_cancel_button_stops_a_run_after_its_current_step(trained_cnn, digits):
+    x_train, _, x_test, y_test = digits
+    panel = nbopt.panel(trained_cnn, calib=x_train[:128], eval=(x_test, y_test))
+    panel.schemes = "float16,dynamic,int8"
+
+    def click_cancel_on_first_row(change):
+        if len(change["new"]) == 1:
+            panel.cancel_button.click()
+
+    panel.model_state.observe(click_cancel_on_first_row, names="rows")
+    panel.run_button.click()
+    assert panel.wait() and panel.state == "cancelled"
+    assert panel.df["variant"].tolist() == ["float32"]
+    assert panel.status.value.startswith("cancelled: kept 1 row measured in")
+    labels = {key: label.value for key, (_, label) in panel.bars.items()}
+    assert labels == {
+        "float32": "ok",
+        "float16": "cancelled",
+        "dynamic": "cancelled",
+        "int8": "cancelled",
+    }
+    assert not panel.run_button.disabled and panel.cancel_button.disabled
+    assert panel.export_button.disabled  # nothing exportable was kept

@@ -240,7 +240,7 @@ def test_default_schemes_skip_what_needs_calibration(trained_cnn):
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"scheme": "int4"}, NbOptUsageError, "unknown scheme 'int4'; choose from float32"),
+        ({"scheme": "int2"}, NbOptUsageError, "unknown scheme 'int2'; choose from float32"),
         ({"scheme": "int8"}, NbOptUsageError, "int8 needs calibration data"),
         (
             {"scheme": "int8", "calib": np.zeros((4, 9, 9, 1))},

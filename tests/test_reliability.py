@@ -21,6 +21,12 @@ from nbopt.errors import NbOptError
 BAD_MAGIC_CALLS = [
     (
         "quantize",
+        "model --aware --allow-flex --fit x_train,y_train",
+        None,
+        "--allow-flex applies to post-training schemes, not to --aware",
+    ),
+    (
+        "quantize",
         "modle --scheme dynamic",
         None,
         "no variable named 'modle' in this kernel; pass the name of a Keras model",
@@ -30,7 +36,7 @@ BAD_MAGIC_CALLS = [
         "quantize",
         "model --scheme int9",
         None,
-        "unknown scheme 'int9'; choose from float32, float16, dynamic, int8, int16x8",
+        "unknown scheme 'int9'; choose from float32, float16, dynamic, int8, int16x8, int4, int4-block32, int4-block64, weight-int8, weight-int4",
     ),
     (
         "quantize",
@@ -174,7 +180,7 @@ BAD_MAGIC_CALLS = [
         "nbopt",
         "frobnicate",
         None,
-        "%nbopt: argument command: invalid choice: 'frobnicate' (choose from 'results', 'panel', 'recommend', 'inspect'); see %nbopt? for the options",
+        "%nbopt: argument command: invalid choice: 'frobnicate' (choose from 'results', 'log', 'panel', 'recommend', 'inspect'); see %nbopt? for the options",
     ),
     (
         "quantize",
@@ -228,7 +234,7 @@ BAD_MAGIC_CALLS = [
         "quantize",
         "model --scheme dynamic, int9",
         None,
-        "unknown scheme 'int9'; choose from float32, float16, dynamic, int8, int16x8",
+        "unknown scheme 'int9'; choose from float32, float16, dynamic, int8, int16x8, int4, int4-block32, int4-block64, weight-int8, weight-int4",
     ),
     (
         "quantize",
@@ -300,7 +306,7 @@ BAD_MAGIC_CALLS = [
         "nbopt",
         "recommend model --target tpu",
         None,
-        "%nbopt recommend: argument --target: invalid choice: 'tpu' (choose from 'cpu', 'gpu', 'edgetpu', 'dsp'); see %nbopt? for the options",
+        "%nbopt recommend: argument --target: invalid choice: 'tpu' (choose from 'cpu', 'gpu', 'edgetpu', 'dsp', 'mcu'); see %nbopt? for the options",
     ),
     (
         "nbopt",

@@ -4,10 +4,12 @@
 
 import {
   formatBytes,
-  formatG,
+  formatLatency,
   formatMetric,
+  formatRatio,
   IPoint,
   IQualityAxis,
+  num,
   Row,
   variantLabel
 } from './payload';
@@ -59,22 +61,123 @@ export function ticks(lo: number, hi: number, count = 5): number[] {
   return out;
 }
 
-function domain(values: number[], fromZero: boolean): [number, number] {
+function domain(values: number[], fromZero: boolean, ceiling?: number): [number, number] {
   let lo = fromZero ? 0 : Math.min(...values);
   let hi = Math.max(...values);
-  if (hi === lo) {
-    const pad = hi === 0 ? 1 : Math.abs(hi) * 0.05;
-    return [fromZero ? 0 : lo - pad, hi + pad];
-  }
-  const pad = (hi - lo) * 0.1;
+  const spread = hi - lo;
+  const pad = spread > 0 ? spread * 0.1 : hi === 0 ? 1 : Math.abs(hi) * 0.05;
   hi += pad;
   lo = fromZero ? 0 : lo - pad;
+  if (ceiling !== undefined && hi > ceiling && Math.max(...values) <= ceiling) {
+    hi = ceiling;
+    if (spread === 0) {
+      lo = Math.min(lo, ceiling - 2 * pad);
+    }
+  }
   return [lo, hi];
+}
+
+/** A box a label occupies, in SVG user units. */
+interface IBox {
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+}
+
+function overlaps(a: IBox, b: IBox): boolean {
+  return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+}
+
+/** Approximate width of `content` at the chart's 11px font. */
+function textWidth(content: string): number {
+  return 6.8 * content.length;
+}
+
+/**
+ * Where a point's label goes: right of the point, left, above, below, then further down;
+ * the first place inside the plot that covers no other label and no other point.
+ *
+ * @param x - the point's centre.
+ * @param y - the point's centre.
+ * @param r - the point's radius.
+ * @param width - the label's width.
+ * @param taken - boxes of labels and points already placed.
+ * @param bounds - the plot area.
+ * @returns the label's box (text baseline at `y1 - 3`).
+ */
+export function placeLabel(
+  x: number,
+  y: number,
+  r: number,
+  width: number,
+  taken: IBox[],
+  bounds: IBox
+): IBox {
+  const h = 12;
+  const candidates: IBox[] = [
+    { x0: x + r + 3, x1: x + r + 3 + width, y0: y - h / 2, y1: y + h / 2 },
+    { x0: x - r - 3 - width, x1: x - r - 3, y0: y - h / 2, y1: y + h / 2 },
+    { x0: x - width / 2, x1: x + width / 2, y0: y - r - 2 - h, y1: y - r - 2 },
+    { x0: x - width / 2, x1: x + width / 2, y0: y + r + 2, y1: y + r + 2 + h }
+  ];
+  for (let step = 1; step <= 8; step++) {
+    for (const dy of [step * h, -step * h]) {
+      candidates.push({ ...candidates[0], y0: candidates[0].y0 + dy, y1: candidates[0].y1 + dy });
+      candidates.push({ ...candidates[1], y0: candidates[1].y0 + dy, y1: candidates[1].y1 + dy });
+    }
+  }
+  const inside = (b: IBox): boolean =>
+    b.x0 >= bounds.x0 && b.x1 <= bounds.x1 && b.y0 >= bounds.y0 && b.y1 <= bounds.y1;
+  const free = candidates.find(b => inside(b) && !taken.some(t => overlaps(b, t)));
+  if (free) {
+    return free;
+  }
+  // Crowded: the first place inside the plot (or the first one), still readable on its own.
+  return candidates.find(inside) ?? candidates[0];
+}
+
+/** How sizes are shown on the horizontal axis: KB, or MB from 1 MB up. */
+function sizeUnit(pts: IPoint[]): { divisor: number; name: string } {
+  const largest = Math.max(...pts.map(p => p.size));
+  return largest >= 1024 * 1024
+    ? { divisor: 1024 * 1024, name: 'MB' }
+    : { divisor: 1024, name: 'KB' };
+}
+
+/** A tick value as text: thousands separated, no float noise (`1,500`, `0.25`). */
+function tickText(v: number): string {
+  return Number(v.toPrecision(6)).toLocaleString('en-US', { maximumFractionDigits: 4 });
+}
+
+/**
+ * The text of a point's tooltip: `int8: 47.2 KB (3.73× smaller), accuracy 96.9% (-0.3 pt),
+ * latency 5.1 µs (Pareto front)`.
+ *
+ * @param row - the variant.
+ * @param p - its point.
+ * @param axis - what the vertical axis shows.
+ * @param pareto - true if the point is on the Pareto front.
+ */
+export function tooltip(row: Row, p: IPoint, axis: IQualityAxis, pareto: boolean): string {
+  const parts = [`${variantLabel(row)}: ${formatBytes(p.size)}`];
+  const ratio = num(row, 'size_ratio');
+  if (ratio !== null && ratio !== 1) {
+    parts[0] += ` (${formatRatio(ratio)} smaller)`;
+  }
+  if (axis.column === 'accuracy') {
+    const name = typeof row.metric === 'string' ? row.metric : 'metric';
+    const delta = formatMetric(row, 'accuracy_delta');
+    parts.push(`${name} ${formatMetric(row, 'accuracy')}` + (delta ? ` (${delta})` : ''));
+  }
+  parts.push(p.latency === null ? 'latency not measured' : `latency ${formatLatency(p.latency)}`);
+  return parts.join(', ') + (pareto ? ' (Pareto front)' : '');
 }
 
 /**
  * Build the chart: one circle per point, its area growing with latency, the Pareto front
- * marked (class `nbopt-pareto`) and joined by a dashed line.
+ * marked (class `nbopt-pareto`) and joined by a dashed line. Axes carry units (KB or MB,
+ * %, µs or ms); labels are placed where they cover no other label or point.
  *
  * @param rows - the payload's rows (for names and tooltips).
  * @param pts - the points to plot.
@@ -100,17 +203,19 @@ export function buildChart(
   root.appendChild(title);
 
   const accuracy = axis.column === 'accuracy' && rows.some(r => r.metric === 'accuracy');
+  const unit = sizeUnit(pts);
   const [x0, x1] = domain(
-    pts.map(p => p.size / 1024),
+    pts.map(p => p.size / unit.divisor),
     true
   );
   const [y0, y1] = domain(
     pts.map(p => p.quality),
-    false
+    false,
+    accuracy ? 1 : undefined
   );
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
-  const sx = (kb: number): number => MARGIN.left + ((kb - x0) / (x1 - x0)) * plotW;
+  const sx = (v: number): number => MARGIN.left + ((v - x0) / (x1 - x0)) * plotW;
   const sy = (v: number): number => MARGIN.top + (1 - (v - y0) / (y1 - y0)) * plotH;
 
   const axes = svg('g', { class: 'nbopt-axes' });
@@ -130,16 +235,28 @@ export function buildChart(
     axes.appendChild(
       svg('line', { x1: x, y1: MARGIN.top + plotH, x2: x, y2: MARGIN.top + plotH + 4 })
     );
-    axes.appendChild(svgText(x, MARGIN.top + plotH + 16, formatG(t), { 'text-anchor': 'middle' }));
+    axes.appendChild(
+      svgText(x, MARGIN.top + plotH + 16, tickText(t), {
+        'text-anchor': 'middle',
+        class: 'nbopt-tick nbopt-tick-x'
+      })
+    );
   }
   for (const t of ticks(y0, y1)) {
     const y = sy(t);
     axes.appendChild(svg('line', { x1: MARGIN.left - 4, y1: y, x2: MARGIN.left, y2: y }));
-    const label = accuracy ? `${formatG(t * 100)}%` : formatG(t);
-    axes.appendChild(svgText(MARGIN.left - 6, y + 4, label, { 'text-anchor': 'end' }));
+    const label =
+      axis.column === 'latency_ms'
+        ? formatLatency(t)
+        : accuracy
+          ? `${tickText(t * 100)}%`
+          : tickText(t);
+    axes.appendChild(
+      svgText(MARGIN.left - 6, y + 4, label, { 'text-anchor': 'end', class: 'nbopt-tick' })
+    );
   }
   axes.appendChild(
-    svgText(MARGIN.left + plotW / 2, HEIGHT - 6, 'size KB (smaller is better)', {
+    svgText(MARGIN.left + plotW / 2, HEIGHT - 6, `size (${unit.name}), smaller is better`, {
       'text-anchor': 'middle',
       class: 'nbopt-axis-label'
     })
@@ -158,16 +275,30 @@ export function buildChart(
     root.appendChild(
       svg('polyline', {
         class: 'nbopt-front-line',
-        points: onFront.map(p => `${sx(p.size / 1024)},${sy(p.quality)}`).join(' '),
+        points: onFront.map(p => `${sx(p.size / unit.divisor)},${sy(p.quality)}`).join(' '),
         fill: 'none'
       })
     );
   }
 
   const maxLatency = Math.max(0, ...pts.map(p => p.latency ?? 0));
+  const radius = (p: IPoint): number =>
+    maxLatency > 0 && p.latency !== null ? 4 + 8 * Math.sqrt(p.latency / maxLatency) : 5;
   const group = svg('g', { class: 'nbopt-points' });
   const labels = svg('g', { class: 'nbopt-point-labels' });
-  const placed: { x0: number; x1: number; y: number }[] = [];
+  // Every point's circle is taken before any label is placed: labels never cover a point.
+  const taken: IBox[] = pts.map(p => {
+    const x = sx(p.size / unit.divisor);
+    const y = sy(p.quality);
+    const r = radius(p);
+    return { x0: x - r, x1: x + r, y0: y - r, y1: y + r };
+  });
+  const bounds = {
+    x0: MARGIN.left + 2,
+    x1: MARGIN.left + plotW,
+    y0: MARGIN.top - 4,
+    y1: MARGIN.top + plotH
+  };
   // Dominated points first, so the front's circles are drawn on top.
   const order = [...pts].sort(
     (a, b) => Number(front.has(a.index)) - Number(front.has(b.index)) || a.size - b.size
@@ -175,36 +306,29 @@ export function buildChart(
   for (const p of order) {
     const row = rows[p.index];
     const scheme = variantLabel(row);
-    const r = maxLatency > 0 && p.latency !== null ? 4 + 8 * Math.sqrt(p.latency / maxLatency) : 5;
+    const r = radius(p);
     const pareto = front.has(p.index);
-    const x = sx(p.size / 1024);
+    const x = sx(p.size / unit.divisor);
     const y = sy(p.quality);
     const circle = svg('circle', {
-      cx: x,
-      cy: y,
+      cx: Number(x.toFixed(2)),
+      cy: Number(y.toFixed(2)),
       r: Number(r.toFixed(2)),
       class: pareto ? 'nbopt-point nbopt-pareto' : 'nbopt-point'
     });
     circle.dataset.index = String(p.index);
     const tip = svg('title', {});
-    const quality =
-      axis.column === 'accuracy' ? formatMetric(row, 'accuracy') : `${formatG(p.quality)} ms`;
-    const latency = p.latency === null ? 'latency not measured' : `${formatG(p.latency)} ms`;
-    tip.textContent =
-      `${scheme}: ${formatBytes(p.size)}, ${quality}, ${latency}` +
-      (pareto ? ' (Pareto front)' : '');
+    tip.textContent = tooltip(row, p, axis, pareto);
     circle.appendChild(tip);
     group.appendChild(circle);
 
-    // Labels of close points would overprint: move a label down until it is clear.
-    const x0 = x + r + 3;
-    const x1 = x0 + 6.5 * scheme.length;
-    let ly = y + 4;
-    while (placed.some(b => b.x0 < x1 && x0 < b.x1 && Math.abs(b.y - ly) < 12)) {
-      ly += 12;
-    }
-    placed.push({ x0, x1, y: ly });
-    labels.appendChild(svgText(x0, ly, scheme, { class: 'nbopt-point-label' }));
+    const box = placeLabel(x, y, r, textWidth(scheme), taken, bounds);
+    taken.push(box);
+    labels.appendChild(
+      svgText(Number(box.x0.toFixed(2)), Number((box.y1 - 3).toFixed(2)), scheme, {
+        class: 'nbopt-point-label'
+      })
+    );
   }
   root.appendChild(group);
   root.appendChild(labels);

@@ -148,7 +148,7 @@ export function qualityAxis(rows: Row[]): IQualityAxis {
       higherIsBetter: higher
     };
   }
-  return { column: 'latency_ms', label: 'latency ms (lower is better)', higherIsBetter: false };
+  return { column: 'latency_ms', label: 'latency (lower is better)', higherIsBetter: false };
 }
 
 /**
@@ -197,8 +197,23 @@ export function paretoFront(pts: IPoint[], higher: boolean): Set<number> {
   return front;
 }
 
-/** Bytes as KB or MB, as the Python table shows them. */
+/**
+ * Three significant digits at most, one decimal below 100: `5.1`, `37.0`, `603`, `1,234`.
+ *
+ * @param v - a non-negative number.
+ */
+function digits(v: number): string {
+  if (Math.abs(v) >= 100) {
+    return Math.round(v).toLocaleString('en-US');
+  }
+  return v.toFixed(1);
+}
+
+/** Bytes as `812 B`, `603.3 KB` or `1.23 MB`, as the Python views show them. */
 export function formatBytes(v: number): string {
+  if (v < 1024) {
+    return `${v.toFixed(0)} B`;
+  }
   const kb = v / 1024;
   if (v < 1024 * 1024) {
     return `${kb.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 })} KB`;
@@ -209,18 +224,36 @@ export function formatBytes(v: number): string {
   })} MB`;
 }
 
+/** Milliseconds as a person reads them: `5.1 µs`, `370 µs`, `1.2 ms`, `1.25 s`. */
+export function formatLatency(ms: number): string {
+  if (ms < 1) {
+    return `${digits(ms * 1000)} µs`;
+  }
+  if (ms < 1000) {
+    return `${digits(ms)} ms`;
+  }
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
 /** A number with 4 significant digits, as Python's `:.4g`. */
 export function formatG(v: number): string {
   return String(Number(v.toPrecision(4)));
 }
 
-/** A ratio such as `2.00x`. */
+/** A ratio such as `2.00×`. */
 export function formatRatio(v: number): string {
-  return `${v.toFixed(2)}x`;
+  return `${v.toFixed(2)}×`;
+}
+
+/** A share of a whole in whole percent: `80%`. */
+export function formatShare(v: number): string {
+  return `${(v * 100).toFixed(0)}%`;
 }
 
 /**
- * The metric's value or delta as text: percentages for accuracy, 4 significant digits for mse.
+ * The metric's value or change as text: accuracy in % (`93.9%`) and its change in points
+ * (`-17.1 pt`, two decimals below a tenth of a point), any other metric with 4 significant
+ * digits.
  *
  * @param row - one variant.
  * @param column - `accuracy` or `accuracy_delta`.
@@ -231,9 +264,14 @@ export function formatMetric(row: Row, column: string): string {
     return '';
   }
   const delta = column === 'accuracy_delta';
-  const sign = delta && v >= 0 ? '+' : '';
   if (row.metric === 'accuracy') {
-    return `${sign}${(v * 100).toFixed(2)}%`;
+    if (!delta) {
+      return `${(v * 100).toFixed(1)}%`;
+    }
+    const points = v * 100;
+    const sign = points >= 0 ? '+' : '-';
+    const places = Math.abs(points) < 0.1 && points !== 0 ? 2 : 1;
+    return `${sign}${Math.abs(points).toFixed(places)} pt`;
   }
-  return `${sign}${formatG(v)}`;
+  return `${delta && v >= 0 ? '+' : ''}${formatG(v)}`;
 }

@@ -4,9 +4,10 @@
 
 import {
   formatBytes,
-  formatG,
+  formatLatency,
   formatMetric,
   formatRatio,
+  formatShare,
   metricName,
   num,
   Row,
@@ -34,11 +35,27 @@ function numberCell(key: string, fmt: (v: number) => string): (row: Row) => stri
 }
 
 /**
- * The table's columns, the metric's heading named after the payload's metric.
+ * The table's columns, the metric's heading named after the payload's metric; sparsity and
+ * distinct values only when some variant has them (pruning, clustering).
  *
  * @param rows - the payload's rows.
  */
 export function tableColumns(rows: Row[]): ITableColumn[] {
+  const has = (key: string): boolean => rows.some(r => num(r, key) !== null);
+  const optional: ITableColumn[] = [
+    {
+      key: 'sparsity',
+      heading: 'sparsity',
+      numeric: true,
+      format: numberCell('sparsity', formatShare)
+    },
+    {
+      key: 'max_distinct_values',
+      heading: 'distinct values',
+      numeric: true,
+      format: numberCell('max_distinct_values', v => Math.round(v).toLocaleString('en-US'))
+    }
+  ];
   return [
     { key: 'scheme', heading: 'variant', numeric: false, format: r => variantLabel(r) },
     { key: 'status', heading: 'status', numeric: false, format: r => text(r, 'status') },
@@ -62,15 +79,15 @@ export function tableColumns(rows: Row[]): ITableColumn[] {
     },
     {
       key: 'latency_ms',
-      heading: 'latency ms',
+      heading: 'latency',
       numeric: true,
-      format: numberCell('latency_ms', formatG)
+      format: numberCell('latency_ms', formatLatency)
     },
     {
       key: 'latency_p90_ms',
-      heading: 'p90 ms',
+      heading: 'p90',
       numeric: true,
-      format: numberCell('latency_p90_ms', formatG)
+      format: numberCell('latency_p90_ms', formatLatency)
     },
     {
       key: 'speedup',
@@ -89,7 +106,8 @@ export function tableColumns(rows: Row[]): ITableColumn[] {
       heading: 'Δ',
       numeric: true,
       format: r => formatMetric(r, 'accuracy_delta')
-    }
+    },
+    ...optional.filter(column => has(column.key))
   ];
 }
 

@@ -1,6 +1,8 @@
 import {
   formatBytes,
+  formatLatency,
   formatMetric,
+  formatRatio,
   paretoFront,
   points,
   qualityAxis,
@@ -65,9 +67,18 @@ describe('formatting', () => {
     expect(formatBytes(175720)).toBe('171.6 KB');
     expect(formatBytes(3 * 1024 * 1024)).toBe('3.00 MB');
     const r = row('int8', { accuracy: 0.9667, accuracy_delta: -0.0055 });
-    expect(formatMetric(r, 'accuracy')).toBe('96.67%');
-    expect(formatMetric(r, 'accuracy_delta')).toBe('-0.55%');
-    expect(formatMetric(row('x', { accuracy_delta: 0 }), 'accuracy_delta')).toBe('+0.00%');
+    expect(formatMetric(r, 'accuracy')).toBe('96.7%');
+    // -0.0055 * 100 is -0.54999… in binary: -0.5, as Python's f"{v:+.1f}" says too.
+    expect(formatMetric(r, 'accuracy_delta')).toBe('-0.5 pt');
+    expect(formatMetric(row('x', { accuracy_delta: -0.0005 }), 'accuracy_delta')).toBe('-0.05 pt');
+    expect(formatMetric(row('x', { accuracy_delta: 0 }), 'accuracy_delta')).toBe('+0.0 pt');
+    expect(formatBytes(812)).toBe('812 B');
+    expect(formatLatency(0.005127)).toBe('5.1 µs');
+    expect(formatLatency(0.37)).toBe('370 µs');
+    expect(formatLatency(1.234)).toBe('1.2 ms');
+    expect(formatLatency(153.4)).toBe('153 ms');
+    expect(formatLatency(1250)).toBe('1.25 s');
+    expect(formatRatio(3.787)).toBe('3.79×');
     expect(formatMetric(row('x', { metric: 'mse', accuracy: 0.012345 }), 'accuracy')).toBe(
       '0.01235'
     );

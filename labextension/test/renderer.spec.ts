@@ -33,8 +33,8 @@ describe('the comparison renderer', () => {
       'size',
       'smaller',
       'gzip',
-      'latency ms',
-      'p90 ms',
+      'latency',
+      'p90',
       'speedup',
       'accuracy',
       'Δ'
@@ -46,13 +46,13 @@ describe('the comparison renderer', () => {
       'float32',
       'ok',
       '171.6 KB',
-      '1.00x',
+      '1.00×',
       '156.9 KB',
-      '0.0114',
-      '0.0129',
-      '1.00x',
-      '97.22%',
-      '+0.00%'
+      '11.4 µs',
+      '12.9 µs',
+      '1.00×',
+      '97.2%',
+      '+0.0 pt'
     ]);
     expect(cells[2].slice(0, 4)).toEqual(['◆', 'dynamic', 'ok', '45.3 KB']);
     expect(cells[4].slice(1, 4)).toEqual(['int16x8', 'failed', '']);
@@ -80,16 +80,117 @@ describe('the comparison renderer', () => {
     expect(radius('dynamic')).toBeGreaterThan(radius('int8'));
   });
 
-  it('keeps the labels of points that nearly coincide apart', () => {
+  it('keeps the labels of points that nearly coincide apart, and off every point', () => {
     const host = render(digitsPayload());
-    const y = (scheme: string): number =>
-      Number(
-        Array.from(host.querySelectorAll('.nbopt-point-label'))
-          .find(t => t.textContent === scheme)!
-          .getAttribute('y')
+    const boxes = Array.from(host.querySelectorAll('.nbopt-point-label')).map(t => {
+      const x = Number(t.getAttribute('x'));
+      const y = Number(t.getAttribute('y'));
+      return { x0: x, x1: x + 6.8 * (t.textContent ?? '').length, y0: y - 9, y1: y + 3 };
+    });
+    expect(boxes).toHaveLength(4);
+    const overlap = (a: (typeof boxes)[0], b: (typeof boxes)[0]): boolean =>
+      a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+    // dynamic and int8 differ by 0.7 KB and 0.3% accuracy: their labels still do not touch.
+    boxes.forEach((a, i) => boxes.slice(i + 1).forEach(b => expect(overlap(a, b)).toBe(false)));
+    const circles = Array.from(host.querySelectorAll('.nbopt-points circle')).map(c => {
+      const [x, y, r] = ['cx', 'cy', 'r'].map(k => Number(c.getAttribute(k)));
+      return { x0: x - r, x1: x + r, y0: y - r, y1: y + r };
+    });
+    boxes.forEach(a => circles.forEach(c => expect(overlap(a, c)).toBe(false)));
+    // Every label is inside the chart.
+    boxes.forEach(a => {
+      expect(a.x0).toBeGreaterThanOrEqual(0);
+      expect(a.x1).toBeLessThanOrEqual(520);
+    });
+  });
+
+  it('keeps eight crowded labels apart and inside the plot', () => {
+    const names = ['float32', 'float16', 'dynamic', 'int8', 'int16x8', 'qat', 'prune', 'cluster'];
+    const rows = names.map((scheme, i) =>
+      row(scheme, {
+        technique: ['qat', 'prune', 'cluster'].includes(scheme) ? scheme : 'ptq',
+        size_bytes: 150000 + 2000 * (i % 4),
+        latency_ms: 0.01 + 0.001 * i,
+        accuracy: 0.93 + 0.001 * (i % 3)
+      })
+    );
+    const host = render({ version: 1, name: 'm', done: true, rows });
+    const boxes = Array.from(host.querySelectorAll('.nbopt-point-label')).map(t => {
+      const x = Number(t.getAttribute('x'));
+      const y = Number(t.getAttribute('y'));
+      return { x0: x, x1: x + 6.8 * (t.textContent ?? '').length, y0: y - 9, y1: y + 3 };
+    });
+    expect(boxes).toHaveLength(8);
+    const overlap = (a: (typeof boxes)[0], b: (typeof boxes)[0]): boolean =>
+      a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+    boxes.forEach((a, i) => boxes.slice(i + 1).forEach(b => expect(overlap(a, b)).toBe(false)));
+    boxes.forEach(a => {
+      expect(a.x0).toBeGreaterThanOrEqual(64);
+      expect(a.x1).toBeLessThanOrEqual(520 - 96);
+    });
+  });
+
+  it('labels axes with units and formats tooltips as a person reads them', () => {
+    const host = render(digitsPayload());
+    const labels = Array.from(host.querySelectorAll('.nbopt-axis-label')).map(t => t.textContent);
+    expect(labels).toEqual(['size (KB), smaller is better', 'accuracy (higher is better)']);
+    const yTicks = Array.from(host.querySelectorAll('.nbopt-tick:not(.nbopt-tick-x)')).map(
+      t => t.textContent ?? ''
+    );
+    expect(yTicks.length).toBeGreaterThanOrEqual(3);
+    yTicks.forEach(t => expect(t).toMatch(/^\d+(\.\d+)?%$/));
+    const xTicks = Array.from(host.querySelectorAll('.nbopt-tick-x')).map(t => t.textContent);
+    expect(xTicks).toEqual(['0', '50', '100', '150']);
+    const tips = Array.from(host.querySelectorAll('.nbopt-points circle title')).map(
+      t => t.textContent
+    );
+    expect(tips).toContain(
+      'int8: 46.0 KB (3.73× smaller), accuracy 96.7% (-0.5 pt), latency 9.0 µs'
+    );
+    expect(tips).toContain('float32: 171.6 KB, accuracy 97.2% (+0.0 pt), latency 11.4 µs');
+  });
+
+  it('shows sizes from 1 MB up in MB, and latency in ms from 1 ms up', () => {
+    const rows = [
+      row('float32', { size_bytes: 14 * 1024 * 1024, latency_ms: 25.3, accuracy: 0.7 }),
+      row('int8', { size_bytes: 3.6 * 1024 * 1024, latency_ms: 0.8, accuracy: 0.69 })
+    ];
+    const host = render({ version: 1, name: 'm', done: true, rows });
+    expect(host.querySelector('.nbopt-axis-label')?.textContent).toBe(
+      'size (MB), smaller is better'
+    );
+    const cells = bodyTexts(host);
+    expect(cells.map(c => [c[3], c[6]])).toEqual([
+      ['14.00 MB', '25.3 ms'],
+      ['3.60 MB', '800 µs']
+    ]);
+  });
+
+  it('places every point at its size and accuracy', () => {
+    const host = render(digitsPayload());
+    const rows = readComparison(digitsPayload())!.rows;
+    const circles = Array.from(host.querySelectorAll('.nbopt-points circle'));
+    const at = circles.map(c => ({
+      row: rows[Number((c as SVGElement).dataset.index)],
+      x: Number(c.getAttribute('cx')),
+      y: Number(c.getAttribute('cy'))
+    }));
+    // x grows linearly with size from 0, y with accuracy: check against two points.
+    const [a, b] = at;
+    const kx = (b.x - a.x) / ((b.row.size_bytes as number) - (a.row.size_bytes as number));
+    const ky = (b.y - a.y) / ((b.row.accuracy as number) - (a.row.accuracy as number) || 1);
+    for (const p of at) {
+      expect(p.x - a.x).toBeCloseTo(
+        kx * ((p.row.size_bytes as number) - (a.row.size_bytes as number)),
+        0
       );
-    // dynamic and int8 differ by 0.7 KB and 0.3% accuracy: one label moves down.
-    expect(Math.abs(y('dynamic') - y('int8'))).toBeGreaterThanOrEqual(12);
+      if (b.row.accuracy !== a.row.accuracy) {
+        expect(p.y - a.y).toBeCloseTo(
+          ky * ((p.row.accuracy as number) - (a.row.accuracy as number)),
+          0
+        );
+      }
+    }
   });
 
   it('lists errors below the table', () => {

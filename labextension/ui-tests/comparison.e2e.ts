@@ -21,6 +21,7 @@ const PYTHON = path.join(VENV, 'bin', 'python');
 const JUPYTER = path.join(VENV, 'bin', 'jupyter');
 const CHROMIUM = process.env.NBOPT_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = path.join(REPO, 'build', 'e2e');
+const COMPARISON = 'application/vnd.nbopt.comparison+json';
 
 interface IExpected {
   rows: number;
@@ -318,3 +319,317 @@ test('the context menu\'s "nbopt › Prune a model…" inserts a %prune cell', a
     '%prune model --sparsity 0.8 --fit x_train,y_train --epochs 2 --eval x_test,y_test'
   );
 }, 120000);
+
+/** One measured row of the panel, as the kernel prints it. */
+interface IPanelRow {
+  variant: string;
+  status: string;
+  size_bytes: number;
+  accuracy: number;
+}
+
+/** A circle of a comparison chart: its variant (from its tooltip) and its centre. */
+interface ICircle {
+  variant: string;
+  x: number;
+  y: number;
+}
+
+/** The comparisons rendered in `scope`: inside a widget (the panel's live view) or not. */
+async function comparisons(scope: Locator): Promise<{ live: number; saved: number }> {
+  return scope.locator('.nbopt-comparison').evaluateAll(els => ({
+    live: els.filter(el => el.closest('.jupyter-widgets') !== null).length,
+    saved: els.filter(el => el.closest('.jupyter-widgets') === null).length
+  }));
+}
+
+async function circles(comparison: Locator): Promise<ICircle[]> {
+  return comparison.locator('.nbopt-points circle').evaluateAll(cs =>
+    cs.map(c => ({
+      variant: (c.querySelector('title')?.textContent ?? '').split(':')[0],
+      x: Number(c.getAttribute('cx')),
+      y: Number(c.getAttribute('cy'))
+    }))
+  );
+}
+
+/**
+ * Assert that each circle sits where its row's size and accuracy put it: x grows linearly
+ * with size from 0, y falls linearly with accuracy.
+ */
+function expectPositions(drawn: ICircle[], rows: IPanelRow[]): void {
+  const measured = rows.filter(r => r.status === 'ok');
+  expect(drawn.map(c => c.variant).sort()).toEqual(measured.map(r => r.variant).sort());
+  const at = (c: ICircle): IPanelRow => measured.find(r => r.variant === c.variant)!;
+  const sorted = [...drawn].sort((a, b) => at(a).size_bytes - at(b).size_bytes);
+  const small = sorted[0];
+  const big = sorted[sorted.length - 1];
+  const perByte = (big.x - small.x) / (at(big).size_bytes - at(small).size_bytes);
+  const origin = small.x - perByte * at(small).size_bytes;
+  const byAccuracy = [...drawn].sort((a, b) => at(a).accuracy - at(b).accuracy);
+  const low = byAccuracy[0];
+  const high = byAccuracy[byAccuracy.length - 1];
+  const perPoint =
+    at(high).accuracy === at(low).accuracy
+      ? 0
+      : (high.y - low.y) / (at(high).accuracy - at(low).accuracy);
+  expect(perByte).toBeGreaterThan(0);
+  expect(perPoint).toBeLessThanOrEqual(0);
+  for (const c of drawn) {
+    expect(Math.abs(c.x - (origin + perByte * at(c).size_bytes))).toBeLessThan(0.5);
+    expect(Math.abs(c.y - (low.y + perPoint * (at(c).accuracy - at(low).accuracy)))).toBeLessThan(
+      0.5
+    );
+  }
+}
+
+/**
+ * Pairs of overprinting chart texts in `comparison`, measured by the browser (`getBBox`):
+ * point labels against each other and against points, tick labels against each other.
+ */
+async function overprints(comparison: Locator): Promise<string[]> {
+  return comparison.locator('svg.nbopt-chart').evaluate(svg => {
+    const box = (el: Element): DOMRect => (el as SVGGraphicsElement).getBBox();
+    const hit = (a: DOMRect, b: DOMRect): boolean =>
+      a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+    const labels = Array.from(svg.querySelectorAll('.nbopt-point-label'));
+    const circles = Array.from(svg.querySelectorAll('.nbopt-points circle'));
+    const ticks = Array.from(svg.querySelectorAll('.nbopt-tick'));
+    const out: string[] = [];
+    labels.forEach((a, i) => {
+      labels.slice(i + 1).forEach(b => {
+        if (hit(box(a), box(b))) {
+          out.push(`${a.textContent} / ${b.textContent}`);
+        }
+      });
+      circles.forEach(c => {
+        if (hit(box(a), box(c))) {
+          out.push(`${a.textContent} / point ${c.querySelector('title')?.textContent}`);
+        }
+      });
+    });
+    ticks.forEach((a, i) =>
+      ticks.slice(i + 1).forEach(b => {
+        if (hit(box(a), box(b))) {
+          out.push(`tick ${a.textContent} / ${b.textContent}`);
+        }
+      })
+    );
+    return out;
+  });
+}
+
+/** Click through the menu bar: a top menu, then items (submenus are hovered). */
+async function menu(top: string, ...items: string[]): Promise<void> {
+  const exact = (label: string): RegExp =>
+    new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  await page.locator('.lm-MenuBar-itemLabel', { hasText: exact(top) }).click();
+  for (const [i, item] of items.entries()) {
+    const entry = page.locator('.lm-Menu-itemLabel', { hasText: exact(item) }).last();
+    if (i < items.length - 1) {
+      await entry.hover();
+    } else {
+      await entry.click();
+    }
+  }
+}
+
+/** Wait until `locator`'s text is `text`. */
+async function waitForText(locator: Locator, text: string, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while ((await locator.textContent())?.trim() !== text) {
+    if (Date.now() > end) {
+      throw new Error(`"${await locator.textContent()}" is not "${text}"`);
+    }
+    await page.waitForTimeout(250);
+  }
+}
+
+/** Press a dialog's `label` button if the dialog appears within two seconds. */
+async function confirmIfAsked(label: string): Promise<void> {
+  const button = page.locator('.jp-Dialog button', { hasText: new RegExp(`^${label}$`) });
+  try {
+    await button.waitFor({ timeout: 2000 });
+  } catch {
+    return;
+  }
+  await button.click();
+}
+
+/** A multi-line string of a notebook file (a list of lines) as one string. */
+function joined(text: unknown): string {
+  return Array.isArray(text) ? text.join('') : String(text);
+}
+
+/** A screenshot of a whole cell, in a viewport tall enough to hold it. */
+async function screenshotCell(scope: Locator, name: string): Promise<void> {
+  const viewport = page.viewportSize();
+  await page.setViewportSize({ width: 1400, height: 2400 });
+  await scope.scrollIntoViewIfNeeded();
+  await page.waitForTimeout(500);
+  await scope.screenshot({ path: path.join(SHOTS, name) });
+  if (viewport) {
+    await page.setViewportSize(viewport);
+  }
+}
+
+/** The notebook file as saved on disk. */
+function readNotebook(name: string): {
+  metadata: { [key: string]: unknown };
+  cells: { outputs?: { output_type: string; data?: { [mime: string]: unknown } }[] }[];
+} {
+  return JSON.parse(fs.readFileSync(path.join(root, 'notebooks', name), 'utf8'));
+}
+
+describe('the panel', () => {
+  const errors: string[] = [];
+  let rows: IPanelRow[] = [];
+
+  test('a panel run shows its comparison live, then exports the chosen variant', async () => {
+    page.on('console', message => {
+      if (message.type() === 'error') {
+        errors.push(message.text());
+      }
+    });
+    page.on('pageerror', error => errors.push(error.message));
+    await openNotebook('panel.ipynb');
+    await cell(0).locator('.jp-InputArea-prompt').click();
+    await runPaletteCommand('Run All Cells');
+    const scope = cell(3);
+    const checkbox = (label: string): Locator =>
+      scope.locator('.widget-checkbox', { hasText: label }).locator('input');
+    await checkbox('float16').waitFor({ timeout: 420000 });
+
+    // Disabled choices say, visibly beside them, what to pass.
+    expect(await checkbox('pruning').isDisabled()).toBe(true);
+    const hint = scope.getByText('needs --fit x_train,y_train (fit=(x, y))').first();
+    expect(await hint.isVisible()).toBe(true);
+    // Export waits for a variant.
+    const exportButton = scope.locator('button', { hasText: /^Export$/ });
+    expect(await exportButton.isDisabled()).toBe(true);
+
+    // int8 is recommended (calibration data given); add float16 and dynamic.
+    expect(await checkbox('full integer (int8)').isChecked()).toBe(true);
+    await checkbox('float16').check();
+    await checkbox('dynamic range').check();
+    await scope.locator('button', { hasText: /^Run$/ }).click();
+    // While it runs, the panel shows the rows measured so far through the comparison renderer.
+    const live = scope.locator('.jupyter-widgets .nbopt-comparison');
+    await live.waitFor({ timeout: 420000 });
+    expect(await live.locator('.nbopt-caption').textContent()).toMatch(/\(running\)/);
+    await screenshotCell(scope, 'panel-live.png');
+    await scope.getByText(/^done: 4 rows in/).waitFor({ timeout: 420000 });
+
+    // The kernel's own rows, to check the table and the chart against.
+    await cell(4).locator('.jp-InputArea-prompt').click();
+    await page.keyboard.press('Control+Enter');
+    const printed = cell(4).locator('.jp-OutputArea-output', { hasText: /^\[\{/ });
+    await printed.waitFor({ timeout: 60000 });
+    rows = JSON.parse((await printed.textContent()) ?? '[]');
+    expect(rows.map(r => r.variant)).toEqual(['float32', 'float16', 'dynamic', 'int8']);
+    expect(rows.map(r => r.status)).toEqual(['ok', 'ok', 'ok', 'ok']);
+
+    // At the end the comparison moved from the live view into the cell's own output.
+    await expect(comparisons(scope)).resolves.toEqual({ live: 0, saved: 1 });
+    for (const comparison of [scope.locator('.nbopt-comparison')]) {
+      const variants = await comparison
+        .locator('tbody tr')
+        .evaluateAll(trs => trs.map(tr => tr.querySelectorAll('td')[1]?.textContent ?? ''));
+      expect(variants).toEqual(rows.map(r => r.variant));
+      expectPositions(await circles(comparison), rows);
+      expect(await overprints(comparison)).toEqual([]);
+    }
+
+    // The last measured variant is chosen; Export writes it.
+    const variant = scope.locator('.widget-dropdown', { hasText: 'variant' }).locator('select');
+    expect(await variant.evaluate(s => (s as HTMLSelectElement).selectedOptions[0]?.text)).toBe(
+      'int8'
+    );
+    expect(await exportButton.isDisabled()).toBe(false);
+    await screenshotCell(scope, 'panel-run.png');
+    await exportButton.click();
+    await scope.getByText(/^wrote /).waitFor({ timeout: 30000 });
+    const written = path.join(root, 'notebooks', 'exported', 'model_int8.tflite');
+    expect(fs.statSync(written).size).toBe(rows.find(r => r.variant === 'int8')!.size_bytes);
+    const csv = fs.readFileSync(path.join(root, 'notebooks', 'exported', 'model_results.csv'));
+    expect(csv.toString().split('\n')[0].startsWith('variant,')).toBe(true);
+
+    expect(errors).toEqual([]);
+  }, 600000);
+
+  test('the saved notebook shows what the panel measured, without a kernel', async () => {
+    await cell(3).locator('.jp-InputArea-prompt').click();
+    await page.keyboard.press('Control+s');
+    const end = Date.now() + 30000;
+    let outputs = readNotebook('panel.ipynb').cells[3].outputs ?? [];
+    while (!outputs.some(o => o.data?.[COMPARISON] !== undefined) && Date.now() < end) {
+      await page.waitForTimeout(500);
+      outputs = readNotebook('panel.ipynb').cells[3].outputs ?? [];
+    }
+    // The widget, then the comparison; the widget's text is one line.
+    expect(outputs.map(o => Object.keys(o.data ?? {}).sort())).toEqual([
+      ['application/vnd.jupyter.widget-view+json', 'text/plain'],
+      [COMPARISON, 'text/html', 'text/plain']
+    ]);
+    expect(joined(outputs[0].data!['text/plain'])).toBe(
+      "nbopt panel for 'model' (4 variants measured)"
+    );
+    const payload = outputs[1].data![COMPARISON] as { rows: { scheme: string }[] };
+    expect(payload.rows.map(r => r.scheme)).toEqual(rows.map(r => r.variant));
+
+    // The same file, shown with no kernel: shut the kernel down, then reload the file.
+    fs.copyFileSync(
+      path.join(root, 'notebooks', 'panel.ipynb'),
+      path.join(root, 'notebooks', 'panel_saved.ipynb')
+    );
+    await openNotebook('panel_saved.ipynb');
+    const kernelName = page.locator(`${NOTEBOOK} .jp-Toolbar .jp-KernelName`).first();
+    await waitForText(kernelName, 'Python 3 (ipykernel)', 60000);
+    await cell(0).locator('.jp-InputArea-prompt').click();
+    await menu('Kernel', 'Shut Down Kernel');
+    await confirmIfAsked('Shut Down');
+    await waitForText(kernelName, 'No Kernel', 60000);
+    await menu('File', 'Reload Notebook from Disk');
+    await confirmIfAsked('Reload');
+    const scope = cell(3);
+    await scope.locator('.nbopt-comparison').waitFor({ timeout: 60000 });
+    const table = await tableTexts(scope);
+    expect(table.map(r => r[1])).toEqual(rows.map(r => r.variant));
+    expectPositions(await circles(scope.locator('.nbopt-comparison')), rows);
+    const widgetText = await scope.locator('.jp-OutputArea-output').first().textContent();
+    // JupyterLab's widget renderer shows its own one line (no kernel: "Loading widget...");
+    // never the widget's raw repr.
+    expect(widgetText?.trim().split('\n')).toHaveLength(1);
+    expect(widgetText).not.toContain('Panel(');
+    expect(await kernelName.textContent()).toBe('No Kernel');
+    await screenshotCell(scope, 'panel-saved.png');
+  }, 180000);
+
+  test('the saved comparison reads in the dark theme', async () => {
+    await menu('Settings', 'Theme', 'JupyterLab Dark');
+    await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, {
+      timeout: 30000
+    });
+    const scope = cell(3);
+    const comparison = scope.locator('.nbopt-comparison');
+    // Text is light on the dark background: the chart's labels and the table's cells.
+    const luminance = await comparison.evaluate(el => {
+      const rgb = (css: string): number[] => (css.match(/\d+(\.\d+)?/g) ?? []).map(Number);
+      const light = (css: string): number => {
+        const [r, g, b] = rgb(css);
+        return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+      };
+      const label = el.querySelector('.nbopt-point-label')!;
+      const td = el.querySelector('tbody td:nth-child(2)')!;
+      return {
+        label: light(getComputedStyle(label).fill),
+        cell: light(getComputedStyle(td).color)
+      };
+    });
+    expect(luminance.label).toBeGreaterThan(0.6);
+    expect(luminance.cell).toBeGreaterThan(0.6);
+    expect(await overprints(comparison)).toEqual([]);
+    await screenshotCell(scope, 'panel-saved-dark.png');
+    await menu('Settings', 'Theme', 'JupyterLab Light');
+  }, 120000);
+});

@@ -6,8 +6,11 @@
   (a digits CNN trained for one epoch, quantized with float16, dynamic and int8), as a
   notebook looks when it is reopened with no kernel or opened by someone else.
 - ``live.ipynb``: cells that load nbopt, build and train the CNN and run ``%quantize``.
+- ``panel.ipynb``: cells that load nbopt, train the CNN and show ``%nbopt panel``; a last
+  cell prints the panel's rows as JSON for the test to compare the chart with.
 - ``expected.json``: what the renderer must show for ``saved.ipynb``, computed here from
-  the payload with nbopt's own text formatting and an independent Pareto front.
+  the payload with units written out independently (KB/MB, µs/ms, %, points) and an
+  independent Pareto front.
 """
 
 from __future__ import annotations
@@ -36,6 +39,60 @@ FAST = """\
 
 LIVE_MAGIC = "%quantize model --scheme float16,dynamic --calib x_train[:64] --eval x_test,y_test"
 
+PANEL = """\
+panel = %nbopt panel model --calib x_train[:64] --eval x_test,y_test
+panel.export_path.value = "exported"
+panel"""
+
+PANEL_ROWS = """\
+import json
+print(json.dumps(panel.df[["variant", "status", "size_bytes", "accuracy"]].to_dict("records")))"""
+
+
+def _digits(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}"
+
+
+def _size(v: float) -> str:
+    if v < 1024:
+        return f"{v:.0f} B"
+    if v < 1024 * 1024:
+        return f"{v / 1024:,.1f} KB"
+    return f"{v / 1024 / 1024:,.2f} MB"
+
+
+def _latency(ms: float) -> str:
+    if ms < 1:
+        return f"{_digits(ms * 1000)} µs"
+    return f"{_digits(ms)} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
+
+
+def _points(v: float) -> str:
+    points = v * 100
+    return f"{points:+.2f} pt" if abs(points) < 0.1 and points else f"{points:+.1f} pt"
+
+
+def cells(row: dict) -> list[str]:
+    """The table's cells: variant, status, size, smaller, gzip, latency, p90, speedup,
+    accuracy and its change, written out here so the test does not trust the renderer's
+    own formatting."""
+
+    def fmt(key: str, f) -> str:
+        return "" if row.get(key) is None else f(row[key])
+
+    return [
+        row["scheme"],
+        row["status"],
+        fmt("size_bytes", _size),
+        fmt("size_ratio", lambda v: f"{v:.2f}×"),
+        fmt("gzip_bytes", _size),
+        fmt("latency_ms", _latency),
+        fmt("latency_p90_ms", _latency),
+        fmt("speedup", lambda v: f"{v:.2f}×"),
+        fmt("accuracy", lambda v: f"{v * 100:.1f}%"),
+        fmt("accuracy_delta", _points),
+    ]
+
 
 def pareto(rows: list[dict]) -> list[str]:
     """Schemes no other ok variant beats on both size and metric (an independent check)."""
@@ -59,7 +116,7 @@ def main(out: str) -> None:
     import nbopt
     from nbopt.config import NbOpt, set_current
     from nbopt.demo import digits_cnn, digits_data
-    from nbopt.display import COMPARISON_MIME, cells
+    from nbopt.display import COMPARISON_MIME, comparison_bundle
 
     set_current(NbOpt(latency_runs=5, latency_min_seconds=0.0))
     x_train, y_train, x_test, y_test = digits_data()
@@ -68,7 +125,7 @@ def main(out: str) -> None:
     comparison = nbopt.quantize(
         model, "float16,dynamic,int8", x_train[:64], (x_test, y_test), name="model"
     )
-    bundle = json.loads(json.dumps(comparison._repr_mimebundle_(), allow_nan=False))
+    bundle = json.loads(json.dumps(comparison_bundle(comparison), allow_nan=False))
     rows = bundle[COMPARISON_MIME]["rows"]
 
     saved = new_notebook(metadata={"kernelspec": KERNELSPEC})
@@ -89,11 +146,19 @@ def main(out: str) -> None:
     ]
     nbformat.write(live, os.path.join(out, "live.ipynb"))
 
+    panel = new_notebook(metadata={"kernelspec": KERNELSPEC})
+    panel.cells = [
+        new_code_cell("%load_ext nbopt"),
+        new_code_cell(FAST),
+        new_code_cell(TRAIN),
+        new_code_cell(PANEL),
+        new_code_cell(PANEL_ROWS),
+    ]
+    nbformat.write(panel, os.path.join(out, "panel.ipynb"))
+
     expected = {
         "rows": len(rows),
         "schemes": [r["scheme"] for r in rows],
-        # nbopt's own text table: scheme, status, size, smaller, gzip, latency, p90,
-        # speedup, metric, delta. The renderer must agree on the exact columns.
         "cells": [cells(r) for r in rows],
         "points": sum(
             1

@@ -35,6 +35,8 @@ _RELEVANT = re.compile(
     re.IGNORECASE,
 )
 _NOISE = re.compile(r"cuInit|cuda|oneDNN|cpu_feature_guard|InitializeLog", re.IGNORECASE)
+#: The converter's own diagnostics: its exception carries them already, restated once.
+_CONVERTER = re.compile(r"^(loc\(|error:|<unknown>|failed while converting)|ops_select|TF Select")
 _LOGGERS = ("tensorflow", "absl", "h5py._conv")
 
 
@@ -93,7 +95,7 @@ def relevant(text: str, limit: int = 3) -> list[str]:
 
 def with_log(message: str, text: str) -> str:
     """``message`` and, on the same line, the relevant lines of ``text`` it does not hold."""
-    extra = [ln for ln in relevant(text) if ln not in message]
+    extra = [ln for ln in relevant(text) if ln not in message and not _CONVERTER.search(ln)]
     return message if not extra else f"{message} [log: {' | '.join(extra)}]"
 
 

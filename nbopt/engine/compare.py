@@ -14,6 +14,7 @@ from . import capture, results
 from .compat import compatibility
 from .convert import (
     IO_TYPES,
+    LOW_BIT_SCHEMES,
     NEEDS_CALIBRATION,
     check_calibratable,
     convert,
@@ -26,6 +27,7 @@ from .interpreter import Runner, first_line
 from .keras_models import input_specs, output_shapes, output_specs, require_model
 from .litert import QUANTIZER_SCHEMES, quantize_flatbuffer
 from .measure import MeasureSettings, measure_latency
+from .memory import add_memory_columns
 from .schema import fill_ratios, variant_label
 from .tflite_model import TFLiteModel
 
@@ -191,6 +193,7 @@ class Run:
         if flex:
             note = f"needs the Flex delegate (TensorFlow ops: {', '.join(flex)})"
             row["compat_notes"] = "; ".join(n for n in (note, row.get("compat_notes")) if n)
+        add_memory_columns(row, model.content, model.scheme, self.settings.isolate)
         self.step(model.scheme, "measuring latency")
         lat = measure_latency(model.content, self.settings, self.sample)
         row["latency_ms"] = lat.median_ms
@@ -247,13 +250,20 @@ def derive(
     calib: list[Any] | None,
     io: str = "float",
     allow_flex: bool = False,
+    per_tensor: bool = False,
 ) -> bytes:
     """``scheme`` of a model: from its float32 flatbuffer with the LiteRT Quantizer where
     that applies (``engine="litert"``), else (or if it fails) with the TFLite converter.
+    The low-bit and weight-only schemes (``LOW_BIT_SCHEMES``) only the quantizer makes.
 
     ``row["converter"]`` says which made it.
     """
     settings = run.settings
+    if scheme in LOW_BIT_SCHEMES:
+        row["converter"] = "litert-quantizer"
+        if float_content is None:
+            raise ConversionError(f"{scheme} is made from the float32 model, which failed")
+        return quantize_flatbuffer(float_content, scheme, None, settings.threads)
     if float_content is not None:
         check_calibratable(float_content, scheme)
     # The quantizer's int8 model has int8 inputs and outputs: it stands in for io="int8".
@@ -265,15 +275,54 @@ def derive(
         and fits
     ):
         try:
-            content = quantize_flatbuffer(float_content, scheme, calib, settings.threads)
+            content = quantize_flatbuffer(
+                float_content, scheme, calib, settings.threads, per_tensor=per_tensor
+            )
             row["converter"] = "litert-quantizer"
             return content
         except ConversionError as exc:
             row["note"] = f"{exc}; made with the TFLite converter instead"
     row["converter"] = "tflite-converter"
     return convert(
-        saved_model_dir, scheme, calib, io, isolate=settings.isolate, allow_flex=allow_flex
+        saved_model_dir,
+        scheme,
+        calib,
+        io,
+        isolate=settings.isolate,
+        allow_flex=allow_flex,
+        per_tensor=per_tensor,
     )
+
+
+def check_request(
+    schemes: list[str],
+    calib: Any,
+    io: str,
+    *,
+    skip_uncalibrated: bool = False,
+    aware: bool = False,
+    option: str = "",
+) -> list[str]:
+    """Raise the mistakes in schemes, calibration and ``io`` before any work starts.
+
+    Shared by post-training quantization and the training techniques (``option="--then "``
+    names their ``--then`` scheme; ``aware``: a QAT model's int8 needs no calibration).
+    Returns the schemes left out for lack of calibration data (``skip_uncalibrated``).
+    """
+    if io not in IO_TYPES:
+        raise NbOptUsageError(f"unknown io {io!r}; choose from {', '.join(IO_TYPES)}")
+    if io != "float" and "int8" not in schemes:
+        raise NbOptUsageError(
+            f"io={io!r} applies to the int8 scheme; add {option or 'the scheme '}int8"
+        )
+    needs = [s for s in schemes if s in NEEDS_CALIBRATION and not aware]
+    missing = needs if calib is None else []
+    if missing and not skip_uncalibrated:
+        raise NbOptUsageError(
+            f"{', '.join(option + s for s in missing)} needs calibration data; pass "
+            "representative samples, e.g. --calib x_train[:256] (calib=...)"
+        )
+    return missing
 
 
 def prepare_data(
@@ -303,6 +352,7 @@ def run_post_training(
     listener: Listener | None = None,
     skip_uncalibrated: bool = False,
     allow_flex: bool = False,
+    per_tensor: bool = False,
 ) -> Comparison:
     """Convert ``model`` with the float32 baseline and each of ``schemes``, measuring each.
 
@@ -313,16 +363,9 @@ def run_post_training(
     """
     settings = settings or MeasureSettings()
     require_model(model)
-    if io not in IO_TYPES:
-        raise NbOptUsageError(f"unknown io {io!r}; choose from {', '.join(IO_TYPES)}")
-    if io != "float" and "int8" not in schemes:
-        raise NbOptUsageError(f"io={io!r} applies to the int8 scheme; add int8 to the schemes")
-    missing = [s for s in schemes if s in NEEDS_CALIBRATION] if calib is None else []
-    if missing and not skip_uncalibrated:
-        raise NbOptUsageError(
-            f"{', '.join(missing)} needs calibration data; pass representative samples, "
-            "e.g. --calib x_train[:256] (calib=...)"
-        )
+    missing = check_request(schemes, calib, io, skip_uncalibrated=skip_uncalibrated)
+    if per_tensor and "int8" not in schemes:
+        raise NbOptUsageError("per_tensor applies to the int8 scheme; add int8 to the schemes")
     calib_arrays, evaluation, resolved = prepare_data(model, calib, eval, metric)
     order = ["float32", *[s for s in schemes if s != "float32"]]
     run = Run(
@@ -345,6 +388,8 @@ def run_post_training(
         for scheme in order:
             technique = "baseline" if scheme == "float32" else "ptq"
             row = run.row(scheme, technique, io=io if scheme == "int8" else "float")
+            if per_tensor and scheme == "int8":
+                row["per_tensor"] = True
             if calib_arrays is not None and scheme in NEEDS_CALIBRATION:
                 row["calib_samples"] = len(calib_arrays[0])
             if scheme in missing:
@@ -373,6 +418,7 @@ def run_post_training(
                     calib_arrays,
                     r["io"],
                     allow_flex,
+                    bool(r.get("per_tensor")),
                 ),
             )
     except KeyboardInterrupt:

@@ -25,10 +25,14 @@ from .data import InputSpec
 from .interpreter import first_line
 from .keras_models import input_specs, output_names, recurrent_layers, require_model
 
-#: Post-training schemes, in the order a comparison shows them.
+#: Post-training schemes, in the order a comparison shows them (the default comparison).
 SCHEMES = ("float16", "dynamic", "int8", "int16x8")
+#: Schemes below int8 and weight-only schemes, made from the float32 flatbuffer by the LiteRT
+#: Quantizer only: 4-bit weights per channel (int4) or per block of 32/64 values with
+#: dynamic-range activations, and weights stored in int8/int4 and dequantized at load.
+LOW_BIT_SCHEMES = ("int4", "int4-block32", "int4-block64", "weight-int8", "weight-int4")
 #: Every scheme nbopt converts, the float32 reference first.
-ALL_SCHEMES = ("float32", *SCHEMES)
+ALL_SCHEMES = ("float32", *SCHEMES, *LOW_BIT_SCHEMES)
 #: Schemes that need representative (calibration) samples.
 NEEDS_CALIBRATION = frozenset({"int8", "int16x8"})
 #: Input/output types for an integer-only int8 model.
@@ -56,6 +60,10 @@ def parse_schemes(scheme: str | list[str] | tuple[str, ...]) -> list[str]:
         "int16": "int16x8",
         "16x8": "int16x8",
         "fp32": "float32",
+        "int4-b32": "int4-block32",
+        "int4-b64": "int4-block64",
+        "weight-only-int8": "weight-int8",
+        "weight-only-int4": "weight-int4",
     }
     out: list[str] = []
     for n in names:
@@ -177,8 +185,12 @@ def _representative(calib: list[np.ndarray]) -> Any:
     return gen
 
 
-def check_arguments(scheme: str, calib: Any, io: str, aware: bool = False) -> None:
+def check_arguments(
+    scheme: str, calib: Any, io: str, aware: bool = False, per_tensor: bool = False
+) -> None:
     """Raise the user's mistakes in a conversion's arguments before any work."""
+    if per_tensor and scheme != "int8":
+        raise NbOptUsageError(f"per_tensor applies to the int8 scheme only, not {scheme}")
     if scheme in NEEDS_CALIBRATION and calib is None and not aware:
         raise NbOptUsageError(
             f"scheme {scheme} needs calibration data; pass representative samples, "
@@ -195,16 +207,21 @@ def converter_for(
     io: str = "float",
     aware: bool = False,
     allow_flex: bool = False,
+    per_tensor: bool = False,
 ) -> Any:
     """A ``tf.lite.TFLiteConverter`` set up for ``scheme`` (the documented recipes).
 
     ``aware`` marks a quantization-aware trained model: its int8 ranges come from training,
     so no calibration data is needed. ``allow_flex`` lets ops without a TFLite kernel stay
     TensorFlow ops (``SELECT_TF_OPS``); such a model needs the Flex delegate to run.
+    ``per_tensor`` gives int8 weights one scale per tensor instead of one per output
+    channel (what many MCU and NPU toolchains need).
     """
     import tensorflow as tf
 
-    check_arguments(scheme, calib, io, aware)
+    check_arguments(scheme, calib, io, aware, per_tensor)
+    if scheme in LOW_BIT_SCHEMES:
+        raise ConversionError(f"the TFLite converter does not make {scheme}")
     conv = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
     ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if scheme != "float32":
@@ -214,6 +231,8 @@ def converter_for(
     elif scheme == "int8":
         if calib is not None:
             conv.representative_dataset = _representative(calib)
+        if per_tensor:  # private, but the converter's only switch for it (TF 2.21)
+            conv._experimental_disable_per_channel = True
         if io != "float":
             ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             conv.inference_input_type = tf.int8 if io == "int8" else tf.uint8
@@ -257,8 +276,9 @@ def _convert_here(
     io: str,
     aware: bool,
     allow_flex: bool = False,
+    per_tensor: bool = False,
 ) -> bytes:
-    conv = converter_for(saved_model_dir, scheme, calib, io, aware, allow_flex)
+    conv = converter_for(saved_model_dir, scheme, calib, io, aware, allow_flex, per_tensor)
     try:
         try:
             return bytes(conv.convert())
@@ -279,6 +299,7 @@ def convert(
     aware: bool = False,
     isolate: bool = True,
     allow_flex: bool = False,
+    per_tensor: bool = False,
 ) -> bytes:
     """The .tflite flatbuffer of ``scheme``, made by the TFLite converter.
 
@@ -286,12 +307,14 @@ def convert(
     crash of the converter fails this conversion (``ConversionError``) and nothing else.
     ``allow_flex`` adds ``SELECT_TF_OPS`` (see :func:`converter_for`).
     """
-    check_arguments(scheme, calib, io, aware)
+    check_arguments(scheme, calib, io, aware, per_tensor)
     if not isolate:
-        return _convert_here(saved_model_dir, scheme, calib, io, aware, allow_flex)
+        return _convert_here(saved_model_dir, scheme, calib, io, aware, allow_flex, per_tensor)
     from . import worker
 
-    return worker.call(_convert_here, saved_model_dir, scheme, calib, io, aware, allow_flex)
+    return worker.call(
+        _convert_here, saved_model_dir, scheme, calib, io, aware, allow_flex, per_tensor
+    )
 
 
 def flex_ops(content: bytes) -> list[str]:

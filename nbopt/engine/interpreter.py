@@ -29,6 +29,11 @@ def first_line(exc: BaseException, limit: int = 600) -> str:
     lines = [ln.strip() for ln in str(exc).replace("\\n", ";").splitlines() if ln.strip()]
     if not lines:
         return type(exc).__name__
+    if lines[0].startswith("Graph execution error") and len(lines) > 1:
+        # TensorFlow's message, then "[[{{node ...}}]]": the line before the node says it all.
+        node = next((i for i, ln in enumerate(lines) if ln.startswith("[[")), len(lines))
+        text = lines[max(1, node - 1)]
+        return text if len(text) <= limit else text[: limit - 1] + "…"
     found = [_strip_locations(ln[ln.index("error:") :]) for ln in lines if "error:" in ln]
     found = [f for f in found if f and not f.startswith("failed while converting")]
     hints = [f for f in found if any(k in f for k in _HINTS)]

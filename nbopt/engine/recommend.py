@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import NbOptUsageError
 
-TARGETS = ("cpu", "gpu", "edgetpu", "dsp")
+TARGETS = ("cpu", "gpu", "edgetpu", "dsp", "mcu")
 #: Accelerators that run integer-only models.
 INTEGER_ONLY = {"edgetpu": "the Edge TPU", "dsp": "the Hexagon DSP"}
 #: An activation whose full range is this many times its central 99.8% range loses
@@ -24,10 +24,12 @@ SENSITIVITY_RATIO = 8.0
 
 @dataclass(frozen=True)
 class Choice:
-    """One step of the path: a scheme and the input/output type of its model."""
+    """One step of the path: a scheme, the input/output type of its model, and whether its
+    int8 weights have one scale per tensor."""
 
     scheme: str
     io: str = "float"
+    per_tensor: bool = False
     #: int8 with the fewest layers kept float that meet the budget (``--max-drop``).
     float_layers: bool = False
 
@@ -35,7 +37,9 @@ class Choice:
     def label(self) -> str:
         if self.float_layers:
             return f"{self.scheme} with its most sensitive layers float"
-        return self.scheme if self.io == "float" else f"{self.scheme} ({self.io} I/O)"
+        parts = [f"{self.io} I/O"] if self.io != "float" else []
+        parts += ["per-tensor"] if self.per_tensor else []
+        return f"{self.scheme} ({', '.join(parts)})" if parts else self.scheme
 
 
 def with_selective_step(path: list[Choice]) -> list[Choice]:
@@ -68,6 +72,9 @@ class Recommendation:
     model: Any = None
     chosen: int = 0
     sensitive: list[str] = field(default_factory=list)
+    ram_kb: float | None = None
+    flash_kb: float | None = None
+    alternative: Any = None  # a smaller variant also within budget (int4 on a CPU)
 
     @property
     def choice(self) -> Choice:
@@ -97,6 +104,7 @@ def decide(
     fit: bool,
     target: str = "cpu",
     sensitive: list[str] | None = None,
+    per_tensor: bool = False,
 ) -> Recommendation:
     """Walk TFLite's decision tree.
 
@@ -107,14 +115,19 @@ def decide(
     fit : bool
         Labeled training data is available (``--fit``); its inputs also serve as
         representative samples.
-    target : {"cpu", "gpu", "edgetpu", "dsp"}
+    target : {"cpu", "gpu", "edgetpu", "dsp", "mcu"}
     sensitive : list of str, optional
         Layers whose activations int8 resolves poorly (see :func:`sensitive_layers`).
+    per_tensor : bool
+        For ``mcu``: int8 weights with one scale per tensor (toolchains that need it).
     """
     if target not in TARGETS:
         raise NbOptUsageError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
     sensitive = list(sensitive or [])
-    rec = _decide(calib, fit, target, sensitive)
+    if target == "mcu":
+        rec = _decide_mcu(calib, fit, per_tensor)
+    else:
+        rec = _decide(calib, fit, target, sensitive)
     rec.sensitive = sensitive
     return rec
 
@@ -201,6 +214,64 @@ def _decide(calib: bool, fit: bool, target: str, sensitive: list[str]) -> Recomm
     if not calib:
         reasons.append("No --calib: the training inputs serve as representative samples.")
     return _with_path(Recommendation(target, path, reasons, needs))
+
+
+def _decide_mcu(calib: bool, fit: bool, per_tensor: bool) -> Recommendation:
+    """A microcontroller: TFLite Micro, integer-only int8, per-tensor where the toolchain
+    needs it; hybrid (dynamic, int4) and float16 models do not run there."""
+    path = [Choice("int8", "int8", per_tensor)] + ([Choice("qat", "int8")] if fit else [])
+    reasons = [
+        "A microcontroller runs TFLite Micro, whose fast kernels (CMSIS-NN and others) are "
+        "integer-only: full-integer int8 with int8 inputs and outputs. It needs a quarter of "
+        "float32's RAM for activations and of its flash for weights.",
+        "Dynamic-range, int4 and float16 models do not run under TFLite Micro (hybrid "
+        "kernels and float16 weights are not supported); the mcu_ready column checks it.",
+    ]
+    if per_tensor:
+        reasons.append("Weights get one scale per tensor (per_tensor), as the toolchain needs.")
+    else:
+        reasons.append(
+            "TFLite Micro takes per-channel int8 weights; if your toolchain needs one scale "
+            "per tensor, pass --per-tensor (per_tensor=True)."
+        )
+    needs = None
+    if not (calib or fit):
+        needs = "--calib"
+        reasons.append(
+            "int8 needs representative samples for the activation ranges: pass "
+            "--calib x_train[:256] (100-500 unlabeled samples)."
+        )
+    elif not calib:
+        reasons.append("No --calib: the training inputs serve as representative samples.")
+    reasons.append(
+        "If int8 loses too much accuracy, quantization-aware training is next"
+        + ("." if fit else "; it needs labeled training data (--fit x_train,y_train).")
+    )
+    return Recommendation("mcu", path, reasons, needs)
+
+
+def budget_check(
+    row: dict[str, Any], ram_kb: float | None, flash_kb: float | None
+) -> tuple[bool, str]:
+    """Whether a measured variant fits a microcontroller's RAM and flash, in one sentence.
+
+    RAM is TFLite Micro's whole arena (``arena_bytes``: activations and its bookkeeping)
+    where it was measured, else the planned activation arena (``ram_bytes``); flash is the
+    .tflite file (``size_bytes``). Budgets are in KB (1024 bytes).
+    """
+    ram = row.get("arena_bytes") or row.get("ram_bytes")
+    flash = row.get("size_bytes")
+    over, parts = [], []
+    for what, used, budget in (("RAM", ram, ram_kb), ("flash", flash, flash_kb)):
+        if budget is None or used is None:
+            continue
+        parts.append(f"{what} {used / 1024:,.1f} KB of {budget:,.0f} KB")
+        if used > budget * 1024:
+            over.append(what)
+    if not parts:
+        return True, ""
+    verdict = f"over the {' and '.join(over)} budget" if over else "within budget"
+    return not over, f"{', '.join(parts)}: {verdict}"
 
 
 def _with_path(rec: Recommendation) -> Recommendation:

@@ -326,7 +326,9 @@ class Session:
         row["converter"] = "litert-quantizer"
 
         def make() -> bytes:
-            content = self.calibrated.variant(float_layers, self.scheme)
+            from .litert import inline_buffers  # TFLite Micro reads no offset buffers
+
+            content = inline_buffers(self.calibrated.variant(float_layers, self.scheme))
             row["float_ops"] = float_op_count(content)
             row["io"] = _io_type(content)
             return content

@@ -1,34 +1,28 @@
 """The interactive panel: choose schemes by looking, run them off the cell, compare live.
 
-The work runs in a background thread (clicks are not delivered while a cell runs) and
-reports through the engine's progress events; the panel turns each event into a progress
-bar, a table row and a chart point. Cancel sets a flag that the event listener checks:
-the next step raises, so the run stops after the current step and keeps finished rows.
+The panel is a thin view of a :class:`~nbopt.widgets.runner.PanelState`: its controls
+write the state, and it redraws what the state says. The live table and chart are the
+same ``application/vnd.nbopt.comparison+json`` output as ``%quantize`` shows, re-displayed
+in an Output widget as rows arrive; when a run ends the comparison also goes into the
+cell's own output, so a saved notebook shows what was measured without a kernel.
 """
 
 from __future__ import annotations
 
 import html
-import threading
-import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 
 from .. import api
-from ..display import rows_html
 from ..engine.convert import NEEDS_CALIBRATION, SCHEMES
-from ..engine.events import Event
 from ..engine.files import write_atomic
 from ..engine.recommend import TARGETS, decide
 from ..errors import NbOptError, NbOptUsageError
-from .chart import ParetoChart
+from .runner import CHOICES, TRAINING, PanelState, Runner, Settings, missing_data
 
-#: Techniques that fine-tune, after the post-training schemes.
-TRAINING = ("qat", "prune", "cluster")
-#: Every scheme the panel offers, in the order it runs them.
-CHOICES = (*SCHEMES, *TRAINING)
 _LABELS = {
     "float16": "float16",
     "dynamic": "dynamic range",
@@ -38,16 +32,24 @@ _LABELS = {
     "prune": "pruning",
     "cluster": "clustering",
 }
-#: How far a variant is once its run reports each phase.
-_PHASES = {"converting": 0.3, "measuring latency": 0.6, "evaluating": 0.85}
+_HINT = (
+    '<span style="color:var(--jp-ui-font-color2,#666);font-size:90%;white-space:nowrap">{}</span>'
+)
+_ERROR = '<span style="color:var(--jp-error-color1,#b00020)">{}</span>'
 
 
-class _Cancelled(Exception):
-    """Raised by the panel's listener on the first step after Cancel."""
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
+def _comparison_bundle(comparison: Any) -> dict[str, Any]:
+    from ..display import comparison_bundle
+
+    return comparison_bundle(comparison)
 
 
 class Panel(widgets.VBox):
-    """Scheme selection, the recommendation, a live table and chart, and export.
+    """Scheme selection, the recommendation, a live comparison, and export.
 
     Parameters
     ----------
@@ -56,15 +58,16 @@ class Panel(widgets.VBox):
     calib, eval, fit : optional
         Representative samples, labelled evaluation data, labelled training data (as
         :func:`nbopt.quantize` and :func:`nbopt.prune` take them). What is missing
-        disables the schemes that need it.
+        disables the schemes that need it, with a hint beside each saying what to pass.
     target : {"cpu", "gpu", "edgetpu", "dsp"}
         The hardware the recommendation is for.
 
     Notes
     -----
     From scripts and tests: ``panel.schemes`` (the selection; settable), ``panel.run()``,
-    ``panel.wait(timeout)``, ``panel.cancel()``, ``panel.df``, ``panel.models`` and
-    ``panel.export(variant, folder, force=False)``.
+    ``panel.wait(timeout)``, ``panel.cancel()``, ``panel.df``, ``panel.models``,
+    ``panel.comparison`` and ``panel.export(variant, folder, force=False)``. The state the
+    panel shows is ``panel.model_state`` (a :class:`PanelState`).
     """
 
     def __init__(
@@ -80,30 +83,65 @@ class Panel(widgets.VBox):
         keras_model, _, source_name = api._source(model)
         self.recommendation = api.recommend(keras_model, calib, fit, target=target)
         self._sensitive = list(self.recommendation.sensitive)
-        self.model = keras_model
         self.name = name or source_name or getattr(keras_model, "name", "model")
         self.calib, self.eval, self.fit = calib, eval, fit
-        self.rows: list[dict[str, Any]] = []
-        self.variants: list[str] = []
-        self.models: dict[str, Any] = {}
-        self.state = "idle"
-        self.error: str | None = None
-        self._thread: threading.Thread | None = None
-        self._cancel = threading.Event()
-        self._current: str | None = None
-        self._started = 0.0
+        self._display_id = f"nbopt-panel-{uuid.uuid4().hex}"
+        self._widget_display_id = f"{self._display_id}-widget"
+        self._displayed = False
+        self._syncing = False
+        self.model_state = PanelState(
+            disabled={
+                k: reason
+                for k in CHOICES
+                if (reason := missing_data(k, calib is not None, fit is not None))
+            }
+        )
+        self.runner = Runner(
+            self.model_state, keras_model, calib=calib, eval=eval, fit=fit, name=self.name
+        )
+        self._build_choices(target)
+        self._build_run()
+        self._build_export()
+        self.model_state.observe(self._on_selection, names="selection")
+        self.model_state.observe(self._on_rows, names="rows")
+        self.model_state.observe(self._on_progress, names="progress")
+        self.model_state.observe(self._on_state, names="state")
+        self.model_state.observe(self._on_chosen, names="chosen")
+        self._apply_recommendation()
+        super().__init__(
+            [
+                widgets.HTML(f"<h3>nbopt: {html.escape(self.name)}</h3>"),
+                widgets.HBox([self._choices_box, self.advice], layout={"flex_flow": "row wrap"}),
+                widgets.HBox([self.run_button, self.cancel_button, self.status]),
+                self.progress,
+                self.live,
+                widgets.HBox(
+                    [self.export_choice, self.export_path, self.export_force, self.export_button]
+                ),
+                self.export_status,
+            ]
+        )
 
-        self.checkboxes = {
-            key: widgets.Checkbox(
-                value=False, description=_LABELS[key], indent=False, layout={"width": "210px"}
+    # -- building ---------------------------------------------------------------------------
+
+    def _build_choices(self, target: str) -> None:
+        self.checkboxes: dict[str, widgets.Checkbox] = {}
+        self.hints: dict[str, widgets.HTML] = {}
+        for key in CHOICES:
+            reason = self.model_state.disabled.get(key)
+            box = widgets.Checkbox(
+                value=False, description=_LABELS[key], indent=False, layout={"width": "200px"}
             )
-            for key in CHOICES
-        }
-        samples = calib is not None or fit is not None
-        for key, box in self.checkboxes.items():
-            missing = self._missing(key)
-            box.disabled = missing is not None
-            box.tooltip = missing or self._tooltip(key, samples)
+            box.disabled = reason is not None
+            hint = reason
+            if hint is None and key in NEEDS_CALIBRATION and self.calib is None:
+                hint = "calibrated on the --fit inputs (no --calib given)"
+            box.tooltip = hint or _LABELS[key]
+            box.observe(self._on_box, names="value")
+            self.checkboxes[key] = box
+            self.hints[key] = widgets.HTML(
+                _HINT.format(html.escape(hint or "")), layout={"margin": "0 0 0 8px"}
+            )
         self.sparsity = widgets.FloatSlider(
             value=0.5, min=0.1, max=0.95, step=0.05, description="sparsity", readout_format=".0%"
         )
@@ -111,7 +149,7 @@ class Panel(widgets.VBox):
         self.epochs = widgets.IntSlider(value=1, min=1, max=10, description="epochs")
         for slider, key in ((self.sparsity, "prune"), (self.clusters, "cluster")):
             slider.disabled = self.checkboxes[key].disabled
-        self.epochs.disabled = fit is None
+        self.epochs.disabled = self.fit is None
         self.io = widgets.Dropdown(
             options=["float", "int8", "uint8"],
             value="float",
@@ -119,9 +157,26 @@ class Panel(widgets.VBox):
             tooltip="Input/output type of int8 and QAT models; int8/uint8 make integer-only models",
         )
         self.target = widgets.Dropdown(options=list(TARGETS), value=target, description="target")
-        self.advice = widgets.HTML()
         self.target.observe(self._on_target, names="value")
+        self.advice = widgets.HTML(layout={"flex": "1 1 320px", "margin": "0 0 0 16px"})
 
+        def line(key: str, *extra: widgets.Widget) -> widgets.HBox:
+            return widgets.HBox([self.checkboxes[key], *extra, self.hints[key]])
+
+        self._choices_box = widgets.VBox(
+            layout={"flex": "0 0 auto"},
+            children=[
+                widgets.HTML("<b>Post-training</b>"),
+                *(line(k) for k in SCHEMES),
+                widgets.HTML("<b>With training data</b>"),
+                line("qat", self.epochs),
+                line("prune", self.sparsity),
+                line("cluster", self.clusters),
+                widgets.HBox([self.io, self.target]),
+            ],
+        )
+
+    def _build_run(self) -> None:
         self.run_button = widgets.Button(
             description="Run", button_style="primary", icon="play", tooltip="Measure the selection"
         )
@@ -133,71 +188,51 @@ class Panel(widgets.VBox):
         self.status = widgets.HTML("Select schemes and press Run.")
         self.progress = widgets.VBox()
         self.bars: dict[str, tuple[widgets.FloatProgress, widgets.HTML]] = {}
-        self.table = widgets.HTML()
-        metric = "accuracy"
-        self.chart = ParetoChart(metric)
+        self.live = widgets.Output(layout={"width": "100%"})
 
-        self.export_choice = widgets.Dropdown(options=[], description="variant")
+    def _build_export(self) -> None:
+        self.export_choice = widgets.Dropdown(options=[], value=None, description="variant")
         self.export_path = widgets.Text(value="nbopt_models", description="folder")
         self.export_force = widgets.Checkbox(value=False, description="overwrite", indent=False)
         self.export_button = widgets.Button(
-            description="Export", icon="download", disabled=True, tooltip="Write .tflite + CSV"
+            description="Export",
+            icon="download",
+            disabled=True,
+            tooltip="Write the chosen variant's .tflite and the table (CSV)",
         )
         self.export_status = widgets.HTML()
+        self.export_choice.observe(self._on_export_choice, names="value")
         self.export_button.on_click(lambda _: self._click_export())
 
-        self._apply_recommendation()
-        schemes_box = widgets.VBox(
-            [
-                widgets.HTML("<b>Post-training</b>"),
-                widgets.HBox([self.checkboxes[k] for k in SCHEMES]),
-                widgets.HTML("<b>With training data</b>"),
-                widgets.HBox([self.checkboxes["qat"], self.epochs]),
-                widgets.HBox([self.checkboxes["prune"], self.sparsity]),
-                widgets.HBox([self.checkboxes["cluster"], self.clusters]),
-                widgets.HBox([self.io, self.target]),
-            ]
-        )
-        super().__init__(
-            [
-                widgets.HTML(f"<h3>nbopt: {html.escape(self.name)}</h3>"),
-                widgets.HBox([schemes_box, self.advice]),
-                widgets.HBox([self.run_button, self.cancel_button, self.status]),
-                self.progress,
-                widgets.HBox([self.table, self.chart.figure]),
-                widgets.HBox(
-                    [self.export_choice, self.export_path, self.export_force, self.export_button]
-                ),
-                self.export_status,
-            ]
-        )
+    # -- display ----------------------------------------------------------------------------
 
-    # -- selection and advice -------------------------------------------------------------
+    def __repr__(self) -> str:
+        n = len(self.model_state.rows)
+        return f"nbopt panel for {self.name!r} ({n} variant{'s' if n != 1 else ''} measured)"
 
-    def _missing(self, key: str) -> str | None:
-        """What to pass to enable ``key``, or None if its data is there."""
-        if key in NEEDS_CALIBRATION and self.calib is None and self.fit is None:
-            return (
-                f"{key} needs calibration data: pass representative samples, "
-                "e.g. --calib x_train[:256] (calib=...)"
-            )
-        if key in TRAINING and self.fit is None:
-            return (
-                f"{_LABELS[key]} fine-tunes the model: pass training data, "
-                "e.g. --fit x_train,y_train (fit=(x, y))"
-            )
-        return None
+    def _ipython_display_(self) -> None:
+        """The widget, then an output the finished run's comparison is written into."""
+        from IPython.display import display
 
-    def _tooltip(self, key: str, samples: bool) -> str:
-        if key in NEEDS_CALIBRATION and self.calib is None:
-            return f"{key}, calibrated on the --fit inputs (no --calib given)"
-        return _LABELS[key]
+        display(self._repr_mimebundle_(), raw=True, display_id=self._widget_display_id)
+        display(self._saved_bundle(), raw=True, display_id=self._display_id)
+        self._displayed = True
+
+    def _saved_bundle(self) -> dict[str, Any]:
+        if not self.model_state.rows:
+            return {"text/plain": f"nbopt panel for {self.name!r}: no run yet"}
+        return _comparison_bundle(self.comparison)
+
+    def _show_live(self) -> None:
+        bundle = _comparison_bundle(self.comparison)
+        self.live.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
+
+    # -- selection and advice ---------------------------------------------------------------
 
     def _apply_recommendation(self) -> None:
         rec = self.recommendation
-        box = self.checkboxes.get(rec.scheme)
-        if box is not None and not box.disabled:
-            box.value = True
+        if rec.scheme in CHOICES and rec.scheme not in self.model_state.disabled:
+            self.model_state.selection = [*self.model_state.selection, rec.scheme]
         if rec.io != "float":
             self.io.value = rec.io
         reasons = "".join(f"<li>{html.escape(r)}</li>" for r in rec.reasons)
@@ -215,229 +250,181 @@ class Panel(widgets.VBox):
         )
         self._apply_recommendation()
 
+    def _on_box(self, change: dict[str, Any]) -> None:
+        if self._syncing:
+            return
+        self.model_state.selection = [k for k, b in self.checkboxes.items() if b.value]
+
+    def _on_selection(self, change: dict[str, Any]) -> None:
+        self._syncing = True
+        try:
+            for key, box in self.checkboxes.items():
+                box.value = key in change["new"]
+        finally:
+            self._syncing = False
+
     @property
     def schemes(self) -> list[str]:
         """The selected schemes, in the order they run (settable: a list or ``"a,b"``)."""
-        return [k for k in CHOICES if self.checkboxes[k].value]
+        return list(self.model_state.selection)
 
     @schemes.setter
     def schemes(self, value: str | list[str]) -> None:
         names = [s.strip() for s in value.split(",")] if isinstance(value, str) else list(value)
-        unknown = [n for n in names if n not in CHOICES]
-        if unknown:
-            raise NbOptUsageError(
-                f"unknown scheme {', '.join(repr(u) for u in unknown)}; "
-                f"choose from {', '.join(CHOICES)}"
-            )
-        for n in names:
-            if self.checkboxes[n].disabled:
-                raise NbOptUsageError(self.checkboxes[n].tooltip)
-        for key, box in self.checkboxes.items():
-            box.value = key in names
+        self.model_state.selection = names
 
-    # -- running --------------------------------------------------------------------------
+    # -- running ----------------------------------------------------------------------------
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self.model_state.running
+
+    @property
+    def state(self) -> str:
+        """Where the last run is: idle, running, cancelling, done, cancelled or failed."""
+        return self.model_state.state
+
+    @property
+    def error(self) -> str | None:
+        """Why the last run failed, if it did."""
+        return self.model_state.error
+
+    def settings(self) -> Settings:
+        """The sliders' and dropdowns' values, as a run will use them."""
+        return Settings(
+            sparsity=float(self.sparsity.value),
+            clusters=int(self.clusters.value),
+            epochs=int(self.epochs.value),
+            io=self.io.value,
+        )
 
     def run(self) -> Panel:
         """Measure the selection in a background thread (returns at once)."""
-        if self.running:
-            raise NbOptUsageError("the panel is already running; press Cancel or wait()")
-        schemes = self.schemes
-        if not schemes:
-            raise NbOptUsageError("select at least one scheme, then Run")
-        self._cancel.clear()
-        self.rows, self.variants, self.models = [], [], {}
-        self.error = None
-        self.state = "running"
-        self._started = time.perf_counter()
-        self.bars = {}
-        lines = []
-        for key in ["float32", *schemes]:
-            bar = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, layout={"width": "200px"})
-            label = widgets.HTML("queued")
-            self.bars[key] = (bar, label)
-            lines.append(widgets.HBox([widgets.Label(key, layout={"width": "90px"}), bar, label]))
-        self.progress.children = lines
-        self._refresh()
-        self.run_button.disabled = True
-        self.cancel_button.disabled = False
-        self.status.value = "running…"
-        settings = {
-            "sparsity": float(self.sparsity.value),
-            "clusters": int(self.clusters.value),
-            "epochs": int(self.epochs.value),
-            "io": self.io.value,
-        }
-        self._thread = threading.Thread(
-            target=self._work, args=(schemes, settings), name="nbopt-panel", daemon=True
-        )
-        self._thread.start()
+        self.runner.start(self.settings())
         return self
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the run ends (or ``timeout`` seconds); True if it has ended."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return not self.running
+        return self.runner.wait(timeout)
 
     def cancel(self) -> None:
         """Stop after the current step; the rows measured so far stay."""
-        if self.running:
-            self._cancel.set()
-            self.cancel_button.disabled = True
-            self.status.value = "cancelling after this step…"
+        self.runner.cancel()
 
     def _click_run(self) -> None:
         try:
             self.run()
         except NbOptError as exc:
-            self.status.value = f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
+            self.status.value = _ERROR.format(html.escape(str(exc)))
 
-    def _work(self, schemes: list[str], settings: dict[str, Any]) -> None:
-        try:
-            post = [s for s in schemes if s in SCHEMES]
-            calib = self.calib if self.calib is not None else self.fit
-            needs = any(s in NEEDS_CALIBRATION for s in post)
-            comparison = api.quantize(
-                self.model,
-                ["float32", *post],
-                calib if needs else None,
-                self.eval,
-                io=settings["io"] if "int8" in post else "float",
-                name=self.name,
-                progress=self._listen,
-            )
-            self.models.update(comparison.models)
-            base = comparison.models.get("float32")
-            if base is not None:
-                base.keras_model = self.model  # training techniques reuse this baseline
-            for kind in (s for s in schemes if s in TRAINING):
-                if self._cancel.is_set():
-                    raise _Cancelled
-                self._train(kind, base if base is not None else self.model, settings)
-            self.state = "done"
-        except _Cancelled:
-            self.state = "cancelled"
-        except Exception as exc:  # shown in the panel: a thread has no one to raise to
-            self.state = "failed"
-            self.error = f"{type(exc).__name__}: {exc}"
-        finally:
-            self._finish()
+    # -- observers: state -> widgets --------------------------------------------------------
 
-    def _train(self, kind: str, source: Any, settings: dict[str, Any]) -> None:
-        self._current = kind
-        common = {
-            "fit": self.fit,
-            "epochs": settings["epochs"],
-            "eval": self.eval,
-            "name": self.name,
-            "progress": self._listen,
-        }
-        try:
-            if kind == "qat":
-                result = api.quantize(source, aware=True, io=settings["io"], **common)
-            elif kind == "prune":
-                result = api.prune(source, settings["sparsity"], **common)
-            else:
-                result = api.cluster(source, settings["clusters"], **common)
-            self.models[kind] = result
-        except NbOptError as exc:
-            if not any(v == kind for v in self.variants):
-                row = {"model": self.name, "technique": kind, "scheme": kind}
-                row.update(status="failed", error=str(exc))
-                self._add(kind, row)
-        finally:
-            self._current = None
-
-    def _key(self, event: Event) -> str:
-        if self._current is not None:
-            return self._current
-        return event.scheme or ""
-
-    def _listen(self, event: Event) -> None:
-        """The engine's progress events → bars, rows, chart (and Cancel's stop)."""
-        if event.kind in ("start", "step") and self._cancel.is_set():
-            raise _Cancelled
-        if event.kind == "step":
-            key = self._key(event)
-            if key in self.bars:
-                bar, label = self.bars[key]
-                bar.value = max(bar.value, _PHASES.get(event.message, 0.15))
-                label.value = html.escape(event.message)
-        elif event.kind == "row" and event.row is not None:
-            row = event.row
-            if row.get("technique") == "baseline":
-                if "float32" in self.variants:
-                    return  # a training technique re-announces the shared baseline
-                key = "float32"
-            else:
-                key = self._key(event)
-            self._add(key, row)
-
-    def _add(self, key: str, row: dict[str, Any]) -> None:
-        self.rows.append(row)
-        self.variants.append(key)
-        if key in self.bars:
+    def _on_progress(self, change: dict[str, Any]) -> None:
+        progress = change["new"]
+        if set(progress) != set(self.bars):
+            self.bars = {}
+            lines = []
+            for key in progress:
+                bar = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, layout={"width": "200px"})
+                label = widgets.HTML()
+                self.bars[key] = (bar, label)
+                lines.append(
+                    widgets.HBox([widgets.Label(key, layout={"width": "90px"}), bar, label])
+                )
+            self.progress.children = lines
+        styles = {"ok": "success", "failed": "danger", "skipped": "warning"}
+        for key, p in progress.items():
             bar, label = self.bars[key]
-            bar.value = 1.0
-            status = str(row.get("status"))
-            bar.bar_style = "success" if status == "ok" else "danger"
-            text = status if not row.get("error") else f"{status}: {row['error']}"
-            label.value = html.escape(text)
-        self._refresh()
+            bar.value = p["fraction"]
+            bar.bar_style = styles.get(p["status"], "")
+            label.value = html.escape(p["message"])
 
-    def _finish(self) -> None:
-        elapsed = time.perf_counter() - self._started
-        n = len(self.rows)
-        for bar, label in self.bars.values():
-            if bar.value < 1.0:
-                bar.bar_style = "warning"
-                label.value = "cancelled" if self.state == "cancelled" else "not run"
-        if self.state == "cancelled":
-            text = f"cancelled: kept the {n} rows measured in {elapsed:.1f} s"
-        elif self.state == "failed":
-            text = f'<span style="color:#b00020">failed: {html.escape(self.error or "")}</span>'
+    def _sync_export(self) -> None:
+        """The dropdown offers the variants with a model; it shows the state's choice."""
+        variants = [v for v in self.model_state.variants if v in self.runner.models]
+        chosen = self.model_state.chosen if self.model_state.chosen in variants else None
+        self._syncing = True
+        try:
+            if list(self.export_choice.options) != variants:
+                self.export_choice.options = variants
+            self.export_choice.value = chosen
+        finally:
+            self._syncing = False
+        self.export_button.disabled = chosen is None
+
+    def _on_rows(self, change: dict[str, Any]) -> None:
+        self._sync_export()
+        if change["new"]:
+            self._show_live()
         else:
-            text = f"done: {n} rows in {elapsed:.1f} s"
-        self.status.value = text
-        self.run_button.disabled = False
-        self.cancel_button.disabled = True
-        self._refresh()
+            self.live.outputs = ()
 
-    # -- views ----------------------------------------------------------------------------
+    def _on_state(self, change: dict[str, Any]) -> None:
+        s = self.model_state
+        n = len(s.rows)
+        running = s.running
+        self.run_button.disabled = running
+        self.cancel_button.disabled = s.state != "running"
+        if s.state == "running":
+            self.status.value = "running…"
+        elif s.state == "cancelling":
+            self.status.value = "cancelling after this step…"
+        elif s.state == "cancelled":
+            self.status.value = f"cancelled: kept {_rows(n)} measured in {s.elapsed:.1f} s"
+        elif s.state == "failed":
+            self.status.value = _ERROR.format(html.escape(f"failed: {s.error or ''}"))
+        elif s.state == "done":
+            self.status.value = f"done: {_rows(n)} in {s.elapsed:.1f} s"
+        if not running and s.state != "idle":
+            self._sync_export()
+            if self._displayed and s.rows:
+                self._save_result()
+                self.status.value += " · the comparison is below, kept when the notebook is saved"
+            elif s.rows:
+                self._show_live()
+
+    def _save_result(self) -> None:
+        """Move the finished comparison from the live view into the panel's cell output
+        (kept on save), and give the widget's one-line text its new count (what a notebook
+        opened without a kernel shows of the widget)."""
+        from IPython.display import update_display
+
+        update_display(self._saved_bundle(), raw=True, display_id=self._display_id)
+        update_display(self._repr_mimebundle_(), raw=True, display_id=self._widget_display_id)
+        self.live.outputs = ()
+
+    def _on_chosen(self, change: dict[str, Any]) -> None:
+        self._sync_export()
+
+    def _on_export_choice(self, change: dict[str, Any]) -> None:
+        if not self._syncing and change["new"] != self.model_state.chosen:
+            self.model_state.chosen = change["new"]
+
+    # -- results ----------------------------------------------------------------------------
+
+    @property
+    def models(self) -> dict[str, Any]:
+        """Every measured variant's :class:`TFLiteModel`, by variant name."""
+        return self.runner.models
+
+    @property
+    def comparison(self) -> Any:
+        """The last run as a :class:`Comparison` (rows and models)."""
+        return self.runner.comparison
 
     @property
     def df(self) -> Any:
         """The measured rows as a DataFrame, with a ``variant`` column first."""
-        from ..engine.results import frame
-
-        df = frame(list(self.rows))
-        df.insert(0, "variant", list(self.variants))
+        df = self.comparison.df
+        df.insert(0, "variant", self.model_state.variants)
         return df
 
     @property
     def pareto(self) -> list[str]:
-        """The Pareto-optimal variants (smallest size for their accuracy) on the chart."""
-        return list(self.chart.pareto)
+        """The Pareto-optimal variants: none other is both smaller and more accurate."""
+        return self.runner.pareto()
 
-    def _refresh(self) -> None:
-        rows = list(self.rows)
-        names = list(self.variants)
-        shown = [dict(r, scheme=n) for n, r in zip(names, rows)]
-        pending = "" if self.state != "running" else "measuring"
-        table = rows_html(shown, "", pending)
-        self.table.value = table + _compat_html(names, rows)
-        metric = next((r.get("metric") for r in rows if r.get("metric")), "accuracy")
-        self.chart.update(names, rows, lower_is_better=metric == "mse")
-        self.chart.figure.axes[1].label = metric
-        options = [n for n in names if n in self.models]
-        self.export_choice.options = options
-        self.export_button.disabled = not options
-
-    # -- export ---------------------------------------------------------------------------
+    # -- export -----------------------------------------------------------------------------
 
     def export(
         self, variant: str | None = None, folder: str | None = None, force: bool | None = None
@@ -447,7 +434,7 @@ class Panel(widgets.VBox):
         Files are written atomically; existing ones are kept (and an error raised) unless
         ``force``. Returns the two paths.
         """
-        variant = variant or self.export_choice.value
+        variant = variant or self.model_state.chosen
         folder = folder if folder is not None else self.export_path.value
         force = self.export_force.value if force is None else force
         if not variant or variant not in self.models:
@@ -473,35 +460,11 @@ class Panel(widgets.VBox):
         try:
             paths = self.export()
         except NbOptError as exc:
-            self.export_status.value = f'<span style="color:#b00020">{html.escape(str(exc))}</span>'
+            self.export_status.value = _ERROR.format(html.escape(str(exc)))
             return
         self.export_status.value = "wrote " + ", ".join(
             f"<code>{html.escape(str(p))}</code>" for p in paths
         )
-
-
-def _compat_html(names: list[str], rows: list[dict[str, Any]]) -> str:
-    """What each variant can run on, under the table."""
-    esc = html.escape
-    body = []
-    for name, row in zip(names, rows):
-        if row.get("status") != "ok":
-            continue
-
-        def mark(v: Any) -> str:
-            return "—" if v is None else ("yes" if v else "no")
-
-        body.append(
-            f"<tr><td>{esc(name)}</td><td>{mark(row.get('gpu_compatible'))}</td>"
-            f"<td>{mark(row.get('edgetpu_ready'))}</td>"
-            f"<td style='text-align:left'>{esc(str(row.get('compat_notes') or ''))}</td></tr>"
-        )
-    if not body:
-        return ""
-    return (
-        '<table class="nbopt-table"><thead><tr><th>variant</th><th>GPU</th><th>Edge TPU</th>'
-        "<th>notes</th></tr></thead><tbody>" + "".join(body) + "</tbody></table>"
-    )
 
 
 def panel(
@@ -515,3 +478,6 @@ def panel(
 ) -> Panel:
     """The interactive panel for ``model`` (see :class:`Panel`)."""
     return Panel(model, calib, eval, fit, target=target, name=name)
+
+
+__all__ = ["CHOICES", "TRAINING", "Panel", "PanelState", "panel"]

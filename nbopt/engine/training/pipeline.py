@@ -1,0 +1,302 @@
+"""One path for every training technique: validate, baseline, fine-tune, export and measure."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ...errors import NbOptError, NbOptTypeError, NbOptUsageError
+from ..compare import Comparison, Run, derive, prepare_data
+from ..convert import NEEDS_CALIBRATION, convert, export_saved_model
+from ..data import EvalData, fit_data
+from ..interpreter import first_line
+from ..keras_models import input_specs, output_specs
+from ..tflite_model import TFLiteModel
+from ..weights import distinct_values, sparsity, weight_tensors
+from . import finetune
+from .options import TrainOptions
+from .technique import NbOptWarning, Technique
+from .tfmot_wrap import cluster_wrap, prune_wrap, quantize_wrap, require_graph_model, tfmot_model
+
+
+@dataclass
+class Outcome:
+    """What a training-time technique produced."""
+
+    comparison: Comparison
+    keras_model: Any
+    final: TFLiteModel | None  # the last variant, or None if it failed
+
+
+@dataclass
+class Plan:
+    """A technique checked and ready: its data, and the tfmot-wrapped copy to fine-tune."""
+
+    model: Any
+    technique: Technique
+    options: TrainOptions
+    training: EvalData | None
+    calib: list[Any] | None
+    evaluation: EvalData | None
+    metric: tuple[str, Any] | None
+    wrapped: Any
+    notes: list[str] = field(default_factory=list)
+    pruned_share: float = 1.0  # of the kernel weights, in layers not skipped
+
+    @property
+    def name(self) -> str:
+        return self.options.name or getattr(self.model, "name", "model")
+
+    def run(self) -> Run:
+        then = self.options.then is not None
+        total = 2 + then - (self.options.baseline is not None)
+        return Run(
+            self.name,
+            total,
+            settings=self.options.settings,
+            evaluation=self.evaluation,
+            metric=self.metric,
+            sample=self.evaluation.x if self.evaluation else self.calib,
+            listener=self.options.listener,
+        )
+
+
+def validate(model: Any, technique: Technique, options: TrainOptions) -> Plan:
+    """Step 1: every mistake raised, data read, and the copy wrapped, before any training."""
+    technique.validate()
+    require_graph_model(model)
+    options.validate(technique)
+    training = (
+        fit_data(options.fit, input_specs(model), output_specs(model))
+        if options.fit is not None
+        else None
+    )
+    if training is not None and training.y.ndim == 0:
+        raise NbOptTypeError("fit data: labels must be an array")
+    calib, evaluation, metric = prepare_data(model, options.calib, options.eval, options.metric)
+    work = tfmot_model(model)  # errors (subclassed, unknown layers) before any training
+    technique.check_skip(work)
+    wrapped, notes = wrap(work, technique, options, training)
+    plan = Plan(model, technique, options, training, calib, evaluation, metric, wrapped, notes)
+    plan.pruned_share = _kernel_share(work, technique.skip)
+    return plan
+
+
+def _kernel_share(model: Any, skip: list[str]) -> float:
+    """The share of ``model``'s kernel weights (rank 2 or more) outside the ``skip`` layers."""
+    sizes = {
+        layer.name: sum(int(w.shape.num_elements()) for w in layer.weights if w.shape.rank >= 2)
+        for layer in model.layers
+    }
+    total = sum(sizes.values())
+    return 1 - sum(sizes.get(name, 0) for name in skip) / total if total else 1.0
+
+
+def wrap(
+    work: Any, technique: Technique, options: TrainOptions, training: EvalData | None
+) -> tuple[Any, list[str]]:
+    """``work`` (a tf_keras copy) wrapped by tfmot, and notes on what differs from the ask.
+
+    An error of tfmot or TensorFlow while wrapping becomes one :class:`NbOptUsageError` line
+    (the original stays on ``__cause__``).
+    """
+    import tensorflow as tf
+
+    try:
+        return _wrap(work, technique, options, training)
+    except NbOptError:
+        raise
+    except (tf.errors.OpError, ValueError, TypeError, RuntimeError) as exc:
+        raise NbOptUsageError(
+            f"tfmot cannot apply {technique.kind} to model {work.name!r}: {first_line(exc)}; "
+            "pass --skip LAYER to leave out the layer it names"
+        ) from exc
+
+
+def _wrap(
+    work: Any, technique: Technique, options: TrainOptions, training: EvalData | None
+) -> tuple[Any, list[str]]:
+    if technique.kind == "qat":
+        notes = [
+            f"layer {layer.name!r} (Lambda) is not quantization-aware (tfmot cannot see "
+            "inside a Lambda); only its output is quantized"
+            for layer in work.layers
+            if type(layer).__name__ == "Lambda" and layer.name not in technique.skip
+        ]
+        return quantize_wrap(work, technique), notes
+    if technique.kind == "prune":
+        steps = None
+        if training is not None:
+            steps = finetune.training_steps(len(training), options.batch_size, options.epochs)
+        schedule = finetune.pruning_schedule(float(technique.sparsity), technique.schedule, steps)
+        return prune_wrap(work, technique, schedule), []
+    wrapped, lowered = cluster_wrap(work, technique)
+    notes = [
+        f"layer {name!r} has too few {'non-zero ' if technique.preserve else ''}weights for "
+        f"{technique.clusters} clusters: clustered into {k}"
+        for name, k in lowered.items()
+    ]
+    return wrapped, notes
+
+
+def measure_baseline(run: Run, plan: Plan) -> None:
+    """Step 2: the float32 row of the original model (or the chain's earlier one)."""
+    if plan.options.baseline is not None:
+        run.add(dict(plan.options.baseline), record=False)
+        return
+    with export_saved_model(plan.model) as exported:
+        run.variant(
+            run.row("float32", "baseline", io="float", converter="tflite-converter"),
+            lambda: convert(exported.path, "float32", isolate=plan.options.settings.isolate),
+        )
+
+
+def fine_tune(run: Run, plan: Plan) -> Any:
+    """Step 3: train the wrapped copy (nbopt's fit or the user's cell); returns it stripped."""
+    kind, options = plan.technique.kind, plan.options
+    if options.fine_tune is not None:
+        if kind == "prune":
+            finetune.with_pruning_step(plan.wrapped)
+        run.step(kind, "running the cell's fine-tuning")
+        options.fine_tune(plan.wrapped)
+    else:
+        try:
+            finetune.fit(
+                plan.wrapped,
+                plan.model,
+                plan.training,
+                kind=kind,
+                epochs=options.epochs,
+                batch_size=options.batch_size,
+                on_epoch=lambda e: run.step(kind, f"fine-tuning, epoch {e}/{options.epochs}"),
+            )
+        except NbOptUsageError as exc:  # the failure is a row too, as conversions are
+            row = run.row("int8" if kind == "qat" else "float32", kind, **plan.technique.params())
+            row.update(status="failed", error=str(exc))
+            run.add(row)
+            raise
+    return strip(plan.wrapped, kind)
+
+
+def strip(wrapped: Any, kind: str) -> Any:
+    """The model without tfmot's training wrappers (QAT keeps its fake quantization)."""
+    import tensorflow_model_optimization as tfmot
+
+    if kind == "prune":
+        return tfmot.sparsity.keras.strip_pruning(wrapped)
+    if kind == "cluster":
+        return tfmot.clustering.keras.strip_clustering(wrapped)
+    return wrapped
+
+
+def export_and_measure(run: Run, plan: Plan, result: Any) -> TFLiteModel | None:
+    """Step 4: convert the fine-tuned model (and its ``--then`` scheme) and measure each."""
+    technique, options = plan.technique, plan.options
+    isolate = options.settings.isolate
+    params = technique.params()
+    params.update(
+        epochs=int(options.epochs) if options.fine_tune is None else None,
+        fit_samples=len(plan.training) if plan.training is not None else None,
+    )
+    if plan.notes:
+        params["note"] = "; ".join(plan.notes)
+    with export_saved_model(result) as exported:
+        if technique.kind == "qat":
+            row = run.row("int8", "qat", io=options.io, converter="tflite-converter", **params)
+            make = lambda: convert(exported.path, "int8", None, options.io, True, isolate)  # noqa: E731
+            return _measured(run, row, make, "qat", plan)
+        kind = technique.kind
+        row = run.row("float32", kind, io="float", converter="tflite-converter", **params)
+        make = lambda: convert(exported.path, "float32", isolate=isolate)  # noqa: E731
+        final = _measured(run, row, make, kind, plan)
+        if options.then is None:
+            return final
+        return _then(run, plan, exported.path, final, params)
+
+
+def _then(
+    run: Run, plan: Plan, saved_model: str, final: TFLiteModel | None, params: dict[str, Any]
+) -> TFLiteModel | None:
+    """The ``--then`` scheme of the fine-tuned model, from its float32 flatbuffer if it can."""
+    kind, then, io = plan.technique.kind, plan.options.then, plan.options.io
+    row = run.row(then, kind, io=io if then == "int8" else "float", **params)
+    row["then"] = then
+    if plan.calib is not None and then in NEEDS_CALIBRATION:
+        row["calib_samples"] = len(plan.calib[0])
+    content = final.content if final is not None else None
+    return _measured(
+        run,
+        row,
+        lambda: derive(run, row, then, saved_model, content, plan.calib, row["io"]),
+        f"{kind}+{then}",
+        plan,
+    )
+
+
+def _measured(run: Run, row: dict[str, Any], make: Any, key: str, plan: Plan) -> TFLiteModel | None:
+    variant = run.variant(row, make, key=key)
+    weights_columns(variant, row, plan.technique, plan.pruned_share)
+    return variant
+
+
+def weights_columns(
+    model: TFLiteModel | None,
+    row: dict[str, Any],
+    technique: Technique,
+    pruned_share: float = 1.0,
+) -> None:
+    """Sparsity and distinct values actually present in the exported weights.
+
+    ``pruned_share``: the share of kernel weights in layers that were pruned (not skipped).
+    """
+    if model is None:
+        return
+    tensors = weight_tensors(model.content)
+    row["sparsity"] = sparsity(tensors)
+    if technique.kind == "cluster" or technique.preserve in ("clusters", "both"):
+        counts = distinct_values(tensors)
+        row["distinct_values"] = counts
+        row["max_distinct_values"] = max(counts.values()) if counts else None
+    target = row.get("target_sparsity")
+    if target is not None and row["sparsity"] < target * pruned_share - 0.05:
+        goal = f"{target:.0%} target"
+        if pruned_share < 1:
+            goal = f"{target * pruned_share:.0%} that {goal} on the pruned layers makes"
+        note = (
+            f"exported weights are {row['sparsity']:.0%} zeros, short of the {goal}; "
+            "fine-tune for more steps (more epochs or data)"
+        )
+        row["note"] = "; ".join(n for n in (row.get("note"), note) if n)
+        warnings.warn(note, NbOptWarning, stacklevel=4)
+
+
+def optimize(
+    model: Any, technique: Technique, options: TrainOptions | None = None, **overrides: Any
+) -> Outcome:
+    """Apply ``technique`` to a copy of ``model``, fine-tune, export and measure.
+
+    ``options`` (or keyword ``overrides`` of its fields) say how; see :class:`TrainOptions`.
+    Every technique takes the same four steps: :func:`validate`, :func:`measure_baseline`,
+    :func:`fine_tune`, :func:`export_and_measure`.
+    """
+    options = replace(options or TrainOptions(), **overrides)
+    plan = validate(model, technique, options)
+    for note in plan.notes:
+        warnings.warn(note, NbOptWarning, stacklevel=2)
+    run = plan.run()
+    run.start(f"{technique.kind} {plan.name}")
+    interrupted = False
+    final = result = None
+    try:
+        measure_baseline(run, plan)
+        result = fine_tune(run, plan)
+        final = export_and_measure(run, plan, result)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        run.finish(interrupted)
+    if final is not None:
+        final.keras_model = result
+    return Outcome(run.comparison, result, final)

@@ -1,0 +1,341 @@
+"""The panel's state and the work of its Run button, without any widget.
+
+:class:`PanelState` holds what the panel shows as traitlets (the selection, the run's
+state, its rows, per-variant progress, the error, the variant chosen for export); the
+view only observes it. :class:`Runner` measures a selection through :mod:`nbopt.api` and
+writes every progress event into the state, so tests drive it directly: set
+``state.selection``, call :meth:`Runner.run`, observe ``state.rows`` (and cancel from an
+observer).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from traitlets import Dict, Enum, Float, HasTraits, List, TraitError, Unicode, validate
+
+from .. import api
+from ..engine.compare import Comparison, Run
+from ..engine.convert import NEEDS_CALIBRATION, SCHEMES
+from ..engine.events import Event
+from ..engine.pareto import pareto_mask
+from ..errors import NbOptError, NbOptUsageError
+
+#: Techniques that fine-tune, after the post-training schemes.
+TRAINING = ("qat", "prune", "cluster")
+#: Every scheme the panel offers, in the order it runs them.
+CHOICES = (*SCHEMES, *TRAINING)
+#: How far a variant is once its run reports each phase.
+PHASES = {"converting": 0.3, "measuring latency": 0.6, "evaluating": 0.85}
+#: The states of a run; the last three are final.
+STATES = ("idle", "running", "cancelling", "done", "cancelled", "failed")
+
+
+def variant_name(row: dict[str, Any]) -> str:
+    """The variant a row measured, as tables name it (``int8``, ``prune``, ``qat``)."""
+    from ..display import variant_label
+
+    return variant_label(row)
+
+
+def missing_data(key: str, calib: bool, fit: bool) -> str | None:
+    """What to pass to enable ``key``, or None if the data it needs is there."""
+    if key in NEEDS_CALIBRATION and not calib and not fit:
+        return "needs --calib x_train[:256] (calib=...)"
+    if key in TRAINING and not fit:
+        return "needs --fit x_train,y_train (fit=(x, y))"
+    return None
+
+
+class PanelState(HasTraits):
+    """Everything the panel shows, as traitlets (rows are replaced, never mutated).
+
+    ``disabled`` maps each choice that cannot run to the reason (what to pass); a
+    selection including one of them is refused with that reason.
+    """
+
+    disabled = Dict(help="choice -> what to pass to enable it")
+    selection = List(Unicode(), help="the chosen schemes, in the order they run")
+    state = Enum(STATES, default_value="idle", help="where the run is")
+    rows = List(help="the last run's rows, in measurement order")
+    progress = Dict(help="variant -> {'fraction', 'message', 'status'} of the last run")
+    error = Unicode(None, allow_none=True, help="why the last run failed")
+    chosen = Unicode(None, allow_none=True, help="the variant to export")
+    elapsed = Float(0.0, help="seconds the last run took")
+
+    @validate("selection")
+    def _check_selection(self, proposal: dict[str, Any]) -> list[str]:
+        names = list(proposal["value"])
+        unknown = [n for n in names if n not in CHOICES]
+        if unknown:
+            raise NbOptUsageError(
+                f"unknown scheme {', '.join(repr(u) for u in unknown)}; "
+                f"choose from {', '.join(CHOICES)}"
+            )
+        for n in names:
+            if n in self.disabled:
+                raise NbOptUsageError(f"{n} {self.disabled[n]}")
+        return [k for k in CHOICES if k in names]
+
+    @validate("chosen")
+    def _check_chosen(self, proposal: dict[str, Any]) -> str | None:
+        value = proposal["value"]
+        if value is not None and value not in self.variants:
+            raise TraitError(f"no measured variant {value!r}")
+        return value
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("running", "cancelling")
+
+    @property
+    def variants(self) -> list[str]:
+        """The measured variants' names, in the order of ``rows``."""
+        return [variant_name(r) for r in self.rows]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The panel's sliders and dropdowns, read once when a run starts."""
+
+    sparsity: float = 0.5
+    clusters: int = 16
+    epochs: int = 1
+    io: str = "float"
+
+
+class _Cancelled(Exception):
+    """Raised by the runner's listener on the first step after Cancel."""
+
+
+class Runner:
+    """Measures ``state.selection`` of a model into ``state``: the Run button's work.
+
+    Post-training schemes are one :func:`nbopt.quantize` comparison with the float32
+    baseline; each training technique then runs through :func:`nbopt.quantize`
+    (``aware=True``), :func:`nbopt.prune` or :func:`nbopt.cluster` against the same
+    baseline. Every row, failed ones included, comes from the engine and so is in
+    :func:`nbopt.results`.
+    """
+
+    def __init__(
+        self,
+        state: PanelState,
+        model: Any,
+        *,
+        calib: Any = None,
+        eval: Any = None,  # noqa: A002 - the documented name
+        fit: Any = None,
+        name: str = "model",
+    ):
+        self.state = state
+        self.model, self.calib, self.eval, self.fit, self.name = model, calib, eval, fit, name
+        self.models: dict[str, Any] = {}
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._current: str | None = None
+
+    # -- control ----------------------------------------------------------------------------
+
+    def start(self, settings: Settings) -> None:
+        """Run in a background thread (a cell's clicks are not delivered while it runs).
+
+        The thread keeps the caller's context, so any output it makes goes to the cell
+        that started it, never to whichever cell runs later.
+        """
+        if self.state.running:
+            raise NbOptUsageError("the panel is already running; press Cancel or wait()")
+        self._begin()
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=context.run, args=(self._work, settings), name="nbopt-panel", daemon=True
+        )
+        self._thread.start()
+
+    def run(self, settings: Settings) -> None:
+        """Run in this thread, returning when the run has ended."""
+        if self.state.running:
+            raise NbOptUsageError("the panel is already running; press Cancel or wait()")
+        self._begin()
+        self._work(settings)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a started run ends (or ``timeout`` seconds); True if it has ended."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.state.running
+
+    def cancel(self) -> None:
+        """Stop after the current step; the rows measured so far stay."""
+        if self.state.state == "running":
+            self._cancel.set()
+            self.state.state = "cancelling"
+
+    # -- the work ---------------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        schemes = list(self.state.selection)
+        if not schemes:
+            raise NbOptUsageError("select at least one scheme, then Run")
+        self._cancel.clear()
+        self.models = {}
+        s = self.state
+        with s.hold_trait_notifications():
+            s.chosen = None
+            s.rows = []
+            s.error = None
+            s.elapsed = 0.0
+            s.progress = {
+                k: {"fraction": 0.0, "message": "queued", "status": ""}
+                for k in ["float32", *schemes]
+            }
+            s.state = "running"
+
+    def _work(self, settings: Settings) -> None:
+        started = time.perf_counter()
+        schemes = list(self.state.selection)
+        final, error = "done", None
+        try:
+            self._post_training([s for s in schemes if s in SCHEMES], settings)
+            base = self.models.get("float32")
+            for kind in (s for s in schemes if s in TRAINING):
+                if self._cancel.is_set():
+                    raise _Cancelled
+                self._train(kind, base if base is not None else self.model, settings)
+        except _Cancelled:
+            final = "cancelled"
+        except Exception as exc:  # shown in the panel: a thread has no one to raise to
+            final, error = "failed", f"{type(exc).__name__}: {exc}"
+        self._finish(final, error, time.perf_counter() - started)
+
+    def _post_training(self, post: list[str], settings: Settings) -> None:
+        calib = self.calib if self.calib is not None else self.fit
+        needs = any(s in NEEDS_CALIBRATION for s in post)
+        comparison = api.quantize(
+            self.model,
+            ["float32", *post],
+            calib if needs else None,
+            self.eval,
+            io=settings.io if "int8" in post else "float",
+            name=self.name,
+            progress=self._listen,
+        )
+        self.models.update(comparison.models)
+        base = comparison.models.get("float32")
+        if base is not None:
+            base.keras_model = self.model  # training techniques reuse this baseline
+
+    def _train(self, kind: str, source: Any, settings: Settings) -> None:
+        self._current = kind
+        common = {
+            "fit": self.fit,
+            "epochs": settings.epochs,
+            "eval": self.eval,
+            "name": self.name,
+            "progress": self._listen,
+        }
+        measured = len(self.state.rows)
+        try:
+            if kind == "qat":
+                result = api.quantize(source, aware=True, io=settings.io, **common)
+            elif kind == "prune":
+                result = api.prune(source, settings.sparsity, **common)
+            else:
+                result = api.cluster(source, settings.clusters, **common)
+            self.models[kind] = result
+        except NbOptError as exc:
+            if not any(variant_name(r) == kind for r in self.state.rows[measured:]):
+                self._failed_row(kind, exc)  # refused before the engine measured anything
+        finally:
+            self._current = None
+
+    def _failed_row(self, kind: str, exc: Exception) -> None:
+        """Record ``kind``'s failure as the engine records any row: in nbopt.results()."""
+        run = Run(
+            self.name,
+            1,
+            settings=api._settings(None),
+            evaluation=None,
+            metric=None,
+            sample=None,
+            listener=self._listen,
+        )
+        scheme = "int8" if kind == "qat" else "float32"
+        run.add(run.row(scheme, kind, status="failed", error=str(exc)))
+
+    def _key(self, event: Event) -> str:
+        return self._current if self._current is not None else event.scheme or ""
+
+    def _listen(self, event: Event) -> None:
+        """The engine's progress events -> state (and Cancel's stop)."""
+        if event.kind in ("start", "step") and self._cancel.is_set():
+            raise _Cancelled
+        if event.kind == "step":
+            self._progress(self._key(event), PHASES.get(event.message, 0.15), event.message)
+        elif event.kind == "row" and event.row is not None:
+            row = event.row
+            if row.get("technique") == "baseline":
+                if any(r.get("technique") == "baseline" for r in self.state.rows):
+                    return  # a training technique re-announces the shared baseline
+                key = "float32"
+            else:
+                key = self._key(event)
+            status = str(row.get("status"))
+            text = status if not row.get("error") else f"{status}: {row['error']}"
+            self._progress(key, 1.0, text, status)
+            self.state.rows = [*self.state.rows, row]
+
+    def _progress(self, key: str, fraction: float, message: str, status: str = "") -> None:
+        old = self.state.progress.get(key)
+        if old is None:
+            return
+        fraction = max(old["fraction"], fraction)
+        self.state.progress = {
+            **self.state.progress,
+            key: {"fraction": fraction, "message": message, "status": status},
+        }
+
+    def _finish(self, final: str, error: str | None, elapsed: float) -> None:
+        s = self.state
+        left = "cancelled" if final == "cancelled" else "not run"
+        progress = {
+            k: (p if p["fraction"] >= 1.0 else {**p, "message": left, "status": "skipped"})
+            for k, p in s.progress.items()
+        }
+        exportable = [v for v in s.variants if v in self.models]
+        with s.hold_trait_notifications():
+            s.progress = progress
+            s.error = error
+            s.elapsed = elapsed
+            s.chosen = exportable[-1] if exportable else None
+            s.state = final
+
+    # -- results ----------------------------------------------------------------------------
+
+    @property
+    def comparison(self) -> Comparison:
+        """The last run as one comparison: its rows and models, as nbopt displays them."""
+        c = Comparison(self.name)
+        c.rows = list(self.state.rows)
+        c.models = dict(self.models)
+        c.done = not self.state.running
+        c.interrupted = self.state.state == "cancelled"
+        return c
+
+    def pareto(self) -> list[str]:
+        """The variants no other beats on both size and metric (lower mse is better)."""
+        shown = [
+            r
+            for r in self.state.rows
+            if r.get("status") == "ok"
+            and r.get("size_bytes") is not None
+            and r.get("accuracy") is not None
+        ]
+        lower = any(r.get("metric") == "mse" for r in shown)
+        scores = [-float(r["accuracy"]) if lower else float(r["accuracy"]) for r in shown]
+        mask = pareto_mask([float(r["size_bytes"]) for r in shown], scores)
+        return [variant_name(r) for r, m in zip(shown, mask) if m]

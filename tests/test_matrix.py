@@ -1,0 +1,140 @@
+"""The compatibility matrix: every technique on every model family people bring.
+
+Each cell asserts the outcome it claims (``EXPECTED``): ``ok`` with sizes and accuracy in
+range, or a failure whose message is one clear line containing the expected words. The
+table of outcomes is written to ``build/matrix.md`` (the README's compatibility table).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import pytest
+from model_zoo import FAMILIES, KERAS3, trained
+
+import nbopt
+from nbopt.errors import NbOptError
+
+PTQ = ("float16", "dynamic", "int8", "int16x8")
+TECHNIQUES = (*PTQ, "qat", "prune", "cluster")
+
+#: (family, flavor, technique) -> words the one-line error must contain; "ok" elsewhere.
+EXPECTED: dict[tuple[str, str, str], str] = {}
+
+#: Smallest size ratio (float32 size / variant size) each technique must reach when ok.
+MIN_SIZE_RATIO = {"float16": 1.7, "dynamic": 2.0, "int8": 2.0, "int16x8": 2.0, "qat": 2.0}
+#: Largest accuracy drop (points of accuracy; relative growth of mean squared error).
+MAX_DROP = {"float16": 0.01, "dynamic": 0.05, "int8": 0.08, "int16x8": 0.05}
+MAX_TRAINING_DROP = 0.15
+
+CELLS = [
+    (family, flavor, technique)
+    for family in FAMILIES
+    for flavor in (("tf_keras", "keras3") if family in KERAS3 else ("tf_keras",))
+    for technique in TECHNIQUES
+]
+OUTCOMES: dict[tuple[str, str, str], str] = {}
+
+
+def _keras(flavor: str) -> Any:
+    if flavor == "keras3":
+        import keras
+    else:
+        import tf_keras as keras
+    return keras
+
+
+@functools.cache
+def _model(family: str, flavor: str) -> tuple[Any, Any]:
+    return trained(FAMILIES[family], _keras(flavor))
+
+
+@functools.cache
+def _post_training(family: str, flavor: str) -> Any:
+    model, data = _model(family, flavor)
+    return nbopt.quantize(model, ",".join(PTQ), data.calib, data.eval, name=family)
+
+
+def _training(family: str, flavor: str, technique: str) -> dict[str, Any]:
+    """The trained variant's row, or a failed row with the one-line error."""
+    model, data = _model(family, flavor)
+    common = {"fit": data.fit, "epochs": 1, "eval": data.eval, "name": family}
+    try:
+        if technique == "qat":
+            result = nbopt.quantize(model, aware=True, **common)
+        elif technique == "prune":
+            result = nbopt.prune(model, 0.5, **common)
+        else:
+            result = nbopt.cluster(model, 8, **common)
+    except NbOptError as exc:
+        return {"status": "failed", "error": str(exc)}
+    baseline = next(r for r in result.comparison.rows if r["technique"] == "baseline")
+    return {**result.row, "baseline_accuracy": baseline.get("accuracy")}
+
+
+def _row(family: str, flavor: str, technique: str) -> dict[str, Any]:
+    if technique in PTQ:
+        cmp = _post_training(family, flavor)
+        base = next(r for r in cmp.rows if r["technique"] == "baseline")
+        row = next(r for r in cmp.rows if r["scheme"] == technique)
+        return {**row, "baseline_accuracy": base.get("accuracy")}
+    return _training(family, flavor, technique)
+
+
+def _drop(row: dict[str, Any]) -> float:
+    """Accuracy lost, in points; for mean squared error, its relative growth."""
+    value, base = float(row["accuracy"]), float(row["baseline_accuracy"])
+    if row.get("metric") == "mse":
+        return (value - base) / max(base, 1e-9)
+    return base - value
+
+
+def _summary(row: dict[str, Any]) -> str:
+    if row["status"] != "ok":
+        return "fails: " + str(row.get("error") or "")
+    ratio = row.get("size_ratio") or 1.0
+    gzip = row.get("gzip_ratio") or 1.0
+    size = f"{ratio:.1f}x" if ratio > 1.2 else f"gzip {gzip:.1f}x"
+    if row.get("metric") == "mse":
+        return f"ok {size}, mse {row['accuracy']:.3f}"
+    return f"ok {size}, {100 * (row['accuracy'] - row['baseline_accuracy']):+.1f} pts"
+
+
+@pytest.mark.parametrize(("family", "flavor", "technique"), CELLS)
+def test_cell(family: str, flavor: str, technique: str) -> None:
+    row = _row(family, flavor, technique)
+    OUTCOMES[(family, flavor, technique)] = _summary(row)
+    expected = EXPECTED.get((family, flavor, technique), "ok")
+    if expected != "ok":
+        assert row["status"] == "failed", f"expected a failure with {expected!r}"
+        message = str(row["error"])
+        assert "\n" not in message and "Traceback" not in message and len(message) < 400
+        assert expected in message
+        return
+    assert row["status"] == "ok", row.get("error")
+    if technique in MIN_SIZE_RATIO:
+        assert row["size_ratio"] >= MIN_SIZE_RATIO[technique]
+    if technique in ("prune", "cluster"):
+        assert row["gzip_ratio"] >= 1.2
+    assert _drop(row) <= MAX_DROP.get(technique, MAX_TRAINING_DROP)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def matrix_table():
+    """Write the outcomes as a Markdown table once every cell has run."""
+    yield
+    if not OUTCOMES:
+        return
+    lines = ["| model | " + " | ".join(TECHNIQUES) + " |", "|---" * (len(TECHNIQUES) + 1) + "|"]
+    for family in FAMILIES:
+        for flavor in ("tf_keras", "keras3"):
+            if (family, flavor, TECHNIQUES[0]) not in OUTCOMES:
+                continue
+            label = family + (" (Keras 3)" if flavor == "keras3" else "")
+            cells = [OUTCOMES.get((family, flavor, t), "") for t in TECHNIQUES]
+            lines.append(f"| {label} | " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    out = Path(__file__).resolve().parent.parent / "build" / "matrix.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
