@@ -13,6 +13,7 @@ __all__ = [
     "Comparison",
     "TFLiteModel",
     "cluster",
+    "debug",
     "inspect",
     "log",
     "panel",
@@ -24,7 +25,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .api import cluster, inspect, log, prune, quantize, recommend, results
+    from .api import cluster, debug, inspect, log, prune, quantize, recommend, results
     from .engine.compare import Comparison
     from .engine.tflite_model import TFLiteModel
     from .widgets.panel import panel
@@ -34,6 +35,7 @@ _LAZY = {
     "results": ("nbopt.api", "results"),
     "recommend": ("nbopt.api", "recommend"),
     "inspect": ("nbopt.api", "inspect"),
+    "debug": ("nbopt.api", "debug"),
     "log": ("nbopt.api", "log"),
     "panel": ("nbopt.widgets.panel", "panel"),
     "prune": ("nbopt.api", "prune"),

@@ -201,6 +201,8 @@ def quantize(
     allow_flex: bool = False,
     per_tensor: bool = False,
     fresh: bool = False,
+    float_layers: list[str] | str | None = None,
+    max_drop: float | None = None,
 ) -> TFLiteModel | Comparison:
     """Post-training quantization of a Keras model, measured against its float32 baseline.
 
@@ -251,6 +253,15 @@ def quantize(
         Convert again even if the same conversion (same architecture, weights, scheme,
         options, calibration data and versions) was made before; by default its stored
         flatbuffer is reused and measured again, and the row says ``cached``.
+    float_layers : list of str or "a,b", optional
+        Keras layers whose ops stay float (with QUANTIZE/DEQUANTIZE around them) in an
+        ``int8`` (or ``int16x8``) model; the row records ``float_layers`` and ``float_ops``.
+    max_drop : float, optional
+        With ``eval``: keep the fewest, most sensitive layers float (see :func:`debug`) so
+        that the metric drops at most this much (0.01: one point). Every tried variant is
+        a row; the chosen one (returned) has ``chosen=True``. With ``float_layers`` or
+        ``max_drop`` the LiteRT Quantizer makes the variants, with int8 inputs and outputs,
+        and ``save`` writes the float32 baseline and the returned variant.
 
     Returns
     -------
@@ -269,6 +280,22 @@ def quantize(
         return _train(Technique("qat", preserve=preserve, skip=skip), model, locals())
     model, _, source_name = _source(model)
     name = name or source_name
+    if float_layers is not None or max_drop is not None:
+        return _selective(
+            model,
+            scheme,
+            calib,
+            eval,
+            float_layers,
+            max_drop,
+            io=io,
+            metric=metric,
+            name=name,
+            threads=threads,
+            listener=progress,
+            save=save,
+            force=force,
+        )
     single = isinstance(scheme, str) and "," not in scheme
     schemes = parse_schemes(scheme) if scheme is not None else list(SCHEMES)
     comparison = run_post_training(
@@ -297,6 +324,94 @@ def quantize(
 
         raise ConversionError(f"{chosen} failed for {comparison.name}: {failed['error']}")
     return comparison
+
+
+def _selective(
+    model: Any,
+    scheme: Any,
+    calib: Any,
+    eval: Any,  # noqa: A002
+    float_layers: Any,
+    max_drop: float | None,
+    **options: Any,
+) -> TFLiteModel:
+    """``quantize`` with ``float_layers`` or ``max_drop``: see :mod:`nbopt.engine.selective`."""
+    from .engine import debug as per_layer
+    from .engine.selective import run_selective
+    from .errors import NbOptUsageError
+
+    schemes = parse_schemes(scheme if scheme is not None else "int8")
+    if len(schemes) != 1 or schemes[0] not in ("int8", "int16x8"):
+        raise NbOptUsageError("--float and --max-drop apply to one scheme: int8 or int16x8")
+    if float_layers is not None and max_drop is not None:
+        raise NbOptUsageError("give --float or --max-drop, not both")
+    if options.pop("io") == "uint8":
+        raise NbOptUsageError("--float and --max-drop make int8 inputs and outputs; drop --io")
+    save, force = options.pop("save"), options.pop("force")
+    options.update(scheme=schemes[0], settings=_settings(options.pop("threads")))
+    if max_drop is not None:
+        chosen = per_layer.search(model, calib, eval, max_drop, **options)
+    else:
+        chosen = run_selective(model, float_layers, calib, eval, **options)
+    if save:
+        folder = save if save.endswith("/") else save + "/"
+        chosen.comparison["float32"].save(folder, force=force)
+        chosen.save(folder, force=force)
+    return chosen
+
+
+def debug(
+    model: Any,
+    calib: Any,
+    eval: Any = None,  # noqa: A002 - the documented name
+    scheme: str = "int8",
+    *,
+    metric: Any = None,
+    threshold: float | None = None,
+    threads: int | None = None,
+    name: str | None = None,
+) -> Any:
+    """Which layers does int8 hurt? Each Keras layer quantized alone, measured.
+
+    Parameters
+    ----------
+    model : keras.Model
+    calib : array, (x, y), tf.data.Dataset or generator
+        Representative samples; calibrated once for every per-layer variant.
+    eval : (x, y), optional
+        Labelled data: ``sensitivity`` is then the metric's drop with only that layer
+        quantized; without it, the output's error against float32 on ``calib``.
+    scheme : {"int8", "int16x8"}
+    threshold : float, optional
+        A layer is ``suspect`` when its sensitivity exceeds this (default: 0.01 of the
+        metric with ``eval``, 0.05 relative output error without).
+
+    Returns
+    -------
+    DebugReport
+        ``.df`` (one row per layer, most harmful first: ``sensitivity``,
+        ``rmse_over_scale``, ``sqnr_db``, ``range``, ``scale``, ``zero_point``,
+        ``max_abs_error``, ``suspect``), ``.suspects``, ``.measure``, ``.rule``,
+        ``.advice``; shown as a table and a bar chart.
+    """
+    from .engine.debug import analyze
+
+    model, _, source_name = _source(model)
+    schemes = parse_schemes(scheme)
+    if len(schemes) != 1:
+        from .errors import NbOptUsageError
+
+        raise NbOptUsageError("debug analyzes one scheme: int8 or int16x8")
+    return analyze(
+        model,
+        calib,
+        eval,
+        scheme=schemes[0],
+        metric=metric,
+        threshold=threshold,
+        name=name or source_name,
+        settings=_settings(threads),
+    )
 
 
 def recommend(
@@ -336,7 +451,9 @@ def recommend(
         The accuracy budget for ``verify``: 0.01 allows one point of accuracy lost.
     verify : bool
         Measure the pick (with :func:`quantize`) and move down the path while its
-        accuracy drop exceeds ``max_drop``.
+        accuracy drop exceeds ``max_drop``. After plain int8 the path tries int8 with its
+        most sensitive layers float (``quantize(..., max_drop=)``), taken only if at most
+        half of the ops stay float.
     ram_kb, flash_kb : float, optional
         A microcontroller's RAM and flash in KB. The pick is measured (even without
         ``verify``) and a variant that does not fit, or does not run under TFLite Micro
@@ -353,7 +470,12 @@ def recommend(
     from .engine.compare import prepare_data
     from .engine.data import calibration_arrays
     from .engine.keras_models import input_specs, require_model
-    from .engine.recommend import activations, decide, sensitive_activations
+    from .engine.recommend import (
+        activations,
+        decide,
+        sensitive_activations,
+        with_selective_step,
+    )
     from .errors import ConversionError, NbOptUsageError
 
     model, _, source_name = _source(model)
@@ -392,10 +514,11 @@ def recommend(
     if rec.needs:
         raise NbOptUsageError(f"cannot verify {rec.scheme} without data: pass {rec.needs}")
     best = None
+    rec.path = with_selective_step(rec.path)
     for i, choice in enumerate(rec.path):
         nxt = rec.path[i + 1].label if i + 1 < len(rec.path) else None
         try:
-            measured = _measure_choice(model, choice, samples, fit, eval, common)
+            measured = _measure_choice(model, choice, samples, fit, eval, common, max_drop)
         except ConversionError as exc:
             rec.trail.append({"scheme": choice.scheme, "io": choice.io, "error": str(exc)})
             rec.reasons.append(
@@ -413,9 +536,12 @@ def recommend(
             fits = _fits(rec, row)
             rec.reasons.append(_fit_sentence(rec, choice, row))
         ok = ok and fits
+        if choice.float_layers:  # only if most of the model stays int8
+            ok = ok and _mostly_integer(measured.content)
         step = {
             "scheme": choice.scheme,
             "io": choice.io,
+            **({"float_layers": row.get("float_layers")} if choice.float_layers else {}),
             "accuracy": row.get("accuracy"),
             "accuracy_delta": delta,
             "within_budget": ok,
@@ -450,6 +576,15 @@ def recommend(
     return rec
 
 
+def _mostly_integer(content: bytes) -> bool:
+    """True if at most half of the compute ops of ``content`` stay float."""
+    from .engine.compat import op_report
+
+    report = op_report(content)
+    compute = report.total_ops - report.ops["QUANTIZE"] - report.ops["DEQUANTIZE"]
+    return 2 * sum(report.float_ops.values()) <= compute
+
+
 def _measure_choice(
     model: Any,
     choice: Any,
@@ -457,8 +592,11 @@ def _measure_choice(
     fit: Any,
     eval: Any,  # noqa: A002
     common: dict[str, Any],
+    max_drop: float | None = None,
 ) -> TFLiteModel:
     """Measure one step of a recommendation's path (QAT fine-tunes on ``fit``)."""
+    if choice.float_layers:  # int8 with its most sensitive layers float
+        return quantize(model, "int8", samples, eval, max_drop=max_drop, **common)
     if choice.scheme == "qat":
         return quantize(model, aware=True, fit=fit, io=choice.io, eval=eval, **common)
     return quantize(
@@ -543,7 +681,9 @@ def inspect(model: Any, name: str | None = None) -> Any:
     from .errors import NbOptTypeError, NbOptUsageError
 
     if isinstance(model, TFLiteModel):
-        return inspect_content(model.content, name or model.name, model.scheme)
+        found = inspect_content(model.content, name or model.name, model.scheme)
+        found.float_layers = (model.row or {}).get("float_layers") or None
+        return found
     if isinstance(model, (bytes, bytearray)):
         return inspect_content(bytes(model), name or "model", "?")
     if isinstance(model, (str, os.PathLike)):

@@ -188,6 +188,19 @@ def _nbopt_parser() -> MagicArgumentParser:
         help="mcu: int8 weights with one scale per tensor (toolchains that need it).",
     )
 
+    debug = add("debug", "Which layers int8 hurts: each Keras layer quantized alone, measured.")
+    debug.add_argument("model", help="The Keras model: a variable name or expression.")
+    data(debug, "calib", "eval")
+    debug.add_argument(
+        "-s", "--scheme", default="int8", choices=["int8", "int16x8"], help="The scheme."
+    )
+    debug.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="Sensitivity above which a layer is suspect (default 0.01 of the metric).",
+    )
+
     inspect = add("inspect", "A variant's ops, tensor types and compatibility.")
     inspect.add_argument(
         "model", help="A TFLiteModel or Keras model (an expression), or a quoted .tflite path."
@@ -382,6 +395,18 @@ class NbOptMagics(Magics):
         action="store_true",
         help="Convert again, even where the same conversion was made before (and stored).",
     )
+    @argument(
+        "--float",
+        dest="float_layers",
+        default=None,
+        help="Keras layers whose ops stay float in int8, comma-separated (selective).",
+    )
+    @argument(
+        "--max-drop",
+        type=float,
+        default=None,
+        help="With --eval: keep the fewest layers float that hold the drop to this, e.g. 0.01.",
+    )
     @_training
     @_common
     @line_cell_magic
@@ -420,6 +445,7 @@ class NbOptMagics(Magics):
                 if getattr(args, option) is not None:
                     raise UsageError(f"--{option} goes with --aware (quantization-aware training)")
             out = self._output(args)
+            selective = {"float_layers": args.float_layers, "max_drop": args.max_drop}
             return self._run(
                 args,
                 lambda: api.quantize(
@@ -430,6 +456,7 @@ class NbOptMagics(Magics):
                     allow_flex=args.allow_flex,
                     per_tensor=args.per_tensor,
                     fresh=args.fresh,
+                    **selective,
                     **out,
                 ),
             )
@@ -438,6 +465,8 @@ class NbOptMagics(Magics):
                 raise UsageError(
                     f"--{option.replace('_', '-')} applies to post-training schemes, not to --aware"
                 )
+        if args.float_layers is not None or args.max_drop is not None:
+            raise UsageError("--float and --max-drop are post-training options; drop --aware")
         training = self._fine_tune(args, cell, "quantize")
         out = self._output(args)
         return self._run(
@@ -572,6 +601,15 @@ class NbOptMagics(Magics):
         if args.command == "inspect":
             return api.inspect(model, name=args.model)
         calib = self._eval(args.calib, "--calib")
+        if args.command == "debug":
+            return api.debug(
+                model,
+                calib,
+                self._eval(args.eval, "--eval"),
+                args.scheme,
+                threshold=args.threshold,
+                name=args.model,
+            )
         fit = self._eval(args.fit, "--fit")
         evaluation = self._eval(args.eval, "--eval")
         if args.command == "recommend":

@@ -167,3 +167,24 @@ def test_real_architectures(tmp_path):
         assert all(r["latency_ms"] > 0 for r in mine.values())
     # Random weights: no accuracy is measured, so none may appear.
     assert all(r["accuracy"] is None or math.isnan(r["accuracy"]) for r in rows)
+
+
+def test_debugging_int8(tmp_path):
+    run = _run(
+        "06_debugging_int8.ipynb",
+        "{'plain': plain.comparison.df.to_dict('records'), 'debug': report.df.to_dict('records'), "
+        "'suspects': report.suspects, 'fixed': fixed.row, 'trail': best.comparison.rows, "
+        "'best': best.row}",
+        tmp_path=tmp_path,
+    )
+    p = run.probe
+    plain = _rows(p["plain"])
+    assert plain["float32"]["accuracy"] >= 0.9 and plain["int8"]["accuracy"] <= 0.3
+    assert [r["layer"] for r in p["debug"][:2]] == ["hidden", "mid"]
+    assert p["suspects"] == ["hidden", "mid"]
+    assert all(r["sensitivity"] < 0.01 for r in p["debug"][2:])
+    assert p["fixed"]["float_layers"] == "hidden,mid" and p["fixed"]["float_ops"] == 2
+    assert p["fixed"]["accuracy_delta"] >= -0.01
+    assert p["best"]["chosen"] and p["best"]["float_layers"] == "hidden,mid"
+    assert p["best"]["accuracy_delta"] >= -0.02
+    assert [r.get("float_layers") for r in p["trail"][:4]] == [None, "", "hidden", "hidden,mid"]

@@ -765,6 +765,126 @@ print(advice)""",
 ]
 
 
+NOTEBOOKS["06_debugging_int8.ipynb"] = [
+    """md:# 6. Why did int8 lose accuracy? Per-layer debugging and selective quantization
+
+Sometimes post-training int8 does not lose a point or two: it collapses. The usual cause is
+one tensor whose range is set by a few huge values (an outlier channel), so that int8's 256
+steps are far too coarse for every other value in it. The fix is often to keep just the
+layers around that tensor in float, and quantize everything else.
+
+**In this tutorial you will learn**
+
+- how `%nbopt debug` finds the layers int8 hurts, by quantizing each layer alone and
+  measuring the accuracy it costs;
+- what the debugger's statistics (`rmse_over_scale`, `sqnr_db`, `range`, `scale`) say, and why
+  the measured sensitivity is the column to sort by;
+- how `--float hidden,mid` keeps named layers float (with quantize/dequantize around them);
+- how `--max-drop` finds the fewest float layers that keep accuracy within a budget.""",
+    "%load_ext nbopt",
+    """md:## A model that int8 breaks
+
+An MLP on the digits (8x8 images as 64 pixels), trained as usual. Then we plant an outlier:
+one unit of the layer `hidden` is scaled up 1000 times, and the next layer's weights for that
+unit down 1000 times. In float32 the model computes exactly the same function; in int8, the
+tensor between `hidden` and `mid` gets one scale for a range 1000 times too wide. Real models
+meet the same thing through outlier channels (transformers' attention outliers, BatchNorm
+folded into a convolution, features in raw units).""",
+    """import numpy as np
+import tf_keras as keras
+from nbopt.demo import digits_data
+
+x_train, y_train, x_test, y_test = digits_data()
+x_train, x_test = x_train.reshape(-1, 64), x_test.reshape(-1, 64)
+
+keras.utils.set_random_seed(0)
+model = keras.Sequential([
+    keras.Input((64,), name="pixels"),
+    keras.layers.Dense(32, activation="relu", name="first"),
+    keras.layers.Dense(32, activation="relu", name="hidden"),
+    keras.layers.Dense(32, activation="relu", name="mid"),
+    keras.layers.Dense(32, activation="relu", name="fourth"),
+    keras.layers.Dense(10, activation="softmax", name="out"),
+], name="planted")
+model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(x_train, y_train, epochs=30, batch_size=32, verbose=0)
+
+kernel, bias = model.get_layer("hidden").get_weights()
+kernel[:, 0] *= 1000
+bias[0] *= 1000
+model.get_layer("hidden").set_weights([kernel, bias])
+kernel, bias = model.get_layer("mid").get_weights()
+kernel[0, :] /= 1000
+model.get_layer("mid").set_weights([kernel, bias])
+print(f"Keras test accuracy {model.evaluate(x_test, y_test, verbose=0)[1]:.2%}")""",
+    """%quantize model --scheme int8 --calib x_train[:256] --eval x_test,y_test --as plain""",
+    """md:int8 is half the size, and useless. Which layer is to blame?
+
+## `%nbopt debug`: each layer quantized alone
+
+`%nbopt debug` calibrates once, then makes one variant per Keras layer in which **only that
+layer** is int8 (everything else float, as Qualcomm AIMET's per-layer analysis does) and
+measures the accuracy it costs: `sensitivity`. It also reads that layer's quantized output
+beside the float one, the statistics TensorFlow's `QuantizationDebugger` reports:
+`rmse_over_scale` (the error in quantization steps; 0.289 is rounding alone), `sqnr_db`,
+`range` (what the 256 steps cover), `scale`, `zero_point`, `max_abs_error`.""",
+    """report = %nbopt debug model --calib x_train[:256] --eval x_test,y_test
+report""",
+    """md:`hidden` and `mid` each cost almost all the accuracy; the other layers cost nothing.
+Both are to blame because the broken tensor lies *between* them: quantizing `hidden` alone
+quantizes its output with a scale of about 20 (`range` above 5000, set by the planted unit),
+so the other 31 units round to zero; quantizing `mid` alone quantizes its input the same way.
+
+Notice that `hidden`'s `rmse_over_scale` looks healthy (about 0.3): its error is small *in
+steps*; it is the steps that are too coarse. This is why the table sorts by the measured
+sensitivity, not by the statistics. Without `--eval`, `sensitivity` is the output's error
+against float32 on the calibration data instead (the report says which).
+
+`report.df` is a DataFrame; `report.suspects` lists the layers over the threshold.""",
+    """print(report.suspects)
+report.df[["layer", "ops", "sensitivity", "range", "scale", "rmse_over_scale"]]""",
+    """md:## `--float`: keep the suspects in float
+
+`--float hidden,mid` keeps those layers' ops float: the converter's float model is
+quantized by the LiteRT Quantizer with a recipe that leaves exactly those ops alone, and
+puts DEQUANTIZE before them and QUANTIZE after them. Everything else stays int8.""",
+    """%quantize model --scheme int8 --float hidden,mid --calib x_train[:256] --eval x_test,y_test --as fixed""",
+    """md:`%nbopt inspect` shows, op by op, what runs in float: two FULLY_CONNECTED ops, between a
+DEQUANTIZE and a QUANTIZE; the row records `float_layers` and `float_ops`.""",
+    """%nbopt inspect fixed""",
+    """md:A layer name that does not exist is one clear error with the close matches, never
+silently ignored:""",
+    """try:
+    %quantize model --float hiden --calib x_train[:256]
+except Exception as err:
+    print(type(err).__name__, err)""",
+    """md:## `--max-drop`: let nbopt find the fewest float layers
+
+`--max-drop 0.02` measures plain int8; while the accuracy drop exceeds 2 points, it keeps
+the next most sensitive layer float, then checks whether each layer added early is still
+needed. Every tried variant is a row (the trail); the chosen one has `chosen=True`, and
+`--as` binds it.""",
+    """%quantize model --scheme int8 --max-drop 0.02 --calib x_train[:256] --eval x_test,y_test --as best""",
+    """best.comparison.df[["float_layers", "float_ops", "size_bytes", "accuracy",
+                      "accuracy_delta", "chosen"]]""",
+    """md:## What the numbers say
+
+- Plain int8 collapsed because one tensor's range was set by one unit; the per-layer analysis
+  names the two layers on either side of that tensor first, and nothing else.
+- Keeping those two layers float restores float32's accuracy, while three of the five layers
+  stay int8; the file sits between int8's and float32's sizes.
+- The analysis costs one calibration and, per layer, one quantization (milliseconds) and one
+  evaluation: it grows linearly with the number of layers.
+
+## What to try next
+
+- `nbopt.debug(model, x_train[:256])` without labels: the ranking by output error.
+- Plant the outlier in `fourth` instead, and watch the culprit move.
+- `%nbopt debug` on tutorial 2's mixed-scale CNN: which layers does its raw feature hurt?
+- `--scheme int16x8` with `--float`: 16-bit activations where int8 is not enough.""",
+]
+
+
 def notebook(cells: list[str]) -> nbformat.NotebookNode:
     """A notebook of ``cells`` (markdown where marked), with a Python 3 kernel and no outputs."""
     nb = nbformat.v4.new_notebook()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine.schema import columns_of, is_drop, variant_label
 from . import units
+from .debug import debug_bundle
 from .svg import chart_svg
 from .table import CSS, callout, cells_of, rows_html, rows_text
 
@@ -35,6 +36,7 @@ __all__ = [
     "comparison_html",
     "comparison_payload",
     "comparison_text",
+    "debug_bundle",
     "inspection_html",
     "model_bundle",
     "recommendation_html",

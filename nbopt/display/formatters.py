@@ -12,6 +12,7 @@ from typing import Any
 _BUNDLES = (
     ("nbopt.engine.compare", "Comparison", "comparison_bundle"),
     ("nbopt.engine.tflite_model", "TFLiteModel", "model_bundle"),
+    ("nbopt.engine.debug", "DebugReport", "debug_bundle"),
 )
 #: (module, class, its HTML) for the text/html formatter.
 _HTML = (

@@ -259,6 +259,8 @@ class Inspection:
     size: int
     report: OpReport
     compat: dict[str, Any]
+    #: Selective quantization: the Keras layers kept float (``--float``), if any.
+    float_layers: str | None = None
 
     @property
     def ops(self) -> Any:
@@ -273,6 +275,7 @@ class Inspection:
             f"inputs {', '.join(r.inputs)} → outputs {', '.join(r.outputs)}",
             "tensors: " + ", ".join(f"{t} x{n}" for t, n in sorted(r.tensor_types.items())),
             f"ops that stay float: {floats}",
+            *([f"layers kept float: {self.float_layers}"] if self.float_layers else []),
             f"GPU delegate: {'compatible' if self.compat['gpu_compatible'] else 'not compatible'}",
             f"Edge TPU: {'ready' if self.compat['edgetpu_ready'] else 'not ready'}",
             *([self.compat["compat_notes"]] if self.compat["compat_notes"] else []),

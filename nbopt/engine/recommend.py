@@ -30,12 +30,26 @@ class Choice:
     scheme: str
     io: str = "float"
     per_tensor: bool = False
+    #: int8 with the fewest layers kept float that meet the budget (``--max-drop``).
+    float_layers: bool = False
 
     @property
     def label(self) -> str:
+        if self.float_layers:
+            return f"{self.scheme} with its most sensitive layers float"
         parts = [f"{self.io} I/O"] if self.io != "float" else []
         parts += ["per-tensor"] if self.per_tensor else []
         return f"{self.scheme} ({', '.join(parts)})" if parts else self.scheme
+
+
+def with_selective_step(path: list[Choice]) -> list[Choice]:
+    """``path`` with selective int8 (some layers float) right after plain int8, if present."""
+    out = list(path)
+    for i, choice in enumerate(out):
+        if choice == Choice("int8"):
+            out.insert(i + 1, Choice("int8", "int8", float_layers=True))
+            break
+    return out
 
 
 @dataclass

@@ -127,7 +127,8 @@ def variant_label(row: dict[str, Any]) -> str:
     technique = str(row.get("technique") or "")
     scheme = str(row.get("scheme") or "")
     if technique in ("", "baseline", "ptq"):
-        return scheme
+        floats = row.get("float_layers")  # selective quantization: layers kept float
+        return f"{scheme} float={floats}" if isinstance(floats, str) and floats else scheme
     if technique == "qat" or scheme == "float32":
         return technique
     return f"{technique}+{scheme}"

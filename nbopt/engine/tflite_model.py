@@ -153,7 +153,8 @@ class TFLiteModel:
     @property
     def variant(self) -> str:
         """The variant's name as tables show it: ``int8``, ``prune``, ``prune+int8``, ``qat``."""
-        return variant_label({"technique": self.technique, "scheme": self.scheme})
+        fallback = {"technique": self.technique, "scheme": self.scheme}
+        return variant_label({**fallback, "float_layers": (self.row or {}).get("float_layers")})
 
     def related_rows(self) -> list[dict[str, Any]]:
         """This variant's rows with its baseline: what its display compares.
@@ -166,5 +167,7 @@ class TFLiteModel:
             return [self.row] if self.row else []
         rows = self.comparison.rows
         if self.technique in ("ptq", "baseline"):
+            if (self.row or {}).get("chosen"):  # chosen by a max_drop search: its trail
+                return list(rows)
             return [r for r in rows if r.get("technique") == "baseline" or r is self.row]
         return [r for r in rows if r.get("technique") in ("baseline", self.technique)]
