@@ -698,15 +698,7 @@ plt.show()""",
 - **Conversion** is the slow part for big models: int8's calibration pass runs the model on
   every calibration sample, and float32 conversion traces the whole graph.
 - **Accuracy**: not measured, see the note at the top. Do not read the absence of an accuracy
-  drop into these numbers.
-
-## What to try next
-
-- With network access and pretrained weights, `weights="imagenet"`, real calibration images
-  and `--eval` data give the accuracy column; compare int8's drop on MobileNet v2 (known to be
-  sensitive) with ResNet's.
-- Try `threads=1` in `nbopt.quantize` for single-core latency, closer to a small device.
-- `%nbopt recommend` on MobileNet v2 with real images as `--calib`.""",
+  drop into these numbers.""",
     """md:## Below int8, and the memory at run time: MobileNetV2 for a microcontroller
 
 MobileNetV2 with width multiplier α = 0.35 at 96x96 input is the size people deploy on
@@ -762,6 +754,14 @@ measured variant against the device's RAM and flash (in KB; RAM is TFLite Micro'
 arena, bookkeeping included):""",
     """advice = nbopt.recommend(micro, calibration96, target="mcu", ram_kb=256, flash_kb=2048)
 print(advice)""",
+    """md:## What to try next
+
+- With network access and pretrained weights, `weights="imagenet"`, real calibration images
+  and `--eval` data give the accuracy column; compare int8's drop on MobileNet v2 (known to be
+  sensitive) with ResNet's, and int4's with int8's.
+- Try `threads=1` in `nbopt.quantize` for single-core latency, closer to a small device.
+- `%nbopt recommend` on MobileNet v2 with real images as `--calib`, and `--target mcu` with
+  your board's RAM and flash.""",
 ]
 
 
