@@ -38,6 +38,9 @@ EXPECTED: dict[tuple[str, str, str], str] = {
 #: Cells that are ok but do not shrink: TFLite's fused LSTM keeps float32 weights under
 #: dynamic-range quantization.
 NOT_SMALLER = {("LSTM", "tf_keras", "dynamic"), ("LSTM", "keras3", "dynamic")}
+#: Cells that are ok but fall short, with the note the row must carry: tfmot prunes the
+#: tf_keras rebuild of a Keras 3 LSTM's dense layer only.
+SHORT = {("LSTM", "keras3", "prune"): "short of the 50% target"}
 
 #: Smallest size ratio (float32 size / variant size) each technique must reach when ok.
 MIN_SIZE_RATIO = {"float16": 1.6, "dynamic": 2.0, "int8": 2.0, "int16x8": 1.8, "qat": 2.0}
@@ -130,6 +133,9 @@ def test_cell(family: str, flavor: str, technique: str) -> None:
         assert expected in message
         return
     assert row["status"] == "ok", row.get("error")
+    if (family, flavor, technique) in SHORT:
+        assert SHORT[(family, flavor, technique)] in str(row.get("note"))
+        return
     if (family, flavor, technique) in NOT_SMALLER:
         assert row["size_ratio"] == pytest.approx(1.0, abs=0.05)
     elif technique in MIN_SIZE_RATIO:
