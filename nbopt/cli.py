@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .display import comparison_text
 from .errors import NbOptError, NbOptUsageError
 
 
@@ -243,7 +244,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         where = f" (in {args.csv})" if args.csv and kept.rows else ""
         print(f"nbopt: interrupted; {len(kept.rows)} rows were measured{where}", file=sys.stderr)
         return 130
-    print(comparison)
+    print(comparison_text(comparison))
     code = 1 if any(r["status"] == "failed" for r in comparison.rows) else 0
     if args.csv and not _write_csv(args.csv, comparison.rows, args.force):
         code = 2
@@ -274,7 +275,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         progress=_progress,
     )
     print()
-    print(comparison)
+    print(comparison_text(comparison))
     code = 0 if all(r["status"] == "ok" for r in comparison.rows) else 1
     if args.csv and not _write_csv(args.csv, comparison.rows, args.force):
         code = 2
