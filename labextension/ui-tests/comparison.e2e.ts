@@ -285,8 +285,13 @@ test('%quantize in a running kernel renders its comparison', async () => {
   await runPaletteCommand('Run All Cells');
   await cell(3).waitFor({ timeout: 30000 });
   const scope = cell(3);
-  await scope.locator('.nbopt-comparison').waitFor({ timeout: 420000 });
-  const rows = await tableTexts(scope);
+  // The comparison shows while it runs and fills in row by row: wait for all three.
+  await scope.locator('.nbopt-comparison tbody tr').nth(2).waitFor({ timeout: 420000 });
+  let rows = await tableTexts(scope);
+  for (let tries = 0; rows.length < 3 && tries < 50; tries++) {
+    await page.waitForTimeout(200); // the live view is being replaced by the result
+    rows = await tableTexts(scope);
+  }
   expect(rows.map(r => r[1])).toEqual(['float32', 'float16', 'dynamic']);
   expect(rows.map(r => r[2])).toEqual(['ok', 'ok', 'ok']);
   expect(await scope.locator('.nbopt-points circle').count()).toBe(expected.live_rows);
