@@ -40,7 +40,16 @@ def is_graph_model(model: Any) -> bool:
 
 def input_specs(model: Any) -> list[InputSpec]:
     """The model's inputs; a model that was never built or called has none to give."""
-    inputs = getattr(model, "inputs", None)
+    try:
+        inputs = getattr(model, "inputs", None)
+    except (AttributeError, ValueError):
+        inputs = None
+    if not inputs and not is_graph_model(model):
+        raise NbOptUsageError(
+            f"model {model.name!r} is a subclassed Keras model, which does not record its input "
+            "shape; wrap it in a functional model first, e.g. inp = keras.Input(shape); "
+            f"wrapped = keras.Model(inp, {model.name}(inp))"
+        )
     if not inputs:
         raise NbOptUsageError(
             f"model {model.name!r} has no defined inputs yet; build it with an Input layer "
