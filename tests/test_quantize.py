@@ -265,3 +265,28 @@ def test_mistakes_are_one_clear_error(trained_cnn, kwargs, error, message):
 def test_not_a_keras_model_is_a_type_error():
     with pytest.raises(TypeError, match="is a dict, not a Keras model"):
         nbopt.quantize({"not": "a model"}, "dynamic")
+
+
+def test_a_subclassed_keras3_model_is_told_how_to_wrap_it():
+    import keras
+
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__(name="net")
+            self.dense = keras.layers.Dense(10)
+
+        def call(self, x):
+            return self.dense(x)
+
+    net = Net()
+    x = np.zeros((4, 8), "float32")
+    net(x)  # called, and still no recorded inputs
+    with pytest.raises(NbOptUsageError) as info:
+        nbopt.quantize(net, "dynamic")
+    assert str(info.value) == (
+        "model 'net' is a subclassed Keras model, which does not record its input shape; wrap "
+        "it in a functional model first, e.g. inp = keras.Input(shape); "
+        "wrapped = keras.Model(inp, net(inp))"
+    )
+    inp = keras.Input((8,))
+    assert nbopt.quantize(keras.Model(inp, net(inp)), "dynamic").row["status"] == "ok"
