@@ -52,8 +52,8 @@ class Run:
 class _MemorySampler(threading.Thread):
     """Peak summed RSS of the processes started after it (the kernel and its workers).
 
-    Processes this one had already started (a converter worker of earlier tests, say) and
-    their descendants are not counted.
+    Only the kernel and its descendants count: processes this one had already started, or
+    starts meanwhile (a converter worker of earlier tests, say), do not.
     """
 
     def __init__(self, interval: float = 0.2):
@@ -64,18 +64,27 @@ class _MemorySampler(threading.Thread):
         self._before = {p.pid for p in psutil.Process().children(recursive=True)}
 
     def run(self) -> None:
-        me = psutil.Process()
         while not self._stop_event.is_set():
             total = 0
-            for proc in me.children(recursive=True):
-                if proc.pid in self._before:
-                    continue
+            for proc in self._kernel_tree():
                 try:
                     total += proc.memory_info().rss
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
             self._stop_event.wait(self.interval)
+
+    def _kernel_tree(self) -> list[psutil.Process]:
+        """The kernels started since this sampler was made, and their descendants."""
+        tree = []
+        for proc in psutil.Process().children():
+            try:
+                if proc.pid in self._before or "ipykernel" not in " ".join(proc.cmdline()):
+                    continue
+                tree += [proc, *proc.children(recursive=True)]
+            except psutil.Error:
+                pass
+        return tree
 
     def stop(self) -> float:
         self._stop_event.set()
