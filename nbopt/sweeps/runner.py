@@ -1,0 +1,167 @@
+"""The kernel's side of a sweep: submit one task per configuration, stream rows back.
+
+Rows are added as tasks finish (``as_completed``): each goes to the sweep's
+:class:`~nbopt.engine.compare.Comparison`, to :func:`nbopt.engine.results.record` (so it
+lands in whatever store holds rows) and to the listener, which renders them as ``%quantize``
+does. A progress step says how many configurations are done, running and queued, and the
+ETA. A task that fails, or whose worker dies twice, is a failed row with the reason: every
+configuration gives exactly one row.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..engine import results
+from ..engine.compare import Comparison, Run
+from ..engine.events import Event, Listener, emit
+from ..engine.interpreter import first_line
+from ..engine.measure import MeasureSettings
+from ..engine.tflite_model import TFLiteModel
+from .grid import Config
+
+
+def stored_keys() -> set[str]:
+    """``config_key`` of every stored row that succeeded (what ``resume`` skips).
+
+    Reads :func:`nbopt.engine.results.rows`; a persistent store re-points this function.
+    """
+    return {
+        str(r["config_key"])
+        for r in results.rows()
+        if r.get("config_key") and r.get("status") == "ok"
+    }
+
+
+@dataclass
+class Sweep:
+    """A sweep under way: its configurations, futures and the comparison being filled."""
+
+    client: Any
+    run: Run
+    models: dict[str, Any]  # name -> future of (flavor, bytes)
+    data: Any  # future of the data dict
+    options: dict[str, Any]
+    pending: dict[str, list[Config]]  # configurations waiting for their model's baseline
+    recorded: set[str] = field(default_factory=set)  # baseline keys already stored
+    baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    futures: dict[Any, Config] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+    done: int = 0
+    slots: dict[str, int] = field(default_factory=dict)
+    sweep_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+
+    def submit(self, config: Config, baseline: dict[str, Any] | None) -> Any:
+        from .task import run_config
+
+        future = self.client.submit(
+            run_config,
+            config,
+            self.models[config.model],
+            self.data,
+            self.options,
+            baseline,
+            (self.sweep_id, self.slots),
+            key=f"nbopt-{self.sweep_id}-{config.key}",
+            retries=1,
+            priority=10 if config.kind == "baseline" else 0,
+            pure=False,
+        )
+        self.futures[future] = config
+        return future
+
+    def finished(self, future: Any) -> tuple[Config, dict[str, Any], bytes | None]:
+        """The row of a finished future (a failed row if the task raised or its worker died)."""
+        config = self.futures.pop(future)
+        try:
+            out = future.result()
+            row, content = out["row"], out["content"]
+        except Exception as exc:  # noqa: BLE001 - KilledWorker, a crash: the row says why
+            row, content = failed_row(self.run, config, exc), None
+        future.release()
+        row["config_key"] = config.key
+        return config, row, content
+
+    def add(self, config: Config, row: dict[str, Any], content: bytes | None) -> None:
+        """Add ``row`` to the comparison, the results and the listener."""
+        if config.kind == "baseline":
+            self.baselines[config.model] = row
+        self.run.baseline = self.baselines.get(config.model)
+        record = not (config.kind == "baseline" and config.key in self.recorded)
+        if content is not None:
+            variant = TFLiteModel(content, name=config.model, scheme=row.get("scheme", "float32"),
+                                  technique=row.get("technique", "ptq"),
+                                  settings=self.run.settings)
+            variant.row, variant.comparison = row, self.run.comparison
+            self.run.comparison.models[config.label] = variant
+        self.run.add(row, record=record)
+        self.done += 1
+
+    def progress(self) -> str:
+        """``done / running / queued`` and the ETA, as the progress line shows them."""
+        left = len(self.futures) + sum(len(v) for v in self.pending.values())
+        running = min(left, sum(self.slots.values()) or 1)
+        line = f"{self.done} done, {running} running, {left - running} queued"
+        if self.done and left:
+            eta = (time.perf_counter() - self.started) / self.done * left
+            line += f", ETA {eta:.0f} s"
+        return line
+
+
+def failed_row(run: Run, config: Config, exc: BaseException) -> dict[str, Any]:
+    """The row of a configuration whose task raised ``exc`` (or whose worker died)."""
+    scheme = (config.then or "float32") if config.kind == "train" else config.scheme
+    technique = {"baseline": "baseline", "ptq": "ptq"}.get(config.kind) or "+".join(
+        k for k, v in (("prune", config.sparsity), ("cluster", config.clusters)) if v is not None
+    )
+    row = run.row(scheme, technique)
+    row["model"] = config.model
+    if config.sparsity is not None:
+        row["target_sparsity"] = config.sparsity
+    if config.clusters is not None:
+        row["clusters"] = config.clusters
+    name = type(exc).__name__
+    if name == "KilledWorker":
+        reason = "its Dask worker died (killed or crashed) on every try"
+    else:
+        reason = first_line(exc) or name
+    row.update(status="failed", error=f"{name}: {reason}")
+    return row
+
+
+def new_run(total: int, settings: MeasureSettings, listener: Listener | None) -> Run:
+    run = Run("sweep", total, settings=settings, evaluation=None, metric=None, sample=None,
+              listener=listener)
+    run.comparison = Comparison("sweep")
+    return run
+
+
+def stream(sweep: Sweep) -> Comparison:
+    """Submit the baselines, then each model's configurations once its baseline is in."""
+    from distributed import as_completed
+
+    run = sweep.run
+    baselines = [c for configs in sweep.pending.values() for c in configs if c.kind == "baseline"]
+    for config in baselines:
+        sweep.pending[config.model].remove(config)
+    queue = as_completed([sweep.submit(c, None) for c in baselines])
+    interrupted = False
+    try:
+        for future in queue:
+            config, row, content = sweep.finished(future)
+            sweep.add(config, row, content)
+            if config.kind == "baseline":
+                base = row if row.get("status") == "ok" else None
+                for c in sweep.pending.pop(config.model, []):
+                    queue.add(sweep.submit(c, base))
+            emit(run.listener, Event("step", "sweep", sweep.progress(), run.index, run.total))
+    except KeyboardInterrupt:
+        interrupted = True
+        sweep.client.cancel(list(sweep.futures))
+        raise
+    finally:
+        run.finish(interrupted)
+    return run.comparison
