@@ -87,11 +87,18 @@ def run_sweep(
         run=run,
         models=dict(zip(shipped, dask_client.scatter(list(shipped.values())))),
         data=dask_client.scatter([data])[0],
-        options={"epochs": epochs, "batch_size": batch_size, "io": io, "metric": metric,
-                 "fine_tune": fine_tune, "settings": settings},
-        pending={name: [b for b in bases if b.model == name] + [c for c in todo
-                                                                   if c.model == name]
-                 for name in named},
+        options={
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "io": io,
+            "metric": metric,
+            "fine_tune": fine_tune,
+            "settings": settings,
+        },
+        pending={
+            name: [b for b in bases if b.model == name] + [c for c in todo if c.model == name]
+            for name in named
+        },
         recorded={b.key for b in bases if b.key in skip},
         slots=cluster.host_slots(dask_client),
     )

@@ -52,7 +52,6 @@ class TFThreads(_plugin_base()):  # type: ignore[misc]
             pass
 
 
-
 def local_client(n_workers: int | None = None) -> Any:
     """The process's LocalCluster client (started on first use: one worker per core)."""
     global _local
@@ -63,9 +62,12 @@ def local_client(n_workers: int | None = None) -> Any:
         from distributed import Client, LocalCluster
 
         n = n_workers or os.cpu_count() or 1
-        env = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
-               "TF_USE_LEGACY_KERAS": os.environ.get("TF_USE_LEGACY_KERAS", "1"),
-               "TF_CPP_MIN_LOG_LEVEL": "2"}
+        env = {
+            "TF_NUM_INTRAOP_THREADS": "1",
+            "TF_NUM_INTEROP_THREADS": "1",
+            "TF_USE_LEGACY_KERAS": os.environ.get("TF_USE_LEGACY_KERAS", "1"),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
         with dask.config.set(LOCK_CONFIG):
             cluster = LocalCluster(
                 n_workers=n,

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NbOptUsageError
 from ..engine.convert import SCHEMES
+from ..errors import NbOptUsageError
 
 #: The axes ``grid=`` may hold.
 AXES = ("prune", "cluster", "then", "scheme")

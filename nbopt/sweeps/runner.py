@@ -92,9 +92,13 @@ class Sweep:
         self.run.baseline = self.baselines.get(config.model)
         record = not (config.kind == "baseline" and config.key in self.recorded)
         if content is not None:
-            variant = TFLiteModel(content, name=config.model, scheme=row.get("scheme", "float32"),
-                                  technique=row.get("technique", "ptq"),
-                                  settings=self.run.settings)
+            variant = TFLiteModel(
+                content,
+                name=config.model,
+                scheme=row.get("scheme", "float32"),
+                technique=row.get("technique", "ptq"),
+                settings=self.run.settings,
+            )
             variant.row, variant.comparison = row, self.run.comparison
             self.run.comparison.models[config.label] = variant
         self.run.add(row, record=record)
@@ -133,8 +137,15 @@ def failed_row(run: Run, config: Config, exc: BaseException) -> dict[str, Any]:
 
 
 def new_run(total: int, settings: MeasureSettings, listener: Listener | None) -> Run:
-    run = Run("sweep", total, settings=settings, evaluation=None, metric=None, sample=None,
-              listener=listener)
+    run = Run(
+        "sweep",
+        total,
+        settings=settings,
+        evaluation=None,
+        metric=None,
+        sample=None,
+        listener=listener,
+    )
     run.comparison = Comparison("sweep")
     return run
 

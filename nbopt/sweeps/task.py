@@ -54,7 +54,7 @@ def run_config(
     """Make and measure ``config``; returns ``{"row": ..., "content": bytes or None}``.
 
     ``options``: ``epochs``, ``batch_size``, ``io``, ``fine_tune``, ``settings``.
-    ``lock``: ``(sweep id, worker threads per host)`` for the host lock, or None to measure unguarded.
+    ``lock``: ``(sweep id, worker threads per host)`` for the host lock; None: unguarded.
     """
     host_lock = HostLock(*lock) if lock else None
     if host_lock:
@@ -84,23 +84,36 @@ def _post_training(
     from ..engine.convert import NEEDS_CALIBRATION, convert, export_saved_model
 
     settings: MeasureSettings = options["settings"]
-    calib, evaluation, metric = prepare_data(keras_model, data.get("calib"), data.get("eval"),
-                                             options.get("metric"))
-    run = LockedRun(config.model, 2, settings=settings, evaluation=evaluation, metric=metric,
-                    sample=evaluation.x if evaluation else calib, listener=None)
+    calib, evaluation, metric = prepare_data(
+        keras_model, data.get("calib"), data.get("eval"), options.get("metric")
+    )
+    run = LockedRun(
+        config.model,
+        2,
+        settings=settings,
+        evaluation=evaluation,
+        metric=metric,
+        sample=evaluation.x if evaluation else calib,
+        listener=None,
+    )
     run.lock = lock
     io = options.get("io", "float") if config.scheme == "int8" else "float"
     with export_saved_model(keras_model) as exported:
         base_row = run.row("float32", "baseline", io="float", converter="tflite-converter")
-        base = run.variant(base_row, lambda: convert(exported.path, "float32",
-                                                     isolate=settings.isolate))
+        base = run.variant(
+            base_row, lambda: convert(exported.path, "float32", isolate=settings.isolate)
+        )
         if config.scheme == "float32":
             return base_row, base.content if base else None
         row = run.row(config.scheme, "ptq", io=io)
         if calib is not None and config.scheme in NEEDS_CALIBRATION:
             row["calib_samples"] = len(calib[0])
-        made = run.variant(row, lambda: derive(run, row, config.scheme, exported.path,
-                                               base.content if base else None, calib, io))
+        made = run.variant(
+            row,
+            lambda: derive(
+                run, row, config.scheme, exported.path, base.content if base else None, calib, io
+            ),
+        )
     return row, made.content if made else None
 
 
@@ -113,8 +126,7 @@ def _train(
     lock: HostLock | None,
 ) -> tuple[dict[str, Any], bytes | None]:
     """Prune and/or cluster (preserving the zeros), then ``config.then``: the last row."""
-    from ..engine.training import Technique, TrainOptions
-    from ..engine.training import pipeline
+    from ..engine.training import Technique, TrainOptions, pipeline
 
     steps = []
     if config.sparsity is not None:
@@ -135,14 +147,22 @@ def _train(
         baseline=baseline,
         settings=options["settings"],
     )
+    _seed(keras_model)
     current = keras_model
     for i, technique in enumerate(steps):
         last = i == len(steps) - 1
-        plan = pipeline.validate(current, technique, replace(train, then=config.then if last
-                                                             else None))
-        run = LockedRun(plan.name, 3, settings=train.settings, evaluation=plan.evaluation,
-                        metric=plan.metric, sample=plan.evaluation.x if plan.evaluation
-                        else plan.calib, listener=None)
+        plan = pipeline.validate(
+            current, technique, replace(train, then=config.then if last else None)
+        )
+        run = LockedRun(
+            plan.name,
+            3,
+            settings=train.settings,
+            evaluation=plan.evaluation,
+            metric=plan.metric,
+            sample=plan.evaluation.x if plan.evaluation else plan.calib,
+            listener=None,
+        )
         run.lock = lock
         if last:
             pipeline.measure_baseline(run, plan)
@@ -163,3 +183,14 @@ def _chained(row: dict[str, Any], steps: list[Any]) -> dict[str, Any]:
             row.update({k: v for k, v in step.params().items() if k not in row})
         row["technique"] = "+".join(s.kind for s in steps)
     return row
+
+
+def _seed(keras_model: Any) -> None:
+    """The same random state for every task: a configuration trains the same anywhere."""
+    from ..engine.keras_models import keras_flavor
+
+    if keras_flavor(keras_model) == "tf_keras":
+        import tf_keras as keras
+    else:
+        import keras  # type: ignore[no-redef]
+    keras.utils.set_random_seed(0)
