@@ -65,6 +65,10 @@ def run_sweep(
     from .grid import Config, configurations, data_hash, keyed, model_bytes, model_hash
     from .runner import Sweep, new_run, stream
 
+    if settings is None:
+        from ..config import current
+
+        settings = current().measure_settings()
     named = _named(models, names)
     configs = configurations(list(named), grid)
     data = {"fit": fit, "calib": calib, "eval": eval}

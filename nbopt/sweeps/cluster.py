@@ -56,7 +56,7 @@ def local_client(n_workers: int | None = None) -> Any:
     """The process's LocalCluster client (started on first use: one worker per core)."""
     global _local
     with _lock:
-        if _local is not None and _local.status.name == "running":
+        if _local is not None and _local.status == "running":
             return _local
         import dask
         from distributed import Client, LocalCluster

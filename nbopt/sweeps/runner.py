@@ -168,7 +168,8 @@ def stream(sweep: Sweep) -> Comparison:
                 base = row if row.get("status") == "ok" else None
                 for c in sweep.pending.pop(config.model, []):
                     queue.add(sweep.submit(c, base))
-            emit(run.listener, Event("step", "sweep", sweep.progress(), run.index, run.total))
+            index = min(run.index, run.total - 1)
+            emit(run.listener, Event("step", "sweep", sweep.progress(), index, run.total))
     except KeyboardInterrupt:
         interrupted = True
         sweep.client.cancel(list(sweep.futures))
