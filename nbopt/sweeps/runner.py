@@ -65,7 +65,7 @@ class Sweep:
             self.options,
             baseline,
             (self.sweep_id, self.slots),
-            key=f"nbopt-{self.sweep_id}-{config.key}",
+            key=f"nbopt-{self.sweep_id}-{config.kind}-{config.key}",
             retries=1,
             priority=10 if config.kind == "baseline" else 0,
             pure=False,
@@ -132,6 +132,8 @@ def failed_row(run: Run, config: Config, exc: BaseException) -> dict[str, Any]:
         reason = "its Dask worker died (killed or crashed) on every try"
     else:
         reason = first_line(exc) or name
+        if exc.__cause__ is not None:  # e.g. what failed to unpickle in the worker
+            reason += f" ({type(exc.__cause__).__name__}: {first_line(exc.__cause__)})"
     row.update(status="failed", error=f"{name}: {reason}")
     return row
 
