@@ -62,7 +62,15 @@ def run_sweep(
 ) -> Comparison:
     """Run every configuration of ``grid`` for each model as a Dask task (see nbopt.sweep)."""
     from . import cluster
-    from .grid import Config, configurations, data_hash, keyed, model_bytes, model_hash
+    from .grid import (
+        Config,
+        check_calibration,
+        configurations,
+        data_hash,
+        keyed,
+        model_bytes,
+        model_hash,
+    )
     from .runner import Sweep, new_run, stream
 
     if settings is None:
@@ -71,6 +79,7 @@ def run_sweep(
         settings = current().measure_settings()
     named = _named(models, names)
     configs = configurations(list(named), grid)
+    check_calibration(configs, calib)
     data = {"fit": fit, "calib": calib, "eval": eval}
     extra = {k: data_hash(v) for k, v in data.items() if v is not None}
     extra.update(epochs=epochs, batch_size=batch_size, io=io, fine_tune=bool(fine_tune))

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.convert import SCHEMES
+from ..engine.convert import ALL_SCHEMES, NEEDS_CALIBRATION
 from ..errors import NbOptUsageError
 
 #: The axes ``grid=`` may hold.
@@ -72,13 +72,24 @@ def axis(values: Any, name: str) -> list[Any]:
         return out
     if name == "cluster":
         return [int(v) for v in values]
-    out = [None if v in (None, "none", "") else str(v) for v in values]
-    unknown = [v for v in out if v is not None and v not in SCHEMES]
+    # float32 is every sweep's baseline (scheme) or the trained model itself (then: none).
+    out = [None if v in (None, "none", "", "float32") else str(v).lower() for v in values]
+    unknown = [v for v in out if v is not None and v not in ALL_SCHEMES]
     if unknown:
         raise NbOptUsageError(
-            f"unknown --{name} scheme {unknown[0]!r}; choose from {', '.join(SCHEMES)}"
+            f"unknown --{name} scheme {unknown[0]!r}; choose from {', '.join(ALL_SCHEMES[1:])}"
         )
     return out
+
+
+def check_calibration(configs: list[Config], calib: Any) -> None:
+    """Raise before any work if a configuration needs calibration data and none was given."""
+    needs = sorted({c.scheme for c in configs if c.scheme in NEEDS_CALIBRATION})
+    if needs and calib is None:
+        raise NbOptUsageError(
+            f"{', '.join(needs)} needs calibration data; pass representative samples, "
+            "e.g. --calib x_train[:256] (calib=...)"
+        )
 
 
 def configurations(names: list[str], grid: dict[str, Any]) -> list[Config]:
@@ -100,7 +111,8 @@ def configurations(names: list[str], grid: dict[str, Any]) -> list[Config]:
     out = []
     for name in names:
         if not training:
-            out += [Config(name, "ptq", scheme=s) for s in axes["scheme"] if s is not None]
+            schemes = dict.fromkeys(s for s in axes["scheme"] if s is not None)
+            out += [Config(name, "ptq", scheme=s) for s in schemes]
             continue
         for s, k, then in itertools.product(
             axes["prune"] or [None], axes["cluster"] or [None], axes["then"] or [None]
