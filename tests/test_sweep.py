@@ -332,3 +332,17 @@ def test_sweep_latency_matches_timing_alone(local, digits):
         print(f"\n{label}: sweep {swept:.3f} ms, alone {alone} ms")
         assert swept > 1.0
         assert abs(best / swept - 1) < 0.10
+
+
+def test_converter_worker_memory_stays_bounded(small):
+    """40 conversions with the worker recycled every 10: its memory never builds up."""
+    from nbopt.bench import converter_rss
+
+    rss = converter_rss(small, 40, recycle_after=10)
+    first, peak = max(rss[:10]), max(rss)
+    print(
+        f"\nconverter worker RSS over 40 conversions: first cycle peak {first:.0f} MB, "
+        f"overall peak {peak:.0f} MB, last {rss[-1]:.0f} MB"
+    )
+    assert len(rss) == 40
+    assert peak < first * 1.15

@@ -15,21 +15,20 @@ from typing import Any
 
 from ..engine.compare import Run, derive
 from ..engine.measure import MeasureSettings
-from ..engine.tflite_model import TFLiteModel
 from .grid import Config, load
 from .hostlock import HostLock
 
 
 class LockedRun(Run):
-    """A :class:`Run` that measures only while it holds its host alone."""
+    """A :class:`Run` that times latency only while it holds its host alone."""
 
     lock: HostLock | None = None
 
-    def measure(self, model: TFLiteModel, row: dict[str, Any]) -> None:
+    def time_latency(self, content: bytes) -> Any:
         if self.lock is None:
-            return super().measure(model, row)
+            return super().time_latency(content)
         with self.lock.exclusive():
-            super().measure(model, row)
+            return super().time_latency(content)
 
 
 def where() -> dict[str, str]:
