@@ -240,7 +240,8 @@ def bench_sweep(model: Any, data: tuple[np.ndarray, ...], workers: int = 2) -> f
     """The 12 configurations as Dask tasks on ``workers`` against one after another here."""
     from nbopt.config import current
     from nbopt.sweeps import cluster, run_sweep
-    from nbopt.sweeps.grid import configurations, model_bytes
+    from nbopt.sweeps.grid import Config, configurations, model_bytes
+    from nbopt.sweeps.runner import PLACEHOLDER
     from nbopt.sweeps.task import run_config
 
     x_train, y_train, x_test, y_test = data
@@ -253,12 +254,10 @@ def bench_sweep(model: Any, data: tuple[np.ndarray, ...], workers: int = 2) -> f
     shipped = model_bytes(model)
     options = {"epochs": 1, "batch_size": 32, "settings": settings}
     t0 = time.perf_counter()
-    serial = [
-        run_config(c, shipped, common, options, None, None)["row"]
-        for c in configurations(["cnn"], sweep_grid())
-    ]
+    every = [Config("cnn", "baseline"), *configurations(["cnn"], sweep_grid())]
+    serial = [run_config(c, shipped, common, options, PLACEHOLDER, None)["row"] for c in every]
     t_serial = time.perf_counter() - t0
-    same = _same_rows([r for r in swept.rows if r["technique"] != "baseline"], serial)
+    same = _same_rows(swept.rows, serial)
     print(f"\n[sweep] 12 training configurations of the digits CNN, {workers} Dask workers")
     print(f"  one after another here  {t_serial:7.1f} s   1.00x")
     print(f"  LocalCluster sweep      {t_sweep:7.1f} s   {t_serial / t_sweep:.2f}x faster")
@@ -268,7 +267,7 @@ def bench_sweep(model: Any, data: tuple[np.ndarray, ...], workers: int = 2) -> f
 
 def _same_rows(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
     def key(r: dict[str, Any]) -> tuple:
-        return (r.get("target_sparsity"), r.get("scheme"))
+        return (r.get("target_sparsity") or 0, r.get("scheme"))
 
     def facts(r: dict[str, Any]) -> tuple:
         return (r.get("size_bytes"), round(r.get("sparsity") or 0, 4), r.get("distinct_values"))

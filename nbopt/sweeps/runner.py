@@ -45,7 +45,7 @@ class Sweep:
     models: dict[str, Any]  # name -> future of (flavor, bytes)
     data: Any  # future of the data dict
     options: dict[str, Any]
-    pending: dict[str, list[Config]]  # configurations waiting for their model's baseline
+    pending: dict[str, list[Config]]  # each model's configurations, its baseline first
     recorded: set[str] = field(default_factory=set)  # baseline keys already stored
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
     futures: dict[Any, Config] = field(default_factory=dict)
@@ -152,24 +152,27 @@ def new_run(total: int, settings: MeasureSettings, listener: Listener | None) ->
     return run
 
 
+#: What a training task reports as its baseline: the sweep's own comes in a task of its own
+#: (first, at a higher priority), and the kernel fills each row's ratios against it.
+PLACEHOLDER = {"technique": "baseline", "scheme": "float32", "status": "pending"}
+
+
 def stream(sweep: Sweep) -> Comparison:
-    """Submit the baselines, then each model's configurations once its baseline is in."""
+    """Submit every configuration (baselines first) and add each row as its task ends."""
     from distributed import as_completed
 
     run = sweep.run
-    baselines = [c for configs in sweep.pending.values() for c in configs if c.kind == "baseline"]
-    for config in baselines:
-        sweep.pending[config.model].remove(config)
-    queue = as_completed([sweep.submit(c, None) for c in baselines])
+    configs = [c for configs in sweep.pending.values() for c in configs]
+    sweep.pending.clear()
+    configs.sort(key=lambda c: c.kind != "baseline")
+    queue = as_completed([sweep.submit(c, dict(PLACEHOLDER)) for c in configs])
     interrupted = False
     try:
         for future in queue:
             config, row, content = sweep.finished(future)
             sweep.add(config, row, content)
             if config.kind == "baseline":
-                base = row if row.get("status") == "ok" else None
-                for c in sweep.pending.pop(config.model, []):
-                    queue.add(sweep.submit(c, base))
+                late_ratios(run, config.model, row)
             index = min(run.index, run.total - 1)
             emit(run.listener, Event("step", "sweep", sweep.progress(), index, run.total))
     except KeyboardInterrupt:
@@ -179,3 +182,12 @@ def stream(sweep: Sweep) -> Comparison:
     finally:
         run.finish(interrupted)
     return run.comparison
+
+
+def late_ratios(run: Run, model: str, baseline: dict[str, Any]) -> None:
+    """Ratios of ``model``'s rows that finished before its baseline (rare: it goes first)."""
+    from ..engine.schema import fill_ratios
+
+    for row in run.comparison.rows:
+        if row.get("model") == model and row is not baseline and row.get("size_ratio") is None:
+            fill_ratios(row, baseline)
