@@ -287,7 +287,10 @@ def rss_mb(pid: int) -> float:
 
 
 def converter_rss(model: Any, conversions: int, recycle_after: int) -> list[float]:
-    """The converter worker's RSS (MB) after each of ``conversions`` float32 conversions."""
+    """The converter worker's RSS (MB) after each of ``conversions`` float32 conversions.
+
+    NaN where the worker was replaced by that conversion (or had not started before it).
+    """
     from nbopt.engine import worker
     from nbopt.engine.convert import convert, export_saved_model
 
@@ -298,10 +301,11 @@ def converter_rss(model: Any, conversions: int, recycle_after: int) -> list[floa
     try:
         with export_saved_model(model) as exported:
             for _ in range(conversions):
-                pid = None
+                before = worker.pid()
                 convert(exported.path, "float32", isolate=True)
-                pid = worker.pid()
-                samples.append(rss_mb(pid) if pid else float("nan"))
+                # The worker that converted, unless it was just replaced (then: not sampled).
+                alive = before is not None and worker.pid() == before
+                samples.append(rss_mb(before) if alive else float("nan"))
     finally:
         worker.RECYCLE_AFTER = before
         worker.shutdown()

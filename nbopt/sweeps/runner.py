@@ -180,6 +180,8 @@ def stream(sweep: Sweep) -> Comparison:
         sweep.client.cancel(list(sweep.futures))
         raise
     finally:
+        # The table reads as the engine's: each model's float32 baseline before its variants.
+        run.comparison.rows.sort(key=lambda r: r.get("technique") != "baseline")
         run.finish(interrupted)
     return run.comparison
 
