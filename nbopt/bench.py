@@ -262,6 +262,12 @@ def bench_sweep(model: Any, data: tuple[np.ndarray, ...], workers: int = 2) -> f
     print(f"  one after another here  {t_serial:7.1f} s   1.00x")
     print(f"  LocalCluster sweep      {t_sweep:7.1f} s   {t_serial / t_sweep:.2f}x faster")
     print(f"  same rows (size, sparsity, distinct values): {same}")
+    busy = [r.get("task_seconds") or 0.0 for r in swept.rows]
+    waited = sum(r.get("wait_seconds") or 0.0 for r in swept.rows)
+    print(
+        f"  sweep tasks: {sum(busy) / len(busy):.1f} s each on average, "
+        f"{waited:.1f} s in all waiting for their host (latency timed alone)"
+    )
     return t_serial / t_sweep
 
 

@@ -13,6 +13,7 @@ back before it waits, so two measurements never wait on each other's leases.
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,15 +29,18 @@ class HostLock:
         self.turnstile = Lock(f"nbopt-{sweep_id}-{host}-measure")
         self.leases = Semaphore(max_leases=self.slots, name=f"nbopt-{sweep_id}-{host}-work")
         self.shared_held = False
+        self.waited = 0.0  # seconds spent waiting for the host, shared or exclusive
 
     def enter(self) -> None:
         """Take a shared lease (wait while a measurement holds the host)."""
+        started = time.perf_counter()
         self.turnstile.acquire()
         try:
             self.leases.acquire()
         finally:
             self.turnstile.release()
         self.shared_held = True
+        self.waited += time.perf_counter() - started
 
     def leave(self) -> None:
         if self.shared_held:
@@ -48,12 +52,14 @@ class HostLock:
         """Hold the host alone: no other task of the sweep computes on it meanwhile."""
         was_shared = self.shared_held
         self.leave()
+        started = time.perf_counter()
         self.turnstile.acquire()
         taken = 0
         try:
             for _ in range(self.slots):
                 self.leases.acquire()
                 taken += 1
+            self.waited += time.perf_counter() - started
             yield
         finally:
             for _ in range(taken):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -55,6 +56,7 @@ def run_config(
     ``options``: ``epochs``, ``batch_size``, ``io``, ``fine_tune``, ``settings``.
     ``lock``: ``(sweep id, worker threads per host)`` for the host lock; None: unguarded.
     """
+    started = time.perf_counter()
     host_lock = HostLock(*lock) if lock else None
     if host_lock:
         host_lock.enter()
@@ -68,6 +70,8 @@ def run_config(
         if host_lock:
             host_lock.leave()
     row.update(where(), config_key=config.key)
+    row["task_seconds"] = time.perf_counter() - started
+    row["wait_seconds"] = host_lock.waited if host_lock else 0.0
     return {"row": row, "content": content}
 
 
