@@ -323,15 +323,19 @@ def test_sweep_latency_matches_timing_alone(local, digits):
 
     big = conv_net()
     settings = replace(current().measure_settings(), runs=100, min_seconds=1.0, warmup_runs=5)
-    out = run_sweep(big, {"scheme": "float16,dynamic"}, client=local, settings=settings)
-    for label in ("big: float16", "big: dynamic"):
-        variant = out.models[label]
-        swept = variant.row["latency_ms"]
-        alone = [measure_latency(variant.content, settings).median_ms for _ in range(2)]
-        best = min(alone, key=lambda a: abs(a / swept - 1))
-        print(f"\n{label}: sweep {swept:.3f} ms, alone {alone} ms")
-        assert swept > 1.0
-        assert abs(best / swept - 1) < 0.10
+    for attempt in range(2):  # one retry: other jobs on a shared machine can disturb a timing
+        out = run_sweep(big, {"scheme": "float16,dynamic"}, client=local, settings=settings)
+        apart = {}
+        for label in ("big: float16", "big: dynamic"):
+            variant = out.models[label]
+            swept = variant.row["latency_ms"]
+            alone = measure_latency(variant.content, settings).median_ms
+            apart[label] = abs(alone / swept - 1)
+            print(f"\nattempt {attempt + 1}, {label}: sweep {swept:.3f} ms, alone {alone:.3f} ms")
+            assert swept > 1.0
+        if max(apart.values()) < 0.10:
+            break
+    assert max(apart.values()) < 0.10, apart
 
 
 def test_converter_worker_memory_stays_bounded(small):
