@@ -7,6 +7,7 @@ its worker; latency measured in a sweep matches the same variant timed alone.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -351,3 +352,30 @@ def test_converter_worker_memory_stays_bounded(small):
     )
     assert len(rss) == 30 and len(seen) == 26  # 3 recycles and the very first start unsampled
     assert peak < first * 1.15
+
+
+def test_keras3_model_travels_as_bytes(local, digits):
+    """A Keras 3 model does not pickle either: it is shipped as .keras bytes and rebuilt."""
+    import keras
+
+    import nbopt
+    from nbopt.demo import digits_cnn
+
+    model = digits_cnn(keras)
+    out = nbopt.sweep(model, {"scheme": "dynamic"}, eval=digits[2:], client=local)
+    assert [r["status"] for r in out.rows] == ["ok", "ok"]
+    assert out.rows[1]["size_ratio"] > 3  # dynamic range: int8 weights
+
+
+def test_sweep_mistakes_are_one_line_before_any_work(ip, ns):
+    from IPython.core.error import UsageError
+
+    cases = {
+        "sweep model --scheme int8": "int8 needs calibration data; pass representative samples",
+        "sweep model --prune 0.5 --scheme int8": "a sweep either fine-tunes",
+        "sweep model --prune 1.5": "--prune takes sparsities in [0, 1), got 1.5",
+        "sweep model --scheme int9": "unknown --scheme scheme 'int9'",
+    }
+    for line, message in cases.items():
+        with pytest.raises(UsageError, match=re.escape(message)):
+            ip.run_line_magic("nbopt", line)
