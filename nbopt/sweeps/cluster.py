@@ -9,6 +9,7 @@ thread count (:class:`TFThreads`) before TensorFlow starts.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from typing import Any
@@ -146,3 +147,6 @@ def shutdown() -> None:
                 cluster.close()
         _local = None
         _clients.clear()
+
+
+atexit.register(shutdown)
