@@ -21,11 +21,12 @@ __all__ = [
     "quantize",
     "recommend",
     "results",
+    "sweep",
     "__version__",
 ]
 
 if TYPE_CHECKING:
-    from .api import cluster, debug, inspect, log, prune, quantize, recommend, results
+    from .api import cluster, debug, inspect, log, prune, quantize, recommend, results, sweep
     from .engine.compare import Comparison
     from .engine.tflite_model import TFLiteModel
     from .widgets.panel import panel
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "quantize": ("nbopt.api", "quantize"),
     "results": ("nbopt.api", "results"),
+    "sweep": ("nbopt.api", "sweep"),
     "recommend": ("nbopt.api", "recommend"),
     "inspect": ("nbopt.api", "inspect"),
     "debug": ("nbopt.api", "debug"),

@@ -703,6 +703,74 @@ def inspect(model: Any, name: str | None = None) -> Any:
     return inspect_content(variant.content, variant.name, "float32")
 
 
+def sweep(
+    models: Any,
+    grid: dict[str, Any] | None = None,
+    fit: Any = None,
+    calib: Any = None,
+    eval: Any = None,  # noqa: A002 - the documented name
+    client: Any = None,
+    *,
+    scheduler: str | None = None,
+    epochs: int = 1,
+    batch_size: int = 32,
+    io: str = "float",
+    metric: Any = None,
+    fine_tune: Any = None,
+    names: list[str] | None = None,
+    resume: bool = False,
+    threads: int | None = None,
+    progress: Listener | None = None,
+) -> Comparison:
+    """Many configurations of one or more models, each a Dask task; rows stream in.
+
+    Parameters
+    ----------
+    models : keras.Model, list or dict of name -> model
+    grid : dict
+        Axes whose product is swept: ``prune`` (sparsities), ``cluster`` (cluster counts;
+        after pruning they preserve the zeros), ``then`` (the scheme after training;
+        ``"none"`` keeps float32), or ``scheme`` (post-training schemes). Values are lists
+        or comma-separated strings.
+    fit, calib, eval :
+        Arrays, as for :func:`prune` and :func:`quantize`; scattered to the workers once.
+    client : distributed.Client, optional
+        The cluster to use. Else ``scheduler`` (an address, default ``NbOpt.scheduler``),
+        else a LocalCluster of one single-threaded process worker per core, started on
+        first use and reused.
+    resume : bool
+        Skip configurations whose ``config_key`` the results already hold.
+
+    Returns
+    -------
+    Comparison
+        Every row (one per configuration and a float32 baseline per model), with
+        ``worker``, ``host`` and ``config_key``; ``models`` maps each configuration's
+        label to its TFLiteModel.
+    """
+    from .config import current
+    from .sweeps import run_sweep
+
+    return run_sweep(
+        models,
+        dict(grid or {}),
+        fit=fit,
+        calib=calib,
+        eval=eval,
+        client=client,
+        scheduler=scheduler or current().scheduler or None,
+        epochs=epochs,
+        batch_size=batch_size,
+        io=io,
+        metric=metric,
+        fine_tune=fine_tune,
+        names=names,
+        resume=resume,
+        settings=_settings(threads),
+        listener=progress,
+    )
+
+
 def results(
     all: bool = False,  # noqa: A002 - the documented name
     model: str | None = None,

@@ -9,6 +9,9 @@ absolute seconds beside it, so numbers from a noisy machine still compare.
 3. Batched accuracy evaluation against a per-sample loop on 2,000 samples.
 4. Re-running an unchanged comparison (its conversions reused from the results store and
    measured again) against its first run.
+5. A sweep: 12 training configurations of the digits CNN on a LocalCluster of 2 workers
+   against the same 12 one after another in this process (same rows), and the converter
+   worker's memory over 200 conversions, recycled and not.
 """
 
 from __future__ import annotations
@@ -284,12 +287,114 @@ def bench_evaluation(content: bytes, x: np.ndarray, y: np.ndarray, repeats: int 
     return tl / tb
 
 
+def sweep_grid() -> dict[str, Any]:
+    """The bench's 12 training configurations: 4 sparsities x 3 schemes after them."""
+    return {"prune": [0.5, 0.7, 0.8, 0.9], "then": ["none", "dynamic", "int8"]}
+
+
+def bench_sweep(model: Any, data: tuple[np.ndarray, ...], workers: int = 2) -> float:
+    """The 12 configurations as Dask tasks on ``workers`` against one after another here."""
+    from nbopt.config import current
+    from nbopt.sweeps import cluster, run_sweep
+    from nbopt.sweeps.grid import Config, configurations, model_bytes
+    from nbopt.sweeps.runner import PLACEHOLDER
+    from nbopt.sweeps.task import run_config
+
+    x_train, y_train, x_test, y_test = data
+    settings = current().measure_settings()
+    common = {"fit": (x_train, y_train), "calib": x_train[:64], "eval": (x_test, y_test)}
+    client = cluster.local_client(workers)
+    t0 = time.perf_counter()
+    swept = run_sweep({"cnn": model}, sweep_grid(), settings=settings, client=client, **common)
+    t_sweep = time.perf_counter() - t0
+    shipped = model_bytes(model)
+    options = {"epochs": 1, "batch_size": 32, "settings": settings}
+    t0 = time.perf_counter()
+    every = [Config("cnn", "baseline"), *configurations(["cnn"], sweep_grid())]
+    serial = [run_config(c, shipped, common, options, PLACEHOLDER, None)["row"] for c in every]
+    t_serial = time.perf_counter() - t0
+    same = _same_rows(swept.rows, serial)
+    print(f"\n[sweep] 12 training configurations of the digits CNN, {workers} Dask workers")
+    print(f"  one after another here  {t_serial:7.1f} s   1.00x")
+    print(f"  LocalCluster sweep      {t_sweep:7.1f} s   {t_serial / t_sweep:.2f}x faster")
+    print(f"  same rows (size, sparsity, distinct values): {same}")
+    busy = [r.get("task_seconds") or 0.0 for r in swept.rows]
+    waited = sum(r.get("wait_seconds") or 0.0 for r in swept.rows)
+    print(
+        f"  sweep tasks: {sum(busy) / len(busy):.1f} s each on average, "
+        f"{waited:.1f} s in all waiting for their host (latency timed alone)"
+    )
+    return t_serial / t_sweep
+
+
+def _same_rows(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    def key(r: dict[str, Any]) -> tuple:
+        return (r.get("target_sparsity") or 0, r.get("scheme"))
+
+    def facts(r: dict[str, Any]) -> tuple:
+        return (r.get("size_bytes"), round(r.get("sparsity") or 0, 4), r.get("distinct_values"))
+
+    return len(a) == len(b) and all(
+        facts(x) == facts(y) for x, y in zip(sorted(a, key=key), sorted(b, key=key))
+    )
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` in MB (Linux /proc)."""
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def converter_rss(model: Any, conversions: int, recycle_after: int) -> list[float]:
+    """The converter worker's RSS (MB) after each of ``conversions`` float32 conversions.
+
+    NaN where the worker was replaced by that conversion (or had not started before it).
+    """
+    from nbopt.engine import worker
+    from nbopt.engine.convert import convert, export_saved_model
+
+    before = worker.RECYCLE_AFTER
+    worker.RECYCLE_AFTER = recycle_after
+    worker.shutdown()
+    samples = []
+    try:
+        with export_saved_model(model) as exported:
+            for _ in range(conversions):
+                before = worker.pid()
+                convert(exported.path, "float32", isolate=True)
+                # The worker that converted, unless it was just replaced (then: not sampled).
+                alive = before is not None and worker.pid() == before
+                samples.append(rss_mb(before) if alive else float("nan"))
+    finally:
+        worker.RECYCLE_AFTER = before
+        worker.shutdown()
+    return samples
+
+
+def bench_converter_memory(model: Any, conversions: int = 200) -> None:
+    """Peak RSS of the converter worker over ``conversions``, recycled and never recycled."""
+    from nbopt.engine import worker
+
+    print(f"\n[memory] converter worker RSS over {conversions} conversions of the digits CNN")
+    for recycle in (0, worker.RECYCLE_AFTER):
+        rss = [v for v in converter_rss(model, conversions, recycle) if v == v]
+        label = f"recycled every {recycle}" if recycle else "never recycled"
+        print(
+            f"  {label:22s} first {rss[0]:7.1f} MB   peak {max(rss):7.1f} MB   "
+            f"last {rss[-1]:7.1f} MB"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nbopt.bench", description=__doc__)
     parser.add_argument("--skip-mobilenet", action="store_true", help="only the digits CNN (fast)")
     parser.add_argument(
         "--only", choices=["rerun"], default=None, help="only this figure (rerun: re-run ratio)"
     )
+    parser.add_argument("--sweep-only", action="store_true", help="only the sweep figures")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -301,6 +406,10 @@ def main(argv: list[str] | None = None) -> int:
     model, (x_train, y_train, x_test, y_test) = trained_digits_cnn(epochs=5)
     if args.only == "rerun":
         bench_rerun("digits CNN", model, x_train[:32], x_test[:300], y_test[:300])
+        return 0
+    if args.sweep_only:
+        bench_sweep(model, (x_train, y_train, x_test, y_test))
+        bench_converter_memory(model)
         return 0
     results = {
         "digits": bench_comparison("digits CNN", model, x_train[:32], x_test[:300], y_test[:300])
@@ -327,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n  -- digits MLP (2.4k parameters: per-call overhead dominates)")
     mlp = nbopt.quantize(digits_mlp(), "float32")
     bench_evaluation(mlp.content, x2000, y2000)
+    bench_sweep(model, (x_train, y_train, x_test, y_test))
+    bench_converter_memory(model)
     return 0
 
 

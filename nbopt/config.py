@@ -69,6 +69,12 @@ class NbOpt(Configurable):
 
             results.set_store(change["new"])
 
+    scheduler = Unicode(
+        "",
+        help="Address of a running Dask scheduler for %nbopt sweep (e.g. tcp://10.0.0.5:8786); "
+        "empty: a LocalCluster of one worker per core, started on first use.",
+    ).tag(config=True)
+
     verbose = Bool(
         False,
         help="Show TensorFlow's logs and the converter's output in the cell as well "

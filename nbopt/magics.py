@@ -205,6 +205,23 @@ def _nbopt_parser() -> MagicArgumentParser:
     inspect.add_argument(
         "model", help="A TFLiteModel or Keras model (an expression), or a quoted .tflite path."
     )
+    sweep = add("sweep", "Many configurations as Dask tasks; rows stream in as they finish.")
+    sweep.add_argument("model", help="Keras models: comma-separated variable names.")
+    data(sweep, "calib", "eval", "fit")
+    sweep.add_argument("--prune", default=None, help="Sparsities, e.g. 0.5,0.75,0.9.")
+    sweep.add_argument("--cluster", default=None, help="Cluster counts, e.g. 8,16,32.")
+    sweep.add_argument("--then", default=None, help="Schemes after training, e.g. none,int8.")
+    sweep.add_argument("--scheme", default=None, help="Post-training schemes, e.g. dynamic,int8.")
+    sweep.add_argument("--epochs", type=int, default=1, help="Fine-tuning epochs per task.")
+    sweep.add_argument("--batch-size", type=int, default=32, help="Fine-tuning batch size.")
+    sweep.add_argument("--io", default="float", choices=["float", "int8", "uint8"])
+    sweep.add_argument(
+        "--scheduler", default=None, help="A Dask scheduler's address (default: NbOpt.scheduler)."
+    )
+    sweep.add_argument(
+        "--resume", action="store_true", help="Skip configurations the results already hold."
+    )
+    sweep.add_argument("--as", dest="as_name", default=None, help="Bind the result to a name.")
     parser.subcommands = dict(sub.choices)  # type: ignore[attr-defined]
     return parser
 
@@ -595,6 +612,8 @@ class NbOptMagics(Magics):
         if args.command == "log":
             print(api.log() or "nbopt: the last run printed nothing")
             return None
+        if args.command == "sweep":
+            return self._sweep(args)
         if args.command == "inspect" and args.model in args.quoted:
             return api.inspect(args.model)  # a .tflite path
         model = self._model(args.model)
@@ -633,6 +652,29 @@ class NbOptMagics(Magics):
 
     nbopt.parser = _nbopt_parser()  # type: ignore[attr-defined]
     nbopt.__doc__ = _nbopt_help(nbopt.parser)  # type: ignore[attr-defined]
+
+    def _sweep(self, args: Any) -> Any:
+        names = [n.strip() for n in args.model.split(",") if n.strip()]
+        models = {name: self._model(name) for name in names}
+        grid = {
+            k: getattr(args, k)
+            for k in ("prune", "cluster", "then", "scheme")
+            if getattr(args, k) is not None
+        }
+        call = lambda: api.sweep(  # noqa: E731
+            models,
+            grid,
+            fit=self._eval(args.fit, "--fit"),
+            calib=self._eval(args.calib, "--calib"),
+            eval=self._eval(args.eval, "--eval"),
+            scheduler=args.scheduler,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            io=args.io,
+            resume=args.resume,
+            progress=self._progress(",".join(names)),
+        )
+        return self._run(args, call)
 
     def _results(self, args: Any) -> Any:
         from .engine import results as store

@@ -221,7 +221,7 @@ class Run:
             row["compat_notes"] = "; ".join(n for n in (note, row.get("compat_notes")) if n)
         add_memory_columns(row, model.content, model.scheme, self.settings.isolate)
         self.step(model.scheme, "measuring latency")
-        lat = measure_latency(model.content, self.settings, self.sample)
+        lat = self.time_latency(model.content)
         row["latency_ms"] = lat.median_ms
         row["latency_p90_ms"] = lat.p90_ms
         row["latency_cv"] = lat.cv
@@ -240,6 +240,10 @@ class Run:
             if len(outs) > 1:
                 row["metric_output"] = headline
             row["eval_samples"] = len(self.evaluation)
+
+    def time_latency(self, content: bytes) -> Any:
+        """The latency of ``content`` (a sweep's run times it holding its host alone)."""
+        return measure_latency(content, self.settings, self.sample)
 
     def add(self, row: dict[str, Any], record: bool = True, content: bytes | None = None) -> None:
         """Append a finished row (the first ``float32`` baseline row is the reference).

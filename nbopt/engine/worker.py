@@ -50,6 +50,7 @@ class _Worker:
         self.outbox = Connection(to_child_w, readable=False)
         self.inbox = Connection(from_child_r, writable=False)
         self.pending = 0  # replies still to read (from warm-up requests)
+        self.calls = 0  # calls answered (warm-ups not counted)
 
     def send(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
         self.outbox.send((fn.__module__, fn.__qualname__, args, kwargs))
@@ -91,6 +92,11 @@ class _Worker:
 _lock = threading.RLock()
 _worker: _Worker | None = None
 
+#: Conversions after which the worker is replaced by a fresh one (0: never). The TFLite
+#: converter of TensorFlow 2.21 leaks memory on every call (TensorFlow #122598); a new
+#: process bounds it. The next worker starts (and imports TensorFlow) at once.
+RECYCLE_AFTER = 25
+
 
 def _get() -> _Worker:
     global _worker
@@ -128,6 +134,11 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             worker.send(fn, args, kwargs)
             ok, value = worker.receive()
             capture.add(worker.new_output())
+            worker.calls += 1
+            if RECYCLE_AFTER and worker.calls >= RECYCLE_AFTER:
+                worker.close()
+                _worker = None
+                warm()
         except (EOFError, OSError, BrokenPipeError):
             start = capture.mark()
             code = worker.close()

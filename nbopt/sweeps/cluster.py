@@ -1,0 +1,152 @@
+"""The Dask client a sweep runs on: a LocalCluster started on first use, or a scheduler's.
+
+With no address, one :class:`distributed.LocalCluster` of process workers (one per core,
+one thread each) is started on first use and reused by every later sweep of the process.
+An address (``--scheduler``, ``NbOpt.scheduler``) connects to a running scheduler; a
+``client=`` is used as it is. Every worker sizes TensorFlow's thread pools to its own
+thread count (:class:`TFThreads`) before TensorFlow starts.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from typing import Any
+
+_lock = threading.Lock()
+_clients: dict[str, Any] = {}
+_local: Any = None
+
+#: Lease settings of the host locks: a killed worker's lease is freed within seconds.
+LOCK_CONFIG = {
+    "distributed.scheduler.locks.lease-timeout": "6s",
+    "distributed.scheduler.locks.lease-validation-interval": "1s",
+    # A task whose worker dies once is retried; twice and it becomes a failed row.
+    "distributed.scheduler.allowed-failures": 1,
+}
+
+
+def _plugin_base() -> type:
+    from distributed import WorkerPlugin
+
+    return WorkerPlugin
+
+
+class TFThreads(_plugin_base()):  # type: ignore[misc]
+    """Worker plugin: TensorFlow's intra/inter-op pools sized to the worker's threads."""
+
+    name = "nbopt-tf-threads"
+
+    def setup(self, worker: Any) -> None:
+        n = str(max(1, int(worker.state.nthreads)))
+        os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ["TF_NUM_INTRAOP_THREADS"] = n
+        os.environ["TF_NUM_INTEROP_THREADS"] = n
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(int(n))
+            tf.config.threading.set_inter_op_parallelism_threads(int(n))
+        except RuntimeError:  # TensorFlow already started in this worker: keep its pools
+            pass
+
+
+def local_client(n_workers: int | None = None) -> Any:
+    """The process's LocalCluster client (started on first use: one worker per core)."""
+    global _local
+    with _lock:
+        if _local is not None and _local.status == "running":
+            return _local
+        import dask
+        from distributed import Client, LocalCluster
+
+        n = n_workers or os.cpu_count() or 1
+        env = {
+            "TF_NUM_INTRAOP_THREADS": "1",
+            "TF_NUM_INTEROP_THREADS": "1",
+            "TF_USE_LEGACY_KERAS": os.environ.get("TF_USE_LEGACY_KERAS", "1"),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
+        with dask.config.set(LOCK_CONFIG):
+            cluster = LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                env=env,
+            )
+        _local = Client(cluster)
+        prepare(_local)
+        return _local
+
+
+def connect(address: str) -> Any:
+    """A client of the scheduler at ``address`` (one per address, reused)."""
+    with _lock:
+        client = _clients.get(address)
+        if client is not None and client.status == "running":
+            return client
+        from distributed import Client
+
+        client = Client(address, timeout="20s")
+        prepare(client)
+        _clients[address] = client
+        return client
+
+
+def get(client: Any = None, scheduler: str | None = None) -> Any:
+    """The client to use: ``client``, else one of ``scheduler``, else the LocalCluster's."""
+    if client is not None:
+        prepare(client)
+        return client
+    if scheduler:
+        return connect(scheduler)
+    return local_client()
+
+
+def prepare(client: Any) -> None:
+    """Register the TensorFlow thread plugin on ``client``'s workers (once)."""
+    if getattr(client, "_nbopt_prepared", False):
+        return
+    client.register_plugin(TFThreads(), name=TFThreads.name)
+    client._nbopt_prepared = True
+
+
+def host_slots(client: Any) -> dict[str, int]:
+    """Worker threads per host name: the leases of each host's lock."""
+    import socket
+
+    hosts = client.run(socket.gethostname)
+    threads = client.nthreads()
+    out: dict[str, int] = {}
+    for address, host in hosts.items():
+        out[host] = out.get(host, 0) + int(threads.get(address, 1))
+    return out
+
+
+def dashboard(client: Any) -> str | None:
+    """The dashboard's address (dask-labextension takes it too), if the scheduler has one."""
+    try:
+        return client.dashboard_link
+    except Exception:  # noqa: BLE001 - no dashboard (bokeh missing)
+        return None
+
+
+def shutdown() -> None:
+    """Close the LocalCluster and every client made here."""
+    global _local
+    with _lock:
+        for client in [_local, *_clients.values()]:
+            if client is None:
+                continue
+            cluster = getattr(client, "cluster", None)
+            client.close()
+            if cluster is not None and client is _local:
+                cluster.close()
+        _local = None
+        _clients.clear()
+
+
+atexit.register(shutdown)

@@ -1,0 +1,199 @@
+"""What a Dask worker runs for one configuration: make the variant, measure it, return rows.
+
+Each task rebuilds the Keras model from its bytes, trains and converts while holding a
+shared lease of its host (:mod:`.hostlock`) and measures under the exclusive one. It
+returns the configuration's row (with ``worker``, ``host`` and ``config_key``) and the
+variant's ``.tflite`` bytes; it never raises for a failed variant, which is a row too.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import replace
+from typing import Any
+
+from ..engine.compare import Run, derive
+from ..engine.measure import MeasureSettings
+from .grid import Config, load
+from .hostlock import HostLock
+
+
+class LockedRun(Run):
+    """A :class:`Run` that times latency only while it holds its host alone."""
+
+    lock: HostLock | None = None
+
+    def time_latency(self, content: bytes) -> Any:
+        if self.lock is None:
+            return super().time_latency(content)
+        with self.lock.exclusive():
+            return super().time_latency(content)
+
+
+def where() -> dict[str, str]:
+    """The ``worker`` (its address) and ``host`` that run this task."""
+    try:
+        from distributed import get_worker
+
+        address = get_worker().address
+    except ValueError:  # run in the kernel (the bench's serial figure)
+        address = f"local:{os.getpid()}"
+    return {"worker": address, "host": socket.gethostname()}
+
+
+def run_config(
+    config: Config,
+    model: tuple[str, bytes],
+    data: dict[str, Any],
+    options: dict[str, Any],
+    baseline: dict[str, Any] | None,
+    lock: tuple[str, dict[str, int]] | None,
+) -> dict[str, Any]:
+    """Make and measure ``config``; returns ``{"row": ..., "content": bytes or None}``.
+
+    ``options``: ``epochs``, ``batch_size``, ``io``, ``fine_tune``, ``settings``.
+    ``lock``: ``(sweep id, worker threads per host)`` for the host lock; None: unguarded.
+    """
+    started = time.perf_counter()
+    host_lock = HostLock(*lock) if lock else None
+    if host_lock:
+        host_lock.enter()
+    try:
+        keras_model = load(*model)
+        if config.kind == "train":
+            row, content = _train(config, keras_model, data, options, baseline, host_lock)
+        else:
+            row, content = _post_training(config, keras_model, data, options, host_lock)
+    finally:
+        if host_lock:
+            host_lock.leave()
+    row.update(where(), config_key=config.key)
+    row["task_seconds"] = time.perf_counter() - started
+    row["wait_seconds"] = host_lock.waited if host_lock else 0.0
+    return {"row": row, "content": content}
+
+
+def _post_training(
+    config: Config,
+    keras_model: Any,
+    data: dict[str, Any],
+    options: dict[str, Any],
+    lock: HostLock | None,
+) -> tuple[dict[str, Any], bytes | None]:
+    """The float32 flatbuffer, then ``config.scheme`` made from it, as the engine does."""
+    from ..engine.compare import prepare_data
+    from ..engine.convert import NEEDS_CALIBRATION, convert, export_saved_model
+
+    settings: MeasureSettings = options["settings"]
+    calib, evaluation, metric = prepare_data(
+        keras_model, data.get("calib"), data.get("eval"), options.get("metric")
+    )
+    run = LockedRun(
+        config.model,
+        2,
+        settings=settings,
+        evaluation=evaluation,
+        metric=metric,
+        sample=evaluation.x if evaluation else calib,
+        listener=None,
+    )
+    run.lock = lock
+    io = options.get("io", "float") if config.scheme == "int8" else "float"
+    with export_saved_model(keras_model) as exported:
+        base_row = run.row("float32", "baseline", io="float", converter="tflite-converter")
+        base = run.variant(
+            base_row, lambda: convert(exported.path, "float32", isolate=settings.isolate)
+        )
+        if config.scheme == "float32":
+            return base_row, base.content if base else None
+        row = run.row(config.scheme, "ptq", io=io)
+        if calib is not None and config.scheme in NEEDS_CALIBRATION:
+            row["calib_samples"] = len(calib[0])
+        made = run.variant(
+            row,
+            lambda: derive(
+                run, row, config.scheme, exported.path, base.content if base else None, calib, io
+            ),
+        )
+    return row, made.content if made else None
+
+
+def _train(
+    config: Config,
+    keras_model: Any,
+    data: dict[str, Any],
+    options: dict[str, Any],
+    baseline: dict[str, Any] | None,
+    lock: HostLock | None,
+) -> tuple[dict[str, Any], bytes | None]:
+    """Prune and/or cluster (preserving the zeros), then ``config.then``: the last row."""
+    from ..engine.training import Technique, TrainOptions, pipeline
+
+    steps = []
+    if config.sparsity is not None:
+        steps.append(Technique("prune", sparsity=config.sparsity))
+    if config.clusters is not None:
+        preserve = "sparsity" if config.sparsity is not None else None
+        steps.append(Technique("cluster", clusters=config.clusters, preserve=preserve))
+    train = TrainOptions(
+        fit=data.get("fit"),
+        epochs=options.get("epochs", 1),
+        batch_size=options.get("batch_size", 32),
+        fine_tune=options.get("fine_tune"),
+        eval=data.get("eval"),
+        calib=data.get("calib"),
+        io=options.get("io", "float"),
+        metric=options.get("metric"),
+        name=config.model,
+        baseline=baseline,
+        settings=options["settings"],
+    )
+    _seed(keras_model)
+    current = keras_model
+    for i, technique in enumerate(steps):
+        last = i == len(steps) - 1
+        plan = pipeline.validate(
+            current, technique, replace(train, then=config.then if last else None)
+        )
+        run = LockedRun(
+            plan.name,
+            3,
+            settings=train.settings,
+            evaluation=plan.evaluation,
+            metric=plan.metric,
+            sample=plan.evaluation.x if plan.evaluation else plan.calib,
+            listener=None,
+        )
+        run.lock = lock
+        if last:
+            pipeline.measure_baseline(run, plan)
+        try:
+            current = pipeline.fine_tune(run, plan)
+        except Exception:  # noqa: BLE001 - fine_tune made a failed row for nbopt's errors
+            if not run.comparison.rows or run.comparison.rows[-1].get("status") != "failed":
+                raise
+            return _chained(run.comparison.rows[-1], steps), None
+    final = pipeline.export_and_measure(run, plan, current)
+    return _chained(run.comparison.rows[-1], steps), final.content if final else None
+
+
+def _chained(row: dict[str, Any], steps: list[Any]) -> dict[str, Any]:
+    """``row`` of the last step, naming the whole chain and every step's parameters."""
+    if len(steps) > 1:
+        for step in steps[:-1]:
+            row.update({k: v for k, v in step.params().items() if k not in row})
+        row["technique"] = "+".join(s.kind for s in steps)
+    return row
+
+
+def _seed(keras_model: Any) -> None:
+    """The same random state for every task: a configuration trains the same anywhere."""
+    from ..engine.keras_models import keras_flavor
+
+    if keras_flavor(keras_model) == "tf_keras":
+        import tf_keras as keras
+    else:
+        import keras  # type: ignore[no-redef]
+    keras.utils.set_random_seed(0)
