@@ -229,19 +229,31 @@ function digits(v: number): string {
   return v.toFixed(1);
 }
 
+/**
+ * `v` with `places` decimals and thousands separators, a tie rounded to the even digit as
+ * Python's format does (`2.25` → `2.2`, `3.75` → `3.8`). Exact for a whole number of bytes
+ * divided by 1024 or 1024²: such values are exact in binary, so a tie is a true tie.
+ */
+function fixedEven(v: number, places: number): string {
+  const scale = Math.pow(10, places);
+  const scaled = v * scale;
+  const floor = Math.floor(scaled);
+  const whole = scaled - floor === 0.5 && floor % 2 === 0 ? floor : Math.round(scaled);
+  return (whole / scale).toLocaleString('en-US', {
+    minimumFractionDigits: places,
+    maximumFractionDigits: places
+  });
+}
+
 /** Bytes as `812 B`, `603.3 KB` or `1.23 MB`, as the Python views show them. */
 export function formatBytes(v: number): string {
   if (v < 1024) {
     return `${v.toFixed(0)} B`;
   }
-  const kb = v / 1024;
   if (v < 1024 * 1024) {
-    return `${kb.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 })} KB`;
+    return `${fixedEven(v / 1024, 1)} KB`;
   }
-  return `${(kb / 1024).toLocaleString('en-US', {
-    minimumFractionDigits: 2,
-    maximumFractionDigits: 2
-  })} MB`;
+  return `${fixedEven(v / 1024 / 1024, 2)} MB`;
 }
 
 /** Milliseconds as a person reads them: `5.1 µs`, `370 µs`, `1.2 ms`, `1.25 s`. */

@@ -1,4 +1,12 @@
-import { paretoFront, points, qualityAxis, readComparison, Row, sizeColumns } from '../src/payload';
+import {
+  formatBytes,
+  paretoFront,
+  points,
+  qualityAxis,
+  readComparison,
+  Row,
+  sizeColumns
+} from '../src/payload';
 import { renderComparison } from '../src/renderer';
 import { tableColumns } from '../src/table';
 import { digitsPayload } from './fixtures';
@@ -126,6 +134,22 @@ describe('the RAM a variant needs', () => {
     buttons[0].click();
     expect(axisLabel(host)).toBe('size (KB), smaller is better');
     expect(circles(host)).toEqual(bySize);
+  });
+
+  it('is written as Python writes it, ties to the even digit (arenas are multiples of 256)', () => {
+    // Each expected text is what nbopt.display.units.size gives for the same bytes.
+    const python: [number, string][] = [
+      [2304, '2.2 KB'],
+      [3840, '3.8 KB'],
+      [2560, '2.5 KB'],
+      [1179648, '1.12 MB'],
+      [2359296, '2.25 MB'],
+      [617779, '603.3 KB'],
+      [1234567890, '1,177.38 MB'],
+      [999, '999 B'],
+      [1047552, '1,023.0 KB']
+    ];
+    expect(python.map(([v]) => [v, formatBytes(v)])).toEqual(python);
   });
 
   it('offers no toggle when no variant has its RAM', () => {
