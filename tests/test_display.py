@@ -236,3 +236,40 @@ def test_variants_are_named_by_what_made_them():
     assert label({"technique": "prune", "scheme": "float32"}) == "prune"
     assert label({"technique": "cluster", "scheme": "int8"}) == "cluster+int8"
     assert label({"technique": "qat", "scheme": "int8"}) == "qat"
+
+
+def _with_ram(rows):
+    """The fixture's rows with the RAM each model needs at run time (the failed one has none)."""
+    for r, ram in zip(rows, (3 * 2**20, 12_800, 3 * 2**20)):
+        r["ram_bytes"] = ram
+        r["weights_bytes"] = r["size_bytes"] - 2_000
+    return rows
+
+
+def test_text_table_shows_ram_in_kb_or_mb_and_not_the_weights(rows):
+    assert "RAM" not in rows_text(rows).splitlines()[0]  # no row has it: no column
+    lines = rows_text(_with_ram(rows)).splitlines()
+    heads = lines[0].split()
+    assert heads[:6] == ["variant", "status", "size", "smaller", "gzip", "RAM"]
+    assert "weights" not in heads
+    assert re.search(r"^float32\s+ok\s+603\.3 KB\s+543\.0 KB\s+3\.00 MB\s+5\.1 µs", lines[1])
+    assert re.search(r"^int8\s+ok\s+159\.2 KB\s+3\.79×\s+143\.3 KB\s+12\.5 KB\s+3\.1 µs", lines[2])
+    assert re.search(r"^int16x8\s+failed$", lines[4])
+
+
+def test_html_table_shows_ram(rows):
+    page = rows_html(_with_ram(rows))
+    assert "<th>gzip</th><th>RAM</th><th>latency</th>" in page
+    assert "<td>143.3 KB</td><td>12.5 KB</td><td>3.1 µs</td>" in page
+    assert "<th>weights</th>" not in page
+
+
+def test_chart_plots_ram_against_accuracy_with_its_own_front(rows):
+    svg = chart_svg(_with_ram(rows), x="ram_bytes")
+    points = re.findall(r'data-variant="([^"]+)" cx="([\d.]+)" cy="([\d.]+)"', svg)
+    x = {p[0]: float(p[1]) for p in points}
+    assert x["int8"] < x["float32"] == x["prune"]
+    assert "RAM (smaller is better)</text>" in svg and "size (smaller" not in svg
+    assert "<title>int8: RAM 12.5 KB, 92.6%, latency 3.1 µs</title>" in svg
+    front = re.search(r'<polyline class="nbopt-front" points="([^"]+)"', svg)
+    assert front and len(front.group(1).split()) == 2  # int8 and float32

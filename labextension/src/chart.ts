@@ -1,5 +1,6 @@
 /**
- * The size-against-metric chart: plain SVG built with DOM APIs, values set as text.
+ * The size-against-metric chart (or RAM against metric): plain SVG built with DOM APIs,
+ * values set as text.
  */
 
 import {
@@ -11,6 +12,8 @@ import {
   IQualityAxis,
   num,
   Row,
+  SIZE_NAMES,
+  SizeColumn,
   variantLabel
 } from './payload';
 
@@ -152,18 +155,38 @@ function tickText(v: number): string {
 
 /**
  * The text of a point's tooltip: `int8: 47.2 KB (3.73× smaller), accuracy 96.9% (-0.3 pt),
- * latency 5.1 µs (Pareto front)`.
+ * latency 5.1 µs (Pareto front)`; on the RAM axis `int8: RAM 12.5 KB, size 47.2 KB (3.73×
+ * smaller), …`.
  *
  * @param row - the variant.
  * @param p - its point.
  * @param axis - what the vertical axis shows.
  * @param pareto - true if the point is on the Pareto front.
+ * @param x - what the horizontal axis shows.
  */
-export function tooltip(row: Row, p: IPoint, axis: IQualityAxis, pareto: boolean): string {
-  const parts = [`${variantLabel(row)}: ${formatBytes(p.size)}`];
-  const ratio = num(row, 'size_ratio');
-  if (ratio !== null && ratio !== 1) {
-    parts[0] += ` (${formatRatio(ratio)} smaller)`;
+export function tooltip(
+  row: Row,
+  p: IPoint,
+  axis: IQualityAxis,
+  pareto: boolean,
+  x: SizeColumn = 'size_bytes'
+): string {
+  const size = x === 'size_bytes' ? p.size : num(row, 'size_bytes');
+  const parts = [`${variantLabel(row)}: `];
+  if (x === 'ram_bytes') {
+    parts[0] += `RAM ${formatBytes(p.size)}`;
+  }
+  if (size !== null) {
+    const ratio = num(row, 'size_ratio');
+    const shown =
+      (x === 'size_bytes' ? '' : 'size ') +
+      formatBytes(size) +
+      (ratio !== null && ratio !== 1 ? ` (${formatRatio(ratio)} smaller)` : '');
+    if (x === 'size_bytes') {
+      parts[0] += shown;
+    } else {
+      parts.push(shown);
+    }
   }
   if (axis.column === 'accuracy') {
     const name = typeof row.metric === 'string' ? row.metric : 'metric';
@@ -182,14 +205,16 @@ export function tooltip(row: Row, p: IPoint, axis: IQualityAxis, pareto: boolean
  * @param rows - the payload's rows (for names and tooltips).
  * @param pts - the points to plot.
  * @param axis - what the vertical axis shows.
- * @param front - indices of the rows on the Pareto front.
+ * @param front - indices of the rows on the Pareto front (of `xColumn` and the metric).
+ * @param xColumn - what the horizontal axis shows: the .tflite size (default) or the RAM.
  * @returns the `<svg>` element.
  */
 export function buildChart(
   rows: Row[],
   pts: IPoint[],
   axis: IQualityAxis,
-  front: Set<number>
+  front: Set<number>,
+  xColumn: SizeColumn = 'size_bytes'
 ): SVGSVGElement {
   const root = svg('svg', {
     class: 'nbopt-chart',
@@ -199,7 +224,7 @@ export function buildChart(
     role: 'img'
   });
   const title = svg('title', {});
-  title.textContent = `size against ${axis.label}`;
+  title.textContent = `${SIZE_NAMES[xColumn]} against ${axis.label}`;
   root.appendChild(title);
 
   const accuracy = axis.column === 'accuracy' && rows.some(r => r.metric === 'accuracy');
@@ -256,10 +281,15 @@ export function buildChart(
     );
   }
   axes.appendChild(
-    svgText(MARGIN.left + plotW / 2, HEIGHT - 6, `size (${unit.name}), smaller is better`, {
-      'text-anchor': 'middle',
-      class: 'nbopt-axis-label'
-    })
+    svgText(
+      MARGIN.left + plotW / 2,
+      HEIGHT - 6,
+      `${SIZE_NAMES[xColumn]} (${unit.name}), smaller is better`,
+      {
+        'text-anchor': 'middle',
+        class: 'nbopt-axis-label'
+      }
+    )
   );
   axes.appendChild(
     svgText(14, MARGIN.top + plotH / 2, axis.label, {
@@ -318,7 +348,7 @@ export function buildChart(
     });
     circle.dataset.index = String(p.index);
     const tip = svg('title', {});
-    tip.textContent = tooltip(row, p, axis, pareto);
+    tip.textContent = tooltip(row, p, axis, pareto, xColumn);
     circle.appendChild(tip);
     group.appendChild(circle);
 

@@ -110,11 +110,30 @@ export function metricName(rows: Row[]): string {
   return typeof metric === 'string' ? metric : 'metric';
 }
 
+/** What the chart's horizontal axis can show: the .tflite size or the RAM needed at run time. */
+export type SizeColumn = 'size_bytes' | 'ram_bytes';
+
+/** The horizontal axis's name in labels and tooltips. */
+export const SIZE_NAMES: { [column in SizeColumn]: string } = {
+  size_bytes: 'size',
+  ram_bytes: 'RAM'
+};
+
+/**
+ * The horizontal axes the chart can show: size, and RAM when some ok variant has it.
+ *
+ * @param rows - the payload's rows.
+ */
+export function sizeColumns(rows: Row[]): SizeColumn[] {
+  const ram = rows.some(r => r.status === 'ok' && num(r, 'ram_bytes') !== null);
+  return ram ? ['size_bytes', 'ram_bytes'] : ['size_bytes'];
+}
+
 /** A point of the size-against-quality chart: one ok variant with both values. */
 export interface IPoint {
   /** Index of the variant in the payload's rows. */
   index: number;
-  /** The .tflite size in bytes. */
+  /** Its value on the horizontal axis in bytes: the .tflite size, or the RAM it needs. */
   size: number;
   /** The quality value: accuracy or mse, or latency when no metric was measured. */
   quality: number;
@@ -152,15 +171,16 @@ export function qualityAxis(rows: Row[]): IQualityAxis {
 }
 
 /**
- * The chart's points: ok variants with a size and a value on the quality axis.
+ * The chart's points: ok variants with a value on both axes.
  *
  * @param rows - the payload's rows.
  * @param axis - the vertical axis, from {@link qualityAxis}.
+ * @param x - the horizontal axis: the .tflite size (default) or the RAM.
  */
-export function points(rows: Row[], axis: IQualityAxis): IPoint[] {
+export function points(rows: Row[], axis: IQualityAxis, x: SizeColumn = 'size_bytes'): IPoint[] {
   const out: IPoint[] = [];
   rows.forEach((row, index) => {
-    const size = num(row, 'size_bytes');
+    const size = num(row, x);
     const quality = num(row, axis.column);
     if (row.status === 'ok' && size !== null && quality !== null) {
       out.push({ index, size, quality, latency: num(row, 'latency_ms') });
@@ -209,19 +229,31 @@ function digits(v: number): string {
   return v.toFixed(1);
 }
 
+/**
+ * `v` with `places` decimals and thousands separators, a tie rounded to the even digit as
+ * Python's format does (`2.25` → `2.2`, `3.75` → `3.8`). Exact for a whole number of bytes
+ * divided by 1024 or 1024²: such values are exact in binary, so a tie is a true tie.
+ */
+function fixedEven(v: number, places: number): string {
+  const scale = Math.pow(10, places);
+  const scaled = v * scale;
+  const floor = Math.floor(scaled);
+  const whole = scaled - floor === 0.5 && floor % 2 === 0 ? floor : Math.round(scaled);
+  return (whole / scale).toLocaleString('en-US', {
+    minimumFractionDigits: places,
+    maximumFractionDigits: places
+  });
+}
+
 /** Bytes as `812 B`, `603.3 KB` or `1.23 MB`, as the Python views show them. */
 export function formatBytes(v: number): string {
   if (v < 1024) {
     return `${v.toFixed(0)} B`;
   }
-  const kb = v / 1024;
   if (v < 1024 * 1024) {
-    return `${kb.toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 })} KB`;
+    return `${fixedEven(v / 1024, 1)} KB`;
   }
-  return `${(kb / 1024).toLocaleString('en-US', {
-    minimumFractionDigits: 2,
-    maximumFractionDigits: 2
-  })} MB`;
+  return `${fixedEven(v / 1024 / 1024, 2)} MB`;
 }
 
 /** Milliseconds as a person reads them: `5.1 µs`, `370 µs`, `1.2 ms`, `1.25 s`. */

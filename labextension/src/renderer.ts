@@ -14,6 +14,10 @@ import {
   points,
   qualityAxis,
   readComparison,
+  Row,
+  SIZE_NAMES,
+  SizeColumn,
+  sizeColumns,
   text,
   variantLabel
 } from './payload';
@@ -53,10 +57,7 @@ export function renderComparison(host: HTMLElement, comparison: IComparison): vo
   tableBox.appendChild(buildTable(rows, front));
   body.appendChild(tableBox);
   if (pts.length > 0) {
-    const chartBox = document.createElement('div');
-    chartBox.className = 'nbopt-chart-box';
-    chartBox.appendChild(buildChart(rows, pts, axis, front));
-    body.appendChild(chartBox);
+    body.appendChild(chartBox(rows));
   }
   host.appendChild(body);
 
@@ -74,6 +75,51 @@ export function renderComparison(host: HTMLElement, comparison: IComparison): vo
     }
     host.appendChild(list);
   }
+}
+
+/**
+ * The chart of `rows` against size and, when some variant has its RAM, two toggle buttons
+ * above it (`size`, `RAM`) that redraw it against the chosen one, Pareto front included.
+ *
+ * @param rows - the payload's rows (some ok variant has a size and a quality).
+ * @returns the `<div>` holding the buttons and the chart.
+ */
+export function chartBox(rows: Row[]): HTMLDivElement {
+  const box = document.createElement('div');
+  box.className = 'nbopt-chart-box';
+  const axis = qualityAxis(rows);
+  const draw = (x: SizeColumn): SVGSVGElement => {
+    const pts = points(rows, axis, x);
+    return buildChart(rows, pts, axis, paretoFront(pts, axis.higherIsBetter), x);
+  };
+  let chart = draw('size_bytes');
+  const columns = sizeColumns(rows);
+  if (columns.length > 1) {
+    const control = document.createElement('div');
+    control.className = 'nbopt-chart-x';
+    control.setAttribute('role', 'group');
+    control.setAttribute('aria-label', 'horizontal axis');
+    const buttons = columns.map(column => {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'nbopt-chart-x-button';
+      button.dataset.column = column;
+      button.textContent = SIZE_NAMES[column];
+      button.title = `plot ${SIZE_NAMES[column]} against the metric`;
+      button.setAttribute('aria-pressed', String(column === 'size_bytes'));
+      button.addEventListener('click', () => {
+        buttons.forEach(b => b.setAttribute('aria-pressed', String(b === button)));
+        const next = draw(column);
+        chart.replaceWith(next);
+        chart = next;
+      });
+      control.appendChild(button);
+      return button;
+    });
+    box.appendChild(control);
+  }
+  box.appendChild(chart);
+  return box;
 }
 
 /** A widget that renders {@link COMPARISON_MIME} output. */

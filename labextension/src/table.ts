@@ -35,8 +35,8 @@ function numberCell(key: string, fmt: (v: number) => string): (row: Row) => stri
 }
 
 /**
- * The table's columns, the metric's heading named after the payload's metric; sparsity and
- * distinct values only when some variant has them (pruning, clustering).
+ * The table's columns, the metric's heading named after the payload's metric; RAM, sparsity
+ * and distinct values only when some variant has them (pruning, clustering).
  *
  * @param rows - the payload's rows.
  */
@@ -77,6 +77,16 @@ export function tableColumns(rows: Row[]): ITableColumn[] {
       numeric: true,
       format: numberCell('gzip_bytes', formatBytes)
     },
+    ...(has('ram_bytes')
+      ? [
+          {
+            key: 'ram_bytes',
+            heading: 'RAM',
+            numeric: true,
+            format: numberCell('ram_bytes', formatBytes)
+          }
+        ]
+      : []),
     {
       key: 'latency_ms',
       heading: 'latency',

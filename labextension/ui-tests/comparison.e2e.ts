@@ -29,6 +29,9 @@ interface IExpected {
   cells: string[][];
   points: number;
   pareto: string[];
+  /** Each scheme's `ram_bytes` (null where not measured). */
+  ram: { [scheme: string]: number | null };
+  pareto_ram: string[];
   live_rows: number;
 }
 
@@ -277,6 +280,31 @@ test('a saved comparison renders as a table and a chart, with no code run', asyn
   expect(sorted[0]).toBe(bySize[0][0]);
 
   await scope.screenshot({ path: path.join(SHOTS, 'comparison.png') });
+
+  // The RAM button redraws the chart against the RAM each variant needs, with its own front.
+  await scope.locator('.nbopt-chart-x-button', { hasText: /^RAM$/ }).click();
+  const xLabel = scope.locator('.nbopt-axis-label').first();
+  expect(await xLabel.textContent()).toMatch(/^RAM \((KB|MB)\), smaller is better$/);
+  const byRam = await circles(scope.locator('.nbopt-comparison'));
+  const withRam = Object.entries(expected.ram).filter(([, v]) => v !== null);
+  expect(byRam.map(c => c.variant).sort()).toEqual(withRam.map(([s]) => s).sort());
+  const ramOf = (c: ICircle): number => expected.ram[c.variant]!;
+  const [least, most] = [...byRam]
+    .sort((a, b) => ramOf(a) - ramOf(b))
+    .filter((c, i, all) => i === 0 || i === all.length - 1);
+  const perByte = (most.x - least.x) / (ramOf(most) - ramOf(least) || 1);
+  for (const c of byRam) {
+    expect(Math.abs(c.x - (least.x + perByte * (ramOf(c) - ramOf(least))))).toBeLessThan(0.5);
+  }
+  const ramFront = await scope
+    .locator('.nbopt-points circle.nbopt-pareto')
+    .evaluateAll(cs =>
+      cs.map(c => (c.querySelector('title')?.textContent ?? '').split(':')[0]).sort()
+    );
+  expect(ramFront).toEqual(expected.pareto_ram);
+  await scope.screenshot({ path: path.join(SHOTS, 'chart-ram.png') });
+  await scope.locator('.nbopt-chart-x-button', { hasText: /^size$/ }).click();
+  expect(await xLabel.textContent()).toMatch(/^size \((KB|MB)\), smaller is better$/);
 }, 180000);
 
 test('%quantize in a running kernel renders its comparison', async () => {

@@ -72,10 +72,10 @@ def _points(v: float) -> str:
     return f"{points:+.2f} pt" if abs(points) < 0.1 and points else f"{points:+.1f} pt"
 
 
-def cells(row: dict) -> list[str]:
-    """The table's cells: variant, status, size, smaller, gzip, latency, p90, speedup,
-    accuracy and its change, written out here so the test does not trust the renderer's
-    own formatting."""
+def cells(row: dict, ram: bool) -> list[str]:
+    """The table's cells: variant, status, size, smaller, gzip, RAM (if ``ram``: some row
+    has it), latency, p90, speedup, accuracy and its change, written out here so the test
+    does not trust the renderer's own formatting."""
 
     def fmt(key: str, f) -> str:
         return "" if row.get(key) is None else f(row[key])
@@ -86,6 +86,7 @@ def cells(row: dict) -> list[str]:
         fmt("size_bytes", _size),
         fmt("size_ratio", lambda v: f"{v:.2f}×"),
         fmt("gzip_bytes", _size),
+        *([fmt("ram_bytes", _size)] if ram else []),
         fmt("latency_ms", _latency),
         fmt("latency_p90_ms", _latency),
         fmt("speedup", lambda v: f"{v:.2f}×"),
@@ -94,13 +95,14 @@ def cells(row: dict) -> list[str]:
     ]
 
 
-def pareto(rows: list[dict]) -> list[str]:
-    """Schemes no other ok variant beats on both size and metric (an independent check)."""
+def pareto(rows: list[dict], x: str = "size_bytes") -> list[str]:
+    """Schemes no other ok variant beats on both ``x`` (size or RAM) and metric (an
+    independent check)."""
     higher = next((r["metric"] for r in rows if r.get("metric")), "accuracy") != "mse"
     pts = [
-        (r["scheme"], r["size_bytes"], r["accuracy"] if higher else -r["accuracy"])
+        (r["scheme"], r[x], r["accuracy"] if higher else -r["accuracy"])
         for r in rows
-        if r["status"] == "ok" and r["size_bytes"] is not None and r["accuracy"] is not None
+        if r["status"] == "ok" and r.get(x) is not None and r["accuracy"] is not None
     ]
     return sorted(
         s
@@ -156,10 +158,13 @@ def main(out: str) -> None:
     ]
     nbformat.write(panel, os.path.join(out, "panel.ipynb"))
 
+    ram = any(r.get("ram_bytes") is not None for r in rows)
     expected = {
         "rows": len(rows),
         "schemes": [r["scheme"] for r in rows],
-        "cells": [cells(r) for r in rows],
+        "cells": [cells(r, ram) for r in rows],
+        "ram": {r["scheme"]: r.get("ram_bytes") for r in rows},
+        "pareto_ram": pareto(rows, "ram_bytes"),
         "points": sum(
             1
             for r in rows

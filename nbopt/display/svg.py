@@ -1,4 +1,4 @@
-"""The comparison chart as inline SVG: size against accuracy, latency as circle size.
+"""The comparison chart as inline SVG: size (or RAM) against accuracy, latency as circle size.
 
 The same chart as the JupyterLab extension's, drawn in Python so that every front end
 that shows ``text/html`` (VS Code, Colab, classic Notebook, nbviewer, GitHub) shows it.
@@ -20,6 +20,8 @@ from . import units
 WIDTH, HEIGHT = 560, 300
 LEFT, RIGHT, TOP, BOTTOM = 64, 24, 16, 44
 R_MIN, R_MAX = 4.0, 12.0
+#: What the horizontal axis can show: the .tflite size or the RAM it needs at run time.
+X_LABELS = {"size_bytes": "size", "ram_bytes": "RAM"}
 
 
 @dataclass
@@ -41,12 +43,23 @@ def _axis(rows: list[dict[str, Any]]) -> tuple[str, str, bool]:
     return "latency_ms", "latency (lower is better)", False
 
 
-def chart_points(rows: list[dict[str, Any]]) -> tuple[list[Point], str, bool]:
-    """The chart's points (ok rows with a size and a value), its y label, and y's direction."""
+def chart_points(
+    rows: list[dict[str, Any]], x: str = "size_bytes"
+) -> tuple[list[Point], str, bool]:
+    """The chart's points, its y label, and y's direction.
+
+    Parameters
+    ----------
+    rows : list of dict
+        The comparison's rows; a point is an ok row with a value in ``x`` and on the y axis.
+    x : str
+        The horizontal axis, ``size_bytes`` or ``ram_bytes``; ``Point.size`` holds it and the
+        Pareto front is computed on it.
+    """
     column, ylabel, higher = _axis(rows)
     points = []
     for r in rows:
-        size, value = r.get("size_bytes"), r.get(column)
+        size, value = r.get(x), r.get(column)
         if r.get("status") == "ok" and not units.missing(size) and not units.missing(value):
             lat = r.get("latency_ms")
             points.append(
@@ -89,9 +102,20 @@ def _ytext(v: float, column: str, rows: list[dict[str, Any]]) -> str:
     return units.metric(v, metric)
 
 
-def chart_svg(rows: list[dict[str, Any]]) -> str:
-    """An SVG chart of ``rows`` ("" if fewer than one point): one circle per ok variant."""
-    points, ylabel, _ = chart_points(rows)
+def chart_svg(rows: list[dict[str, Any]], x: str = "size_bytes") -> str:
+    """An SVG chart of ``rows`` ("" if fewer than one point): one circle per ok variant.
+
+    Parameters
+    ----------
+    rows : list of dict
+        The comparison's rows.
+    x : str
+        The horizontal axis: ``size_bytes`` (the .tflite size) or ``ram_bytes`` (the RAM the
+        model needs at run time).
+    """
+    xname = X_LABELS[x]
+    prefix = "" if x == "size_bytes" else f"{xname} "
+    points, ylabel, _ = chart_points(rows, x)
     if not points:
         return ""
     esc = html.escape
@@ -116,7 +140,7 @@ def chart_svg(rows: list[dict[str, Any]]) -> str:
         f'<svg class="nbopt-chart" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
         f'height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         'font-family="sans-serif" font-size="11">',
-        f"<title>{esc('size against ' + ylabel + '; circle size: latency')}</title>",
+        f"<title>{esc(xname + ' against ' + ylabel + '; circle size: latency')}</title>",
         f'<line x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - BOTTOM}"'
         ' stroke="currentColor" stroke-opacity="0.5"/>',
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{HEIGHT - BOTTOM}"'
@@ -137,7 +161,7 @@ def chart_svg(rows: list[dict[str, Any]]) -> str:
         )
     parts.append(
         f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 6}" text-anchor="middle" '
-        'fill="currentColor">size (smaller is better)</text>'
+        f'fill="currentColor">{xname} (smaller is better)</text>'
     )
     parts.append(
         f'<text transform="translate(12 {(TOP + HEIGHT - BOTTOM) / 2}) rotate(-90)" '
@@ -153,7 +177,7 @@ def chart_svg(rows: list[dict[str, Any]]) -> str:
     placed: list[tuple[float, float]] = []
     for p in points:
         x, y, r = sx(p.size), sy(p.value), radius(p)
-        tip = f"{p.label}: {units.size(p.size)}, {_ytext(p.value, column, rows)}"
+        tip = f"{p.label}: {prefix}{units.size(p.size)}, {_ytext(p.value, column, rows)}"
         if p.latency is not None:
             tip += f", latency {units.latency(p.latency)}"
         parts.append(

@@ -14,11 +14,13 @@ from typing import Any
 from ..engine.schema import is_drop, label, variant_label
 from . import units
 
-#: Columns of the compact table (each shown when some row has it).
+#: Columns of the compact table (each shown when some row has it). RAM is the arena a
+#: model needs at run time; its weights are left out, being nearly its size.
 BASE_COLUMNS = (
     "size_bytes",
     "size_ratio",
     "gzip_bytes",
+    "ram_bytes",
     "latency_ms",
     "latency_p90_ms",
     "speedup",
