@@ -335,3 +335,20 @@ def test_debug_int8_is_disabled_with_a_hint_without_calibration_data(planted):
     with pytest.raises(NbOptUsageError, match=r"^Debug int8 needs --calib x_train\[:256\]"):
         panel.debug()
     assert panel.model_state.debug_state == "idle"
+
+
+def test_the_debug_run_and_a_measuring_run_refuse_to_overlap(planted):
+    model, (x_train, _, x_test, y_test) = planted
+    state = PanelState(selection=["dynamic"])
+    runner = Runner(state, model, calib=x_train[:64], eval=(x_test, y_test))
+    refused = []
+
+    def try_debug(change):
+        if change["new"] == "running":
+            with pytest.raises(NbOptUsageError, match=r"^the panel is already running; wait\(\)$"):
+                runner.debug()
+            refused.append(True)
+
+    state.observe(try_debug, names="state")
+    runner.run(Settings())
+    assert refused == [True] and state.state == "done" and state.debug_state == "idle"

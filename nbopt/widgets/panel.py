@@ -398,10 +398,8 @@ class Panel(widgets.VBox):
             from ..display.debug import debug_bundle
 
             n = len(self.runner.report.suspects)
-            self.debug_status.value = (
-                f"{n} suspect layer{'s' if n != 1 else ''} ticked; tick the layers to keep "
-                "in float and quantize again"
-            )
+            ticked = f"{n} suspect layer{'s' if n != 1 else ''} ticked" if n else "no suspect"
+            self.debug_status.value = f"{ticked}; tick the layers to keep float, then quantize"
             bundle = debug_bundle(self.runner.report)
             self.debug_output.outputs = (
                 {"output_type": "display_data", "data": bundle, "metadata": {}},

@@ -358,8 +358,8 @@ class Runner:
     def _begin_debug(self) -> None:
         if self.calib is None:
             raise NbOptUsageError("Debug int8 needs --calib x_train[:256] (calib=...)")
-        if self.state.debug_state == "running":
-            raise NbOptUsageError("the int8 debug run is already running; wait()")
+        if self.state.debug_state == "running" or self.state.running:
+            raise NbOptUsageError("the panel is already running; wait()")
         s = self.state
         with s.hold_trait_notifications():
             s.float_layers = []
@@ -399,7 +399,7 @@ class Runner:
         self._float_work(settings)
 
     def _begin_float(self) -> None:
-        if self.state.running:
+        if self.state.running or self.state.debug_state == "running":
             raise NbOptUsageError("the panel is already running; press Cancel or wait()")
         if self.calib is None:
             raise NbOptUsageError("int8 needs --calib x_train[:256] (calib=...)")
