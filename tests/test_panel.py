@@ -254,3 +254,101 @@ def test_the_cancel_button_stops_a_run_after_its_current_step(trained_cnn, digit
     }
     assert not panel.run_button.disabled and panel.cancel_button.disabled
     assert panel.export_button.disabled  # nothing exportable was kept
+
+
+@pytest.fixture(scope="module")
+def planted(digits):
+    """The MLP of tests/test_debug.py that int8 breaks (``hidden`` and ``mid``), with the
+    digits flattened for it."""
+    from test_debug import planted_mlp
+
+    x_train, y_train, x_test, y_test = digits
+    flat = x_train.reshape(len(x_train), -1), y_train, x_test.reshape(len(x_test), -1), y_test
+    return planted_mlp(flat[0], flat[1]), flat
+
+
+def test_the_runner_debugs_int8_and_keeps_the_ticked_layers_float(planted):
+    from test_debug import LAYERS
+
+    model, (x_train, _, x_test, y_test) = planted
+    state = PanelState()
+    runner = Runner(state, model, calib=x_train[:256], eval=(x_test, y_test), name="planted")
+    runner.debug()
+    assert state.debug_state == "done" and state.debug_error is None
+    assert [r["layer"] for r in state.debug_rows][:2] == ["hidden", "mid"]
+    assert sorted(r["layer"] for r in state.debug_rows) == sorted(LAYERS)
+    assert [r["suspect"] for r in state.debug_rows] == [True, True, False, False, False]
+    assert state.float_layers == ["hidden", "mid"]  # the suspects, pre-ticked
+    with pytest.raises(NbOptUsageError, match="no debugged layer 'hiden'"):
+        state.float_layers = ["hiden"]
+    runner.quantize_float(Settings())
+    assert state.state == "done", state.error
+    assert state.variants == ["float32", "int8 float=hidden,mid"]
+    base, row = state.rows
+    assert row["float_layers"] == "hidden,mid" and row["float_ops"] == 2
+    assert abs(row["accuracy"] - base["accuracy"]) <= 0.02 and base["accuracy"] > 0.9
+    assert state.chosen == "int8 float=hidden,mid"
+    recorded = nbopt.results()
+    assert recorded["run_id"].isin([row["run_id"]]).sum() == 2  # through the engine
+
+
+def test_the_debug_button_shows_the_report_and_the_ticked_layers_run(planted):
+    model, (x_train, _, x_test, y_test) = planted
+    panel = nbopt.panel(model, calib=x_train[:256], eval=(x_test, y_test))
+    assert not panel.debug_button.disabled and panel.debug_hint.value.endswith("></span>")
+    assert panel.float_button.layout.display == "none"
+    panel.debug_button.click()
+    assert panel.wait() and panel.model_state.debug_state == "done"
+    (shown,) = panel.debug_output.outputs
+    page = shown["data"]["text/html"]
+    assert page.count('class="nbopt-bar"') == 5 and "Try --float hidden,mid" in page
+    checks = panel.layer_checks
+    assert list(checks)[:2] == ["hidden", "mid"] and len(checks) == 5
+    assert [k for k, b in checks.items() if b.value] == ["hidden", "mid"]
+    assert panel.debug_status.value.startswith("2 suspect layers ticked")
+    assert panel.float_button.layout.display == ""
+    # Unticking a layer is the state's; ticking it again restores the suspects.
+    checks["mid"].value = False
+    assert panel.float_layers == ["hidden"]
+    checks["mid"].value = True
+    panel.run_button.click()  # the recommended int8 first: the float run adds its row
+    assert panel.wait() and panel.state == "done", panel.error
+    panel.float_button.click()
+    assert panel.wait() and panel.state == "done", panel.error
+    df = panel.df
+    assert df["variant"].tolist() == ["float32", "int8", "int8 float=hidden,mid"]
+    assert df.loc[1, "accuracy"] < 0.3  # int8 collapses ...
+    assert abs(df.loc[2, "accuracy"] - df.loc[0, "accuracy"]) <= 0.02  # ... not them float
+    assert df.loc[2, "float_layers"] == "hidden,mid"
+    (final,) = panel.live.outputs
+    assert [r["float_layers"] for r in final["data"][COMPARISON_MIME]["rows"]][2] == "hidden,mid"
+    assert panel.export_choice.value == "int8 float=hidden,mid"
+
+
+def test_debug_int8_is_disabled_with_a_hint_without_calibration_data(planted):
+    model, (_, _, x_test, y_test) = planted
+    panel = nbopt.panel(model, eval=(x_test, y_test))
+    assert panel.debug_button.disabled
+    assert "--calib x_train[:256]" in panel.debug_hint.value
+    rows = [w for w in _tree(panel) if panel.debug_button in getattr(w, "children", ())]
+    assert rows and panel.debug_hint in rows[0].children
+    with pytest.raises(NbOptUsageError, match=r"^Debug int8 needs --calib x_train\[:256\]"):
+        panel.debug()
+    assert panel.model_state.debug_state == "idle"
+
+
+def test_the_debug_run_and_a_measuring_run_refuse_to_overlap(planted):
+    model, (x_train, _, x_test, y_test) = planted
+    state = PanelState(selection=["dynamic"])
+    runner = Runner(state, model, calib=x_train[:64], eval=(x_test, y_test))
+    refused = []
+
+    def try_debug(change):
+        if change["new"] == "running":
+            with pytest.raises(NbOptUsageError, match=r"^the panel is already running; wait\(\)$"):
+                runner.debug()
+            refused.append(True)
+
+    state.observe(try_debug, names="state")
+    runner.run(Settings())
+    assert refused == [True] and state.state == "done" and state.debug_state == "idle"

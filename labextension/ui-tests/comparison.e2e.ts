@@ -587,6 +587,24 @@ describe('the panel', () => {
     const csv = fs.readFileSync(path.join(root, 'notebooks', 'exported', 'model_results.csv'));
     expect(csv.toString().split('\n')[0].startsWith('variant,')).toBe(true);
 
+    // Debug int8: the per-layer table and chart, and a checkbox per layer to keep float.
+    await scope.locator('button', { hasText: /^Debug int8$/ }).click();
+    const report = scope.locator('.jupyter-widgets .nbopt-debug');
+    await report.locator('svg.nbopt-debug-chart').waitFor({ timeout: 420000 });
+    expect(await report.locator('.nbopt-bar').count()).toBe(5);
+    expect(await report.locator('tbody tr').count()).toBe(5);
+    const floatButton = scope.locator('button', { hasText: /^Quantize with these layers float$/ });
+    expect(await floatButton.isVisible()).toBe(true);
+    // A checkbox per layer of the report, in its order (most harmful first).
+    const layers = await report
+      .locator('tbody tr')
+      .evaluateAll(trs => trs.map(tr => tr.querySelector('td')?.textContent ?? ''));
+    const labels = await scope
+      .locator('.widget-checkbox')
+      .evaluateAll(boxes => boxes.map(b => (b.textContent ?? '').replace(/\u200b/g, '').trim()));
+    expect(labels.slice(-layers.length)).toEqual(layers);
+    await screenshotCell(scope, 'panel-debug.png');
+
     expect(errors).toEqual([]);
   }, 600000);
 

@@ -5,6 +5,10 @@ write the state, and it redraws what the state says. The live table and chart ar
 same ``application/vnd.nbopt.comparison+json`` output as ``%quantize`` shows, re-displayed
 in an Output widget as rows arrive; when a run ends the comparison also goes into the
 cell's own output, so a saved notebook shows what was measured without a kernel.
+
+*Debug int8* shows :func:`nbopt.debug`'s per-layer table and chart, a checkbox per layer
+(the suspects ticked), and a button measuring int8 with the ticked layers float as one
+more row of the comparison.
 """
 
 from __future__ import annotations
@@ -102,11 +106,15 @@ class Panel(widgets.VBox):
         self._build_choices(target)
         self._build_run()
         self._build_export()
+        self._build_debug()
         self.model_state.observe(self._on_selection, names="selection")
         self.model_state.observe(self._on_rows, names="rows")
         self.model_state.observe(self._on_progress, names="progress")
         self.model_state.observe(self._on_state, names="state")
         self.model_state.observe(self._on_chosen, names="chosen")
+        self.model_state.observe(self._on_debug_state, names="debug_state")
+        self.model_state.observe(self._on_debug_rows, names="debug_rows")
+        self.model_state.observe(self._on_float_layers, names="float_layers")
         self._apply_recommendation()
         super().__init__(
             [
@@ -119,6 +127,10 @@ class Panel(widgets.VBox):
                     [self.export_choice, self.export_path, self.export_force, self.export_button]
                 ),
                 self.export_status,
+                widgets.HBox([self.debug_button, self.debug_hint, self.debug_status]),
+                self.debug_output,
+                self.layer_boxes,
+                self.float_button,
             ]
         )
 
@@ -203,6 +215,30 @@ class Panel(widgets.VBox):
         self.export_status = widgets.HTML()
         self.export_choice.observe(self._on_export_choice, names="value")
         self.export_button.on_click(lambda _: self._click_export())
+
+    def _build_debug(self) -> None:
+        reason = None if self.calib is not None else missing_data("int8", False, False)
+        self.debug_button = widgets.Button(
+            description="Debug int8",
+            icon="search",
+            disabled=reason is not None,
+            tooltip="Which layers does int8 hurt? Each layer quantized alone, measured",
+        )
+        self.debug_hint = widgets.HTML(
+            _HINT.format(html.escape(reason or "")), layout={"margin": "0 0 0 8px"}
+        )
+        self.debug_status = widgets.HTML(layout={"margin": "0 0 0 8px"})
+        self.debug_output = widgets.Output(layout={"width": "100%"})
+        self.layer_checks: dict[str, widgets.Checkbox] = {}
+        self.layer_boxes = widgets.HBox(layout={"flex_flow": "row wrap"})
+        self.float_button = widgets.Button(
+            description="Quantize with these layers float",
+            icon="play",
+            layout={"width": "auto", "display": "none"},
+            tooltip="Measure int8 with the ticked layers kept in float32",
+        )
+        self.debug_button.on_click(lambda _: self._click_debug())
+        self.float_button.on_click(lambda _: self._click_float())
 
     # -- display ----------------------------------------------------------------------------
 
@@ -317,6 +353,84 @@ class Panel(widgets.VBox):
         except NbOptError as exc:
             self.status.value = _ERROR.format(html.escape(str(exc)))
 
+    def debug(self) -> Panel:
+        """Rank the layers int8 hurts in a background thread (returns at once)."""
+        self.runner.start_debug()
+        return self
+
+    def quantize_float(self) -> Panel:
+        """Measure int8 with the ticked layers float, in a background thread."""
+        self.runner.start_float(self.settings())
+        return self
+
+    @property
+    def float_layers(self) -> list[str]:
+        """The layers ticked to keep in float (settable)."""
+        return list(self.model_state.float_layers)
+
+    @float_layers.setter
+    def float_layers(self, value: list[str]) -> None:
+        self.model_state.float_layers = list(value)
+
+    def _click_debug(self) -> None:
+        try:
+            self.debug()
+        except NbOptError as exc:
+            self.debug_status.value = _ERROR.format(html.escape(str(exc)))
+
+    def _click_float(self) -> None:
+        try:
+            self.quantize_float()
+        except NbOptError as exc:
+            self.status.value = _ERROR.format(html.escape(str(exc)))
+
+    # -- observers: debug state -> widgets --------------------------------------------------
+
+    def _on_debug_state(self, change: dict[str, Any]) -> None:
+        s = self.model_state
+        self.debug_button.disabled = s.debug_state == "running" or self.calib is None
+        if s.debug_state == "running":
+            self.debug_status.value = "ranking the layers int8 hurts…"
+            self.debug_output.outputs = ()
+        elif s.debug_state == "failed":
+            self.debug_status.value = _ERROR.format(html.escape(f"failed: {s.debug_error or ''}"))
+        elif s.debug_state == "done" and self.runner.report is not None:
+            from ..display.debug import debug_bundle
+
+            n = len(self.runner.report.suspects)
+            ticked = f"{n} suspect layer{'s' if n != 1 else ''} ticked" if n else "no suspect"
+            self.debug_status.value = f"{ticked}; tick the layers to keep float, then quantize"
+            bundle = debug_bundle(self.runner.report)
+            self.debug_output.outputs = (
+                {"output_type": "display_data", "data": bundle, "metadata": {}},
+            )
+
+    def _on_debug_rows(self, change: dict[str, Any]) -> None:
+        self.layer_checks = {}
+        for row in change["new"]:
+            box = widgets.Checkbox(
+                value=row["layer"] in self.model_state.float_layers,
+                description=row["layer"],
+                indent=False,
+                layout={"width": "auto", "margin": "0 12px 0 0"},
+            )
+            box.observe(self._on_layer_check, names="value")
+            self.layer_checks[row["layer"]] = box
+        self.layer_boxes.children = list(self.layer_checks.values())
+        self.float_button.layout.display = "" if self.layer_checks else "none"
+
+    def _on_layer_check(self, change: dict[str, Any]) -> None:
+        if not self._syncing:
+            self.model_state.float_layers = [k for k, b in self.layer_checks.items() if b.value]
+
+    def _on_float_layers(self, change: dict[str, Any]) -> None:
+        self._syncing = True
+        try:
+            for key, box in self.layer_checks.items():
+                box.value = key in change["new"]
+        finally:
+            self._syncing = False
+
     # -- observers: state -> widgets --------------------------------------------------------
 
     def _on_progress(self, change: dict[str, Any]) -> None:
@@ -364,6 +478,7 @@ class Panel(widgets.VBox):
         n = len(s.rows)
         running = s.running
         self.run_button.disabled = running
+        self.float_button.disabled = running
         self.cancel_button.disabled = s.state != "running"
         if s.state == "running":
             self.status.value = "running…"

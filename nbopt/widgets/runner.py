@@ -5,7 +5,9 @@ state, its rows, per-variant progress, the error, the variant chosen for export)
 view only observes it. :class:`Runner` measures a selection through :mod:`nbopt.api` and
 writes every progress event into the state, so tests drive it directly: set
 ``state.selection``, call :meth:`Runner.run`, observe ``state.rows`` (and cancel from an
-observer).
+observer). The *Debug int8* action is the same: :meth:`Runner.debug` fills
+``state.debug_rows`` and pre-ticks the suspects in ``state.float_layers``;
+:meth:`Runner.quantize_float` measures int8 with the ticked layers float as one more row.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ CHOICES = (*SCHEMES, *TRAINING)
 PHASES = {"converting": 0.3, "measuring latency": 0.6, "evaluating": 0.85}
 #: The states of a run; the last three are final.
 STATES = ("idle", "running", "cancelling", "done", "cancelled", "failed")
+#: The states of a per-layer debug run.
+DEBUG_STATES = ("idle", "running", "done", "failed")
 
 
 def variant_name(row: dict[str, Any]) -> str:
@@ -66,6 +70,22 @@ class PanelState(HasTraits):
     error = Unicode(None, allow_none=True, help="why the last run failed")
     chosen = Unicode(None, allow_none=True, help="the variant to export")
     elapsed = Float(0.0, help="seconds the last run took")
+    debug_state = Enum(DEBUG_STATES, default_value="idle", help="where the debug run is")
+    debug_rows = List(help="the int8 debug report's rows, most harmful layer first")
+    debug_error = Unicode(None, allow_none=True, help="why the debug run failed")
+    float_layers = List(Unicode(), help="the layers ticked to keep in float")
+
+    @validate("float_layers")
+    def _check_float_layers(self, proposal: dict[str, Any]) -> list[str]:
+        names = list(proposal["value"])
+        known = [r["layer"] for r in self.debug_rows]
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise NbOptUsageError(
+                f"no debugged layer {', '.join(repr(u) for u in unknown)}; "
+                f"the layers are {', '.join(known) or 'none yet (run Debug int8)'}"
+            )
+        return [n for n in known if n in names]  # in the report's order
 
     @validate("selection")
     def _check_selection(self, proposal: dict[str, Any]) -> list[str]:
@@ -137,7 +157,9 @@ class Runner:
         self.models: dict[str, Any] = {}
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
+        self._debug_thread: threading.Thread | None = None
         self._current: str | None = None
+        self.report: Any = None
 
     # -- control ----------------------------------------------------------------------------
 
@@ -164,10 +186,12 @@ class Runner:
         self._work(settings)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until a started run ends (or ``timeout`` seconds); True if it has ended."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return not self.state.running
+        """Block until a started run or debug run ends (or ``timeout`` seconds each); True
+        if both have ended."""
+        for thread in (self._debug_thread, self._thread):
+            if thread is not None:
+                thread.join(timeout)
+        return not self.state.running and self.state.debug_state != "running"
 
     def cancel(self) -> None:
         """Stop after the current step; the rows measured so far stay."""
@@ -313,6 +337,108 @@ class Runner:
             s.elapsed = elapsed
             s.chosen = exportable[-1] if exportable else None
             s.state = final
+
+    # -- debug int8 -------------------------------------------------------------------------
+
+    def start_debug(self) -> None:
+        """:meth:`debug` in a background thread (keeping the caller's context)."""
+        self._begin_debug()
+        context = contextvars.copy_context()
+        self._debug_thread = threading.Thread(
+            target=context.run, args=(self._debug_work,), name="nbopt-debug", daemon=True
+        )
+        self._debug_thread.start()
+
+    def debug(self) -> None:
+        """Rank the layers int8 hurts (:func:`nbopt.debug`) into ``state.debug_rows``, and
+        tick the suspects in ``state.float_layers``; returns when done."""
+        self._begin_debug()
+        self._debug_work()
+
+    def _begin_debug(self) -> None:
+        if self.calib is None:
+            raise NbOptUsageError("Debug int8 needs --calib x_train[:256] (calib=...)")
+        if self.state.debug_state == "running" or self.state.running:
+            raise NbOptUsageError("the panel is already running; wait()")
+        s = self.state
+        with s.hold_trait_notifications():
+            s.float_layers = []
+            s.debug_rows = []
+            s.debug_error = None
+            s.debug_state = "running"
+        self.report = None
+
+    def _debug_work(self) -> None:
+        s = self.state
+        try:
+            report = api.debug(self.model, self.calib, self.eval, "int8", name=self.name)
+        except Exception as exc:  # shown in the panel: a thread has no one to raise to
+            with s.hold_trait_notifications():
+                s.debug_error = f"{type(exc).__name__}: {exc}"
+                s.debug_state = "failed"
+            return
+        self.report = report
+        with s.hold_trait_notifications():
+            s.debug_rows = list(report.rows)
+            s.float_layers = list(report.suspects)
+            s.debug_state = "done"
+
+    def start_float(self, settings: Settings) -> None:
+        """:meth:`quantize_float` in a background thread."""
+        self._begin_float()
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=context.run, args=(self._float_work, settings), name="nbopt-panel", daemon=True
+        )
+        self._thread.start()
+
+    def quantize_float(self, settings: Settings) -> None:
+        """int8 with ``state.float_layers`` kept float, added to ``state.rows`` (the rows
+        already measured stay); returns when done."""
+        self._begin_float()
+        self._float_work(settings)
+
+    def _begin_float(self) -> None:
+        if self.state.running or self.state.debug_state == "running":
+            raise NbOptUsageError("the panel is already running; press Cancel or wait()")
+        if self.calib is None:
+            raise NbOptUsageError("int8 needs --calib x_train[:256] (calib=...)")
+        self._cancel.clear()
+        floats = ",".join(self.state.float_layers)
+        label = f"int8 float={floats}" if floats else "int8"
+        s = self.state
+        with s.hold_trait_notifications():
+            s.error = None
+            s.elapsed = 0.0
+            s.progress = {label: {"fraction": 0.0, "message": "queued", "status": ""}}
+            s.state = "running"
+        self._current = label
+
+    def _float_work(self, settings: Settings) -> None:
+        started = time.perf_counter()
+        final, error = "done", None
+        try:
+            m = api.quantize(
+                self.model,
+                "int8",
+                self.calib,
+                self.eval,
+                io=settings.io,
+                float_layers=list(self.state.float_layers),
+                name=self.name,
+                progress=self._listen,
+            )
+            self.models[variant_name(m.row)] = m
+            base = m.comparison.models.get("float32")
+            if base is not None and "float32" not in self.models:
+                self.models["float32"] = base
+        except _Cancelled:
+            final = "cancelled"
+        except Exception as exc:  # shown in the panel: a thread has no one to raise to
+            final, error = "failed", f"{type(exc).__name__}: {exc}"
+        finally:
+            self._current = None
+        self._finish(final, error, time.perf_counter() - started)
 
     # -- results ----------------------------------------------------------------------------
 
