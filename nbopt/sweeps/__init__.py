@@ -89,7 +89,7 @@ def run_sweep(
         keys[name] = model_hash(model)
     configs = [keyed(c, keys[c.model], extra) for c in configs]
     bases = [keyed(Config(name, "baseline"), keys[name], extra) for name in named]
-    skip = stored_keys([c.key for c in configs]) if resume else set()
+    skip = stored_keys([c.key for c in (*configs, *bases)]) if resume else set()
     todo = [c for c in configs if c.key not in skip]
     dask_client = cluster.get(client, scheduler)
     _announce(dask_client)
