@@ -8,6 +8,7 @@ from .engine.compare import Comparison, run_post_training
 from .engine.convert import SCHEMES, parse_schemes
 from .engine.events import Listener
 from .engine.measure import MeasureSettings
+from .engine.schema import check_max_drop
 from .engine.tflite_model import TFLiteModel
 
 
@@ -480,10 +481,7 @@ def recommend(
 
     model, _, source_name = _source(model)
     require_model(model)
-    if not isinstance(max_drop, (int, float)) or not 0 <= max_drop < 1:
-        raise NbOptUsageError(
-            f"max_drop must be in [0, 1), e.g. 0.01 for one point; got {max_drop}"
-        )
+    check_max_drop(max_drop)
     if verify and eval is None:
         raise NbOptUsageError("verify needs labelled evaluation data: pass --eval x_test,y_test")
     for label, budget in (("ram_kb", ram_kb), ("flash_kb", flash_kb)):

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import NbOptUsageError
 from .interpreter import Runner, _io_details
-from .schema import is_accuracy
+from .schema import check_max_drop, is_accuracy
 from .selective import Calibrated, Session, start_session
 
 #: A layer is suspect when quantizing it alone costs more than this (points of the metric).
@@ -359,10 +359,7 @@ def search(
     """
     if eval is None:
         raise NbOptUsageError("max_drop needs labelled evaluation data: pass --eval x_test,y_test")
-    if not isinstance(max_drop, (int, float)) or not 0 <= max_drop < 1:
-        raise NbOptUsageError(
-            f"max_drop must be in [0, 1), e.g. 0.01 for one point; got {max_drop}"
-        )
+    check_max_drop(max_drop)
     session = start_session(
         model,
         calib,

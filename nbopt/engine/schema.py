@@ -148,3 +148,14 @@ def is_drop(row: dict[str, Any]) -> bool:
 def is_accuracy(metric: Any) -> bool:
     """True for a metric that is a share of correct answers (shown in %)."""
     return isinstance(metric, str) and "accuracy" in metric
+
+
+def check_max_drop(max_drop: Any) -> float:
+    """``max_drop`` as a float in [0, 1) (0.01: one point of accuracy), or a one-line error."""
+    from ..errors import NbOptUsageError
+
+    if not isinstance(max_drop, (int, float)) or not 0 <= max_drop < 1:
+        raise NbOptUsageError(
+            f"max_drop must be in [0, 1), e.g. 0.01 for one point; got {max_drop}"
+        )
+    return float(max_drop)

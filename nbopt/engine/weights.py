@@ -6,6 +6,7 @@ share of zeros and the distinct values per tensor are counted in the flatbuffer 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,8 +66,11 @@ def distinct_values(tensors: list[WeightTensor]) -> dict[str, int]:
     return {t.name: int(np.unique(t.values).size) for t in tensors}
 
 
+@functools.lru_cache(maxsize=8)
 def float32_weight_bytes(content: bytes) -> int:
-    """Bytes of float32 constant tensors of rank 2 or more (weights left unquantized)."""
+    """Bytes of float32 constant tensors of rank 2 or more (weights left unquantized).
+
+    Cached: a comparison asks it of the same float32 flatbuffer for every scheme."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
