@@ -43,7 +43,7 @@ export function renderComparison(host: HTMLElement, comparison: IComparison): vo
   caption.textContent =
     `nbopt: ${comparison.name}` +
     (comparison.done ? '' : ' (running)') +
-    ` · ${rows.length} variants`;
+    ` · ${rows.length} ${rows.length === 1 ? 'variant' : 'variants'}`;
   host.appendChild(caption);
 
   const axis = qualityAxis(rows);

@@ -223,6 +223,13 @@ describe('the comparison renderer', () => {
     expect(render(payload).querySelector('.nbopt-caption')?.textContent).toBe(
       'nbopt: model (running) · 5 variants'
     );
+    const first = {
+      ...payload,
+      rows: (payload as unknown as { rows: unknown[] }).rows.slice(0, 1)
+    };
+    expect(render(first).querySelector('.nbopt-caption')?.textContent).toBe(
+      'nbopt: model (running) · 1 variant'
+    );
   });
 
   it('shows no chart when no variant could be measured', () => {
