@@ -35,6 +35,17 @@ def mobilenet_v2() -> Any:
     )
 
 
+MOBILENET = "MobileNetV2 96x96 alpha 0.5"
+
+
+def mobilenet_data() -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+    """MobileNetV2 (random weights), 32 calibration and 300 labelled random images."""
+    rng = np.random.default_rng(0)
+    calib = rng.random((32, 96, 96, 3), dtype=np.float32)
+    x = rng.random((300, 96, 96, 3), dtype=np.float32)
+    return mobilenet_v2(), calib, x, rng.integers(0, 10, 300)
+
+
 def tutorial_loop(
     model: Any, calib: np.ndarray, x: np.ndarray, y: np.ndarray, latency_runs: int
 ) -> dict[str, Any]:
@@ -159,9 +170,14 @@ def bench_rerun(
     nbopt.quantize(model, "float32", fresh=True)  # the worker is up, as after a first cell
     figures: dict[str, float] = {}
     print(f"\n[{label}] re-running an unchanged comparison (float32, float16, dynamic, int8)")
+    defaults = NbOpt()
     for settings, title in (
         ({"latency_runs": 50, "latency_min_seconds": 0.0}, "50 timed runs per variant"),
-        ({}, "NbOpt's default latency settings (at least 0.5 s timed per variant)"),
+        (
+            {},
+            f"NbOpt's default latency settings (at least {defaults.latency_runs} runs and "
+            f"{defaults.latency_min_seconds:g} s timed per variant)",
+        ),
     ):
         with tempfile.TemporaryDirectory() as folder:
             set_current(NbOpt(store=f"{folder}/results.db", **settings))
@@ -186,6 +202,14 @@ def bench_rerun(
         )
         figures.setdefault("rerun_ratio", times[1] / times[0])
     return figures
+
+
+def bench_reruns(model: Any, digits: tuple[np.ndarray, ...], mobilenet: tuple | None) -> None:
+    """The re-run figure on the digits CNN and, unless skipped, on MobileNetV2."""
+    x_train, x_test, y_test = digits
+    bench_rerun("digits CNN", model, x_train[:32], x_test[:300], y_test[:300])
+    if mobilenet is not None:
+        bench_rerun(MOBILENET, *mobilenet)
 
 
 def digits_mlp() -> Any:
@@ -404,8 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     set_current(NbOpt(store=""))  # the benchmark leaves no results store behind
     print(f"nbopt benchmark on {os.cpu_count()} cores, {sys.platform}")
     model, (x_train, y_train, x_test, y_test) = trained_digits_cnn(epochs=5)
+    mobilenet = None if args.skip_mobilenet else mobilenet_data()
     if args.only == "rerun":
-        bench_rerun("digits CNN", model, x_train[:32], x_test[:300], y_test[:300])
+        bench_reruns(model, (x_train, x_test, y_test), mobilenet)
         return 0
     if args.sweep_only:
         bench_sweep(model, (x_train, y_train, x_test, y_test))
@@ -414,14 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "digits": bench_comparison("digits CNN", model, x_train[:32], x_test[:300], y_test[:300])
     }
-    if not args.skip_mobilenet:
-        rng = np.random.default_rng(0)
-        mnet = mobilenet_v2()
-        calib = rng.random((32, 96, 96, 3), dtype=np.float32)
-        x = rng.random((300, 96, 96, 3), dtype=np.float32)
-        y = rng.integers(0, 10, 300)
-        results["mobilenet"] = bench_comparison("MobileNetV2 96x96 alpha 0.5", mnet, calib, x, y)
-    bench_rerun("digits CNN", model, x_train[:32], x_test[:300], y_test[:300])
+    if mobilenet is not None:
+        results["mobilenet"] = bench_comparison(MOBILENET, *mobilenet)
+    bench_reruns(model, (x_train, x_test, y_test), mobilenet)
     import nbopt
 
     digits_cmp = nbopt.quantize(model, "int8", x_train[:64])

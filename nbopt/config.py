@@ -24,9 +24,11 @@ class NbOpt(Configurable):
         50, min=1, help="Minimum number of timed invocations for a latency measurement."
     ).tag(config=True)
     latency_min_seconds = Float(
-        0.5,
+        0.05,
         min=0.0,
-        help="Minimum time spent timing a variant; runs continue until both minimums are met.",
+        help="Minimum time spent timing a variant; runs continue until both minimums are met. "
+        "0.05 s spans several of the OS scheduler's periods, so one preemption cannot decide a "
+        "median; timing longer did not make medians more repeatable on a shared machine.",
     ).tag(config=True)
     latency_max_seconds = Float(20.0, help="Upper bound on the time spent timing one variant.").tag(
         config=True

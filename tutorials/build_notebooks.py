@@ -567,8 +567,8 @@ pass `--calib` and `--eval` exactly as in tutorial 1.""",
     "%load_ext nbopt",
     """md:## Settings for big models
 
-Each latency measurement here takes 10 timed single-image runs (the default, 50 runs and at
-least 0.5 s, would take minutes on the biggest model).
+Each latency measurement here takes 10 timed single-image runs (the default, at least 50 runs,
+would take minutes on the biggest models).
 
 **Memory.** Converting InceptionV3 and ResNet101V2 needs far more memory than the MobileNets:
 on our 2-core machine the kernel and nbopt's converter process together peaked at about

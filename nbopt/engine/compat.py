@@ -8,12 +8,13 @@ Edge TPU readiness from Coral's documented requirements.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import sys
 import tempfile
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,39 +112,73 @@ class OpReport:
 
 
 def _ints(values: Any) -> list[int]:
-    return [] if values is None else [int(v) for v in values]
+    # flatbuffers' ``...AsNumpy()`` returns 0 for an absent vector
+    return [] if values is None or isinstance(values, int) else [int(v) for v in values]
+
+
+#: Reports of recent flatbuffers, by SHA-256: a comparison reads each variant several times
+#: (compatibility, Flex ops, inspect), and a re-run reads the same flatbuffers again.
+_reports: OrderedDict[bytes, OpReport] = OrderedDict()
+_REPORTS_KEPT = 32
 
 
 def op_report(content: bytes) -> OpReport:
-    """Read every operator and tensor of ``content`` (a .tflite flatbuffer)."""
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
+    """Read every operator and tensor of ``content`` (a .tflite flatbuffer).
 
-    op_names = _names(schema.BuiltinOperator)
-    type_names = _names(schema.TensorType)
-    model = flatbuffer_utils.read_model_from_bytearray(bytearray(content))
+    The flatbuffer is read in place (operator codes, tensor types and operator edges only;
+    weights are never unpacked), and the last few reports are kept by content hash. The
+    report is shared: treat it as read-only.
+    """
+    key = hashlib.sha256(content).digest()
+    report = _reports.get(key)
+    if report is None:
+        report = _read_report(bytes(content))
+        _reports[key] = report
+        while len(_reports) > _REPORTS_KEPT:
+            _reports.popitem(last=False)
+    else:
+        _reports.move_to_end(key)
+    return report
+
+
+def _op_codes(model: Any, op_names: dict[int, str]) -> list[str]:
     codes = []
-    for code in model.operatorCodes or []:
-        builtin = max(int(code.builtinCode or 0), int(code.deprecatedBuiltinCode or 0))
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        builtin = max(int(code.BuiltinCode() or 0), int(code.DeprecatedBuiltinCode() or 0))
         name = op_names.get(builtin, f"OP_{builtin}")
-        if name == "CUSTOM" and code.customCode:
-            custom = code.customCode
+        custom = code.CustomCode()
+        if name == "CUSTOM" and custom:
             name = "CUSTOM:" + (custom.decode() if isinstance(custom, bytes) else str(custom))
         codes.append(name)
+    return codes
+
+
+def _read_report(content: bytes) -> OpReport:
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    type_names = _names(schema.TensorType)
+    model = schema.Model.GetRootAs(content, 0)
+    codes = _op_codes(model, _names(schema.BuiltinOperator))
     report = OpReport()
-    for subgraph in model.subgraphs or []:
-        tensors = subgraph.tensors or []
-        types = [type_names.get(int(t.type), str(t.type)) for t in tensors]
+    for g in range(model.SubgraphsLength()):
+        subgraph = model.Subgraphs(g)
+        types = [
+            type_names.get(int(subgraph.Tensors(t).Type()), str(subgraph.Tensors(t).Type()))
+            for t in range(subgraph.TensorsLength())
+        ]
         report.tensor_types.update(types)
-        for op in subgraph.operators or []:
-            name = codes[op.opcodeIndex]
+        for o in range(subgraph.OperatorsLength()):
+            op = subgraph.Operators(o)
+            name = codes[op.OpcodeIndex()]
             report.ops[name] += 1
-            touched = [int(i) for i in [*_ints(op.inputs), *_ints(op.outputs)] if i >= 0]
+            touched = [int(i) for i in (*_ints(op.InputsAsNumpy()), *_ints(op.OutputsAsNumpy()))]
+            touched = [i for i in touched if i >= 0]
             if name not in _CONVERSIONS and any(types[i] in _FLOAT_TYPES for i in touched):
                 report.float_ops[name] += 1
         if not report.inputs:
-            report.inputs = [types[i] for i in _ints(subgraph.inputs)]
-            report.outputs = [types[i] for i in _ints(subgraph.outputs)]
+            report.inputs = [types[i] for i in _ints(subgraph.InputsAsNumpy())]
+            report.outputs = [types[i] for i in _ints(subgraph.OutputsAsNumpy())]
     return report
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import statistics
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -25,7 +24,7 @@ class MeasureSettings:
 
     warmup_runs: int = 3
     runs: int = 50
-    min_seconds: float = 0.5
+    min_seconds: float = 0.05
     max_seconds: float = 20.0
     threads: int = os.cpu_count() or 1
     eval_batch_size: int = 256
@@ -88,7 +87,7 @@ def time_invocations(runner: Runner, settings: MeasureSettings) -> LatencyStats:
         p90_ms=float(np.percentile(ms, 90)),
         mean_ms=mean,
         min_ms=float(ms.min()),
-        cv=float(statistics.pstdev(ms.tolist()) / mean) if mean > 0 else 0.0,
+        cv=float(ms.std() / mean) if mean > 0 else 0.0,
         runs=len(times),
         threads=settings.threads,
     )
