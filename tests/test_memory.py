@@ -185,3 +185,15 @@ def test_quantizer_weights_are_stored_inside_the_flatbuffer(trained_cnn, digits)
     x = digits[2][:16]
     np.testing.assert_array_equal(Runner(raw).predict([x])[0], Runner(inlined).predict([x])[0])
     assert memory.memory_columns(raw)["mcu_ready"] is False
+
+
+def test_memory_columns_read_twice_are_the_same_row(digits_variants):
+    # the second reading comes from the content-keyed memo: the caller's changes to the
+    # first (add_memory_columns pops the notes) must not reach it
+    content = _variants(digits_variants)["dynamic"]
+    rows = [{"compat_notes": ""}, {"compat_notes": ""}]
+    for row in rows:
+        memory.add_memory_columns(row, content, "dynamic")
+    assert rows[0] == rows[1]
+    assert rows[0]["mcu_ready"] is False and "hybrid" in rows[0]["compat_notes"]
+    assert rows[0]["ram_bytes"] > 0 and rows[0]["weights_bytes"] > 0

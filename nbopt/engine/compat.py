@@ -8,15 +8,16 @@ Edge TPU readiness from Coral's documented requirements.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 import sys
 import tempfile
 import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
+
+from .memo import by_content
 
 #: Ops the Edge TPU compiler maps to the TPU, from Coral's "TensorFlow models on the Edge
 #: TPU" (supported operations table), as TFLite builtin operator names.
@@ -116,29 +117,14 @@ def _ints(values: Any) -> list[int]:
     return [] if values is None or isinstance(values, int) else [int(v) for v in values]
 
 
-#: Reports of recent flatbuffers, by SHA-256: a comparison reads each variant several times
-#: (compatibility, Flex ops, inspect), and a re-run reads the same flatbuffers again.
-_reports: OrderedDict[bytes, OpReport] = OrderedDict()
-_REPORTS_KEPT = 32
-
-
+@by_content()
 def op_report(content: bytes) -> OpReport:
     """Read every operator and tensor of ``content`` (a .tflite flatbuffer).
 
-    The flatbuffer is read in place (operator codes, tensor types and operator edges only;
-    weights are never unpacked), and the last few reports are kept by content hash. The
-    report is shared: treat it as read-only.
+    The flatbuffer is read in place: operator codes, tensor types and operator edges only,
+    never the weights.
     """
-    key = hashlib.sha256(content).digest()
-    report = _reports.get(key)
-    if report is None:
-        report = _read_report(bytes(content))
-        _reports[key] = report
-        while len(_reports) > _REPORTS_KEPT:
-            _reports.popitem(last=False)
-    else:
-        _reports.move_to_end(key)
-    return report
+    return _read_report(bytes(content))
 
 
 def _op_codes(model: Any, op_names: dict[int, str]) -> list[str]:

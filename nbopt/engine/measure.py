@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .interpreter import Runner
+from .memo import by_content
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class LatencyStats:
         )
 
 
+@by_content()
 def gzip_size(content: bytes) -> int:
     """Bytes of ``content`` compressed with gzip at level 9 (the download size)."""
     return len(gzip.compress(bytes(content), compresslevel=9, mtime=0))

@@ -18,6 +18,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from .memo import by_content
+
 #: TFLite Micro aligns every arena buffer to 16 bytes (MicroArenaBufferAlignment).
 ALIGNMENT = 16
 #: Models larger than this are planned, not allocated in TFLite Micro: no microcontroller has
@@ -320,6 +322,11 @@ def memory_columns(content: bytes, isolate: bool = False) -> dict[str, Any]:
     ``mcu_notes`` (the reasons it is not, or what stays float). With ``isolate``,
     TFLite Micro runs in nbopt's worker process, so a crash of it spares the caller.
     """
+    return _memory_columns(content, isolate, tflm_available())
+
+
+@by_content()
+def _memory_columns(content: bytes, isolate: bool, tflm: bool) -> dict[str, Any]:
     graph = read_graph(content)
     plan = plan_arena(graph)
     row: dict[str, Any] = {
@@ -334,7 +341,7 @@ def memory_columns(content: bytes, isolate: bool = False) -> dict[str, Any]:
             f"{graph.external_buffers} weight buffers are stored after the flatbuffer "
             "(offset buffers), which TFLite Micro does not read"
         )
-    elif len(content) <= TFLM_MAX_BYTES and tflm_available():
+    elif len(content) <= TFLM_MAX_BYTES and tflm:
         try:
             if isolate:
                 from . import worker
