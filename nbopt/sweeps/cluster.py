@@ -10,6 +10,7 @@ thread count (:class:`TFThreads`) before TensorFlow starts.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import threading
 from typing import Any
@@ -76,6 +77,9 @@ def local_client(n_workers: int | None = None) -> Any:
                 processes=True,
                 dashboard_address=":0",
                 env=env,
+                # Dask's own log lines would land in the notebook's cells; every failure of
+                # a configuration is a row with its reason instead.
+                silence_logs=logging.CRITICAL,
             )
         _local = Client(cluster)
         prepare(_local)
@@ -107,10 +111,15 @@ def get(client: Any = None, scheduler: str | None = None) -> Any:
 
 
 def prepare(client: Any) -> None:
-    """Register the TensorFlow thread plugin on ``client``'s workers (once)."""
+    """Register nbopt's worker plugins on ``client``'s workers (once): TensorFlow's thread
+    pools (:class:`TFThreads`) and the restart of a worker grown too big
+    (:class:`~nbopt.sweeps.recycle.Recycle`)."""
     if getattr(client, "_nbopt_prepared", False):
         return
+    from .recycle import Recycle
+
     client.register_plugin(TFThreads(), name=TFThreads.name)
+    client.register_plugin(Recycle(), name=Recycle.name)
     client._nbopt_prepared = True
 
 
