@@ -720,9 +720,8 @@ test("a sweep's dashboard link opens its plots in the Dask sidebar", async () =>
   await announced.waitFor({ timeout: 300000 });
   const link = /; dashboard (\S+)/.exec((await announced.textContent()) ?? '')?.[1];
   expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/status$/);
-  await cell(3).locator('.nbopt-comparison tbody tr').nth(1).waitFor({ timeout: 300000 });
 
-  // The Dask sidebar takes the link and lists the dashboard's plots.
+  // While the sweep runs, the Dask sidebar takes the link and lists the dashboard's plots.
   await page.locator('.jp-SideBar .lm-TabBar-tab[data-id="dask-dashboard-launcher"]').click();
   const input = page.locator('.dask-URLInput input');
   await input.fill(link!);
@@ -753,6 +752,25 @@ test("a sweep's dashboard link opens its plots in the Dask sidebar", async () =>
     await page.waitForTimeout(250);
   }
   await page.screenshot({ path: path.join(SHOTS, 'dashboard.png') });
+  // Back in the notebook, the sweep ends with its comparison: the float32 baseline and float16.
+  await page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'dashboard.ipynb' }).click();
+  const rows = cell(3).locator('.nbopt-comparison tbody tr');
+  await rows.nth(1).waitFor({ timeout: 300000 });
+  expect((await tableTexts(cell(3))).map(r => r.slice(1, 3))).toEqual([
+    ['float32', 'ok'],
+    ['float16', 'ok']
+  ]);
+  await cell(3).screenshot({ path: path.join(SHOTS, 'dashboard-sweep.png') });
+  // With the cell done, the sidebar's search button finds the same dashboard in the kernel.
+  await input.fill('');
+  await input.press('Enter');
+  await page.locator('.dask-URLInput').getByTitle('Auto-detect dashboard URL').click();
+  await page.waitForFunction(
+    url => (document.querySelector('.dask-URLInput input') as HTMLInputElement).value === url,
+    link!.replace(/status$/, ''),
+    { timeout: 30000 }
+  );
+  await taskStream.waitFor({ timeout: 30000 });
 }, 420000);
 
 /** The pixels of a 2D `canvas` that are neither transparent nor white. */
