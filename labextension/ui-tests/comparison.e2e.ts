@@ -771,6 +771,15 @@ test("a sweep's dashboard link opens its plots in the Dask sidebar", async () =>
     { timeout: 30000 }
   );
   await taskStream.waitFor({ timeout: 30000 });
+
+  // Where 127.0.0.1 is not the browser's (JupyterHub, Binder), jupyter-server-proxy forwards
+  // the same dashboard under the lab's own address: its pane loads from there.
+  const port = new URL(link!).port;
+  await input.fill(`proxy/${port}/status`);
+  await input.press('Enter');
+  await taskStream.click();
+  const proxiedPane = `.dask-DaskDashboard-widget:not(.lm-mod-hidden) iframe[src="${base}/proxy/${port}/individual-task-stream"]`;
+  await page.frameLocator(proxiedPane).locator('canvas').first().waitFor({ timeout: 30000 });
 }, 420000);
 
 /** The pixels of a 2D `canvas` that are neither transparent nor white. */
