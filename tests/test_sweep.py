@@ -6,6 +6,7 @@ its worker; latency measured in a sweep matches the same variant timed alone.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -227,6 +229,27 @@ def test_magic_sweep_two_models(local, ip, ns, small):
     base = df[df.technique == "baseline"].set_index("model").size_bytes
     for _, row in df[df.technique == "ptq"].iterrows():  # ratios against its own model
         assert row.size_ratio == pytest.approx(base[row.model] / row.size_bytes)
+
+
+def test_sweep_prints_a_live_dashboard_link(local, ip, ns, small, capsys):
+    """The first sweep on a scheduler prints its dashboard link; the dashboard answers there,
+    with the plots JupyterLab's Dask sidebar lists as panes."""
+    from nbopt import sweeps
+
+    sweeps._announced.discard(local.scheduler.address)  # as in a fresh kernel's first sweep
+    ns["mlp"] = small
+    ip.run_line_magic("nbopt", "sweep mlp --scheme float16 --eval x_test,y_test")
+    printed = capsys.readouterr().out
+    found = re.search(r"; dashboard (\S+)$", printed, re.MULTILINE)
+    assert found, printed
+    link = found.group(1)
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/status", link)
+    with urllib.request.urlopen(link, timeout=30) as page:
+        assert page.status == 200 and b"<title>Dask" in page.read()
+    plots = link.removesuffix("status") + "individual-plots.json"
+    with urllib.request.urlopen(plots, timeout=30) as listing:
+        names = json.load(listing)
+    assert {"Individual Task Stream", "Individual Progress", "Individual Workers"} <= set(names)
 
 
 def executing(client) -> dict[str, list[str]]:

@@ -1,7 +1,8 @@
 /**
  * End to end: a real JupyterLab server on loopback, a real kernel, Debian's Chromium driven
  * by playwright-core. Checks what a user sees: the saved comparison's table and chart, a
- * `%quantize` run's output, and the cell a palette command inserts.
+ * `%quantize` run's output, the cell a palette command inserts, the panel, and a sweep's Dask
+ * dashboard opened from dask-labextension's sidebar.
  *
  * The Python environment is `NBOPT_VENV` (default: the repository's `.venv`).
  */
@@ -235,7 +236,7 @@ afterAll(async () => {
   }
 }, 60000);
 
-test('jupyter labextension list shows nbopt enabled and OK', () => {
+test('jupyter labextension list shows nbopt and dask-labextension enabled and OK', () => {
   const listing = spawnSync(JUPYTER, ['labextension', 'list'], {
     encoding: 'utf8',
     timeout: 60000,
@@ -245,6 +246,7 @@ test('jupyter labextension list shows nbopt enabled and OK', () => {
   // It writes its listing to stderr.
   const text = (listing.stdout + listing.stderr).replace(/\x1b\[[0-9;]*m/g, '');
   expect(text).toMatch(/nbopt v\d+\.\d+\.\d+ enabled OK/);
+  expect(text).toMatch(/dask-labextension v\d+\.\d+\.\d+ enabled OK/);
 });
 
 test('a saved comparison renders as a table and a chart, with no code run', async () => {
@@ -708,3 +710,89 @@ describe('the panel', () => {
     await menu('Settings', 'Theme', 'JupyterLab Light');
   }, 120000);
 });
+
+test("a sweep's dashboard link opens its plots in the Dask sidebar", async () => {
+  await openNotebook('dashboard.ipynb');
+  await cell(0).locator('.jp-InputArea-prompt').click();
+  await runPaletteCommand('Run All Cells');
+  // The first sweep of the kernel starts a LocalCluster and prints its dashboard's link.
+  const announced = cell(3).locator('.jp-OutputArea-output', { hasText: '; dashboard ' });
+  await announced.waitFor({ timeout: 300000 });
+  const link = /; dashboard (\S+)/.exec((await announced.textContent()) ?? '')?.[1];
+  expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/status$/);
+
+  // While the sweep runs, the Dask sidebar takes the link and lists the dashboard's plots.
+  await page.locator('.jp-SideBar .lm-TabBar-tab[data-id="dask-dashboard-launcher"]').click();
+  const input = page.locator('.dask-URLInput input');
+  await input.fill(link!);
+  await input.press('Enter');
+  const plots = page.locator('.dask-DashboardListing-item button');
+  const taskStream = plots.filter({ hasText: /^Task Stream$/ });
+  await taskStream.waitFor({ timeout: 30000 });
+  expect(await plots.allTextContents()).toEqual(
+    expect.arrayContaining(['Task Stream', 'Progress', 'Workers', 'Workers Memory'])
+  );
+
+  // A pane opens in the main area and bokeh draws it from the dashboard.
+  await taskStream.click();
+  const pane = page.frameLocator('.dask-DaskDashboard-widget:not(.lm-mod-hidden) iframe');
+  const canvas = pane.locator('canvas').first();
+  await canvas.waitFor({ timeout: 30000 });
+  const size = await canvas.evaluate(c => [
+    (c as HTMLCanvasElement).width,
+    (c as HTMLCanvasElement).height
+  ]);
+  expect(Math.min(...size)).toBeGreaterThan(100);
+  // Its axes and grid are drawn: pixels that are neither transparent nor white.
+  const end = Date.now() + 30000;
+  while ((await inkedPixels(canvas)) === 0) {
+    if (Date.now() > end) {
+      throw new Error('the Task Stream pane stayed blank');
+    }
+    await page.waitForTimeout(250);
+  }
+  await page.screenshot({ path: path.join(SHOTS, 'dashboard.png') });
+  // Back in the notebook, the sweep ends with its comparison: the float32 baseline and float16.
+  await page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'dashboard.ipynb' }).click();
+  const rows = cell(3).locator('.nbopt-comparison tbody tr');
+  await rows.nth(1).waitFor({ timeout: 300000 });
+  expect((await tableTexts(cell(3))).map(r => r.slice(1, 3))).toEqual([
+    ['float32', 'ok'],
+    ['float16', 'ok']
+  ]);
+  await cell(3).screenshot({ path: path.join(SHOTS, 'dashboard-sweep.png') });
+  // With the cell done, the sidebar's search button finds the same dashboard in the kernel.
+  await input.fill('');
+  await input.press('Enter');
+  await page.locator('.dask-URLInput').getByTitle('Auto-detect dashboard URL').click();
+  await page.waitForFunction(
+    url => (document.querySelector('.dask-URLInput input') as HTMLInputElement).value === url,
+    link!.replace(/status$/, ''),
+    { timeout: 30000 }
+  );
+  await taskStream.waitFor({ timeout: 30000 });
+
+  // Where 127.0.0.1 is not the browser's (JupyterHub, Binder), jupyter-server-proxy forwards
+  // the same dashboard under the lab's own address: its pane loads from there.
+  const port = new URL(link!).port;
+  await input.fill(`proxy/${port}/status`);
+  await input.press('Enter');
+  await taskStream.click();
+  const proxiedPane = `.dask-DaskDashboard-widget:not(.lm-mod-hidden) iframe[src="${base}/proxy/${port}/individual-task-stream"]`;
+  await page.frameLocator(proxiedPane).locator('canvas').first().waitFor({ timeout: 30000 });
+}, 420000);
+
+/** The pixels of a 2D `canvas` that are neither transparent nor white. */
+async function inkedPixels(canvas: Locator): Promise<number> {
+  return canvas.evaluate(c => {
+    const { width, height } = c as HTMLCanvasElement;
+    const data = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, width, height).data;
+    let inked = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i + 3] > 0 && Math.min(data[i], data[i + 1], data[i + 2]) < 250) {
+        inked++;
+      }
+    }
+    return inked;
+  });
+}

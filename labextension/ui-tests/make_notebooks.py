@@ -8,6 +8,8 @@
 - ``live.ipynb``: cells that load nbopt, build and train the CNN and run ``%quantize``.
 - ``panel.ipynb``: cells that load nbopt, train the CNN and show ``%nbopt panel``; a last
   cell prints the panel's rows as JSON for the test to compare the chart with.
+- ``dashboard.ipynb``: cells that load nbopt, train the CNN and run a one-scheme
+  ``%nbopt sweep`` on a LocalCluster, which prints its Dask dashboard link.
 - ``expected.json``: what the renderer must show for ``saved.ipynb``, computed here from
   the payload with units written out independently (KB/MB, µs/ms, %, points) and an
   independent Pareto front.
@@ -43,6 +45,8 @@ PANEL = """\
 panel = %nbopt panel model --calib x_train[:64] --eval x_test,y_test
 panel.export_path.value = "exported"
 panel"""
+
+SWEEP_MAGIC = "%nbopt sweep model --scheme float16 --eval x_test,y_test"
 
 PANEL_ROWS = """\
 import json
@@ -157,6 +161,15 @@ def main(out: str) -> None:
         new_code_cell(PANEL_ROWS),
     ]
     nbformat.write(panel, os.path.join(out, "panel.ipynb"))
+
+    dashboard = new_notebook(metadata={"kernelspec": KERNELSPEC})
+    dashboard.cells = [
+        new_code_cell("%load_ext nbopt"),
+        new_code_cell(FAST),
+        new_code_cell(TRAIN),
+        new_code_cell(SWEEP_MAGIC),
+    ]
+    nbformat.write(dashboard, os.path.join(out, "dashboard.ipynb"))
 
     ram = any(r.get("ram_bytes") is not None for r in rows)
     expected = {

@@ -75,7 +75,8 @@ def local_client(n_workers: int | None = None) -> Any:
                 n_workers=n,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=":0",
+                # A free port on loopback only, like the scheduler (":0" is every interface).
+                dashboard_address="127.0.0.1:0",
                 env=env,
                 # Dask's own log lines would land in the notebook's cells; every failure of
                 # a configuration is a row with its reason instead.
@@ -136,10 +137,14 @@ def host_slots(client: Any) -> dict[str, int]:
 
 
 def dashboard(client: Any) -> str | None:
-    """The dashboard's address (dask-labextension takes it too), if the scheduler has one."""
+    """The dashboard's link, e.g. ``http://127.0.0.1:PORT/status``, if the scheduler has one.
+
+    JupyterLab's Dask sidebar (dask-labextension) takes this link and lists the dashboard's
+    plots as panes.
+    """
     try:
         return client.dashboard_link
-    except Exception:  # noqa: BLE001 - no dashboard (bokeh missing)
+    except Exception:  # noqa: BLE001 - a scheduler started without a dashboard
         return None
 
 
