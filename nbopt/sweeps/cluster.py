@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import tempfile
 import threading
 from typing import Any
 
@@ -40,6 +41,7 @@ class TFThreads(_plugin_base()):  # type: ignore[misc]
     name = "nbopt-tf-threads"
 
     def setup(self, worker: Any) -> None:
+        quiet_output()
         n = str(max(1, int(worker.state.nthreads)))
         os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -52,6 +54,23 @@ class TFThreads(_plugin_base()):  # type: ignore[misc]
             tf.config.threading.set_inter_op_parallelism_threads(int(n))
         except RuntimeError:  # TensorFlow already started in this worker: keep its pools
             pass
+
+
+#: Where the LocalCluster's workers write their own output (TensorFlow's start-up lines).
+WORKER_LOG = os.path.join(tempfile.gettempdir(), "nbopt-dask-workers.log")
+
+
+def quiet_output() -> None:
+    """In a worker of nbopt's LocalCluster, send file descriptors 1 and 2 to
+    :data:`WORKER_LOG`: they are the kernel's, and TensorFlow's C++ start-up lines (and the
+    converter's) would land in whichever cell runs. Workers of other clusters keep theirs."""
+    path = os.environ.get("NBOPT_WORKER_LOG")
+    if not path:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    for target in (1, 2):
+        os.dup2(fd, target)
+    os.close(fd)
 
 
 def local_client(n_workers: int | None = None) -> Any:
@@ -69,6 +88,7 @@ def local_client(n_workers: int | None = None) -> Any:
             "TF_NUM_INTEROP_THREADS": "1",
             "TF_USE_LEGACY_KERAS": os.environ.get("TF_USE_LEGACY_KERAS", "1"),
             "TF_CPP_MIN_LOG_LEVEL": "2",
+            "NBOPT_WORKER_LOG": WORKER_LOG,
         }
         with dask.config.set(LOCK_CONFIG):
             cluster = LocalCluster(
