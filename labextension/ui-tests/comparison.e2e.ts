@@ -761,6 +761,12 @@ test("a sweep's dashboard link opens its plots in the Dask sidebar", async () =>
     ['float16', 'ok']
   ]);
   await cell(3).screenshot({ path: path.join(SHOTS, 'dashboard-sweep.png') });
+  // The workers' own output (TensorFlow's start-up lines) stays out of the cell.
+  expect(
+    await cell(3)
+      .locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+      .count()
+  ).toBe(0);
   // With the cell done, the sidebar's search button finds the same dashboard in the kernel.
   await input.fill('');
   await input.press('Enter');
