@@ -334,14 +334,21 @@ def bench_sweep(model: Any, data: tuple[np.ndarray, ...], workers: int = 2) -> f
     shipped = model_bytes(model)
     options = {"epochs": 1, "batch_size": 32, "settings": settings}
     t0 = time.perf_counter()
+    cpu0 = cpu_seconds()
     every = [Config("cnn", "baseline"), *configurations(["cnn"], sweep_grid())]
     serial = [run_config(c, shipped, common, options, PLACEHOLDER, None)["row"] for c in every]
     t_serial = time.perf_counter() - t0
+    cores = (cpu_seconds() - cpu0) / t_serial
     same = _same_rows(swept.rows, serial)
     print(f"\n[sweep] 12 training configurations of the digits CNN, {workers} Dask workers")
     print(f"  one after another here  {t_serial:7.1f} s   1.00x")
     print(f"  LocalCluster sweep      {t_sweep:7.1f} s   {t_serial / t_sweep:.2f}x faster")
     print(f"  same rows (size, sparsity, distinct values): {same}")
+    print(
+        f"  one after another, this process and its converter kept {cores:.2f} of "
+        f"{os.cpu_count()} cores busy (TensorFlow's own threads): a sweep here can gain at "
+        f"most {(os.cpu_count() or 1) / cores:.2f}x"
+    )
     busy = [r.get("task_seconds") or 0.0 for r in swept.rows]
     waited = sum(r.get("wait_seconds") or 0.0 for r in swept.rows)
     print(
@@ -349,6 +356,21 @@ def bench_sweep(model: Any, data: tuple[np.ndarray, ...], workers: int = 2) -> f
         f"{waited:.1f} s in all waiting for their host (latency timed alone)"
     )
     return t_serial / t_sweep
+
+
+def cpu_seconds() -> float:
+    """CPU seconds (user and system) of this process and its living children so far."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for proc in (me, *me.children(recursive=True)):
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def _same_rows(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:

@@ -138,6 +138,10 @@ class Run:
     def step(self, scheme: str | None, message: str) -> None:
         emit(self.listener, Event("step", scheme, message, self.index, self.total))
 
+    def yield_point(self) -> None:
+        """A point between two pieces of work (a training batch, a variant) where a sweep's
+        task may give its host to a measurement waiting for it; nothing to do here."""
+
     def row(self, scheme: str, technique: str, **params: Any) -> dict[str, Any]:
         """A new row for a variant, with the run's parameters."""
         return {
@@ -166,6 +170,7 @@ class Run:
         ``cache_key`` (:mod:`nbopt.engine.cache`) reuses the flatbuffer of the same
         conversion made before, unless the run is ``fresh``.
         """
+        self.yield_point()
         scheme = row["scheme"]
         variant = None
         started = time.perf_counter()

@@ -7,7 +7,11 @@ task of the sweep is computing on that host, and none starts until it is done.
 
 A task entering the shared side passes the turnstile first (writer preference: a waiting
 measurement is never starved by new tasks). A task about to measure gives its shared lease
-back before it waits, so two measurements never wait on each other's leases.
+back before it waits, so two measurements never wait on each other's leases. A task that
+computes looks, at its pause points (after each training batch, before each variant; at most
+every :data:`PAUSE_CHECK` seconds), whether a measurement waits for the turnstile; if one
+does, it gives its lease back and queues behind it, so a measurement waits for a batch
+rather than for a whole task.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+#: Seconds between two looks at the turnstile from a computing task's pause points.
+PAUSE_CHECK = 0.05
 
 
 class HostLock:
@@ -30,6 +37,7 @@ class HostLock:
         self.leases = Semaphore(max_leases=self.slots, name=f"nbopt-{sweep_id}-{host}-work")
         self.shared_held = False
         self.waited = 0.0  # seconds spent waiting for the host, shared or exclusive
+        self.checked = 0.0  # when a pause point last looked at the turnstile
 
     def enter(self) -> None:
         """Take a shared lease (wait while a measurement holds the host)."""
@@ -41,6 +49,17 @@ class HostLock:
             self.turnstile.release()
         self.shared_held = True
         self.waited += time.perf_counter() - started
+
+    def pause_point(self) -> None:
+        """Let a measurement that waits for this host go first, then carry on."""
+        now = time.perf_counter()
+        if not self.shared_held or now - self.checked < PAUSE_CHECK:
+            return
+        self.checked = now
+        if self.turnstile.locked():
+            self.leave()
+            self.enter()
+        self.checked = time.perf_counter()
 
     def leave(self) -> None:
         if self.shared_held:

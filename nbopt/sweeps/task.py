@@ -31,6 +31,10 @@ class LockedRun(Run):
         with self.lock.exclusive():
             return super().time_latency(content)
 
+    def yield_point(self) -> None:
+        if self.lock is not None:
+            self.lock.pause_point()
+
 
 def where() -> dict[str, str]:
     """The ``worker`` (its address) and ``host`` that run this task."""

@@ -99,13 +99,18 @@ def with_pruning_step(wrapped: Any) -> None:
     wrapped.fit = fit
 
 
-def epoch_callback(on_epoch: Any) -> Any:
-    """A Keras callback calling ``on_epoch(epoch)`` (1-based) as each epoch begins."""
+def epoch_callback(on_epoch: Any, on_batch: Any = None) -> Any:
+    """A Keras callback calling ``on_epoch(epoch)`` (1-based) as each epoch begins, and
+    ``on_batch()`` (if given) after each training batch."""
     import tf_keras
 
     class Progress(tf_keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
             on_epoch(epoch + 1)
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            if on_batch is not None:
+                on_batch()
 
     return Progress()
 
@@ -119,6 +124,7 @@ def fit(
     epochs: int,
     batch_size: int,
     on_epoch: Any,
+    on_batch: Any = None,
 ) -> None:
     """Compile ``wrapped`` like ``original`` and fit it on ``data``.
 
@@ -128,7 +134,7 @@ def fit(
     import tensorflow as tf
     import tensorflow_model_optimization as tfmot
 
-    callbacks = [epoch_callback(on_epoch)]
+    callbacks = [epoch_callback(on_epoch, on_batch)]
     if kind == "prune":
         callbacks.append(tfmot.sparsity.keras.UpdatePruningStep())
     x = data.x[0] if len(data.x) == 1 else data.x

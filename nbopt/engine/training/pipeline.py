@@ -170,6 +170,7 @@ def fine_tune(run: Run, plan: Plan) -> Any:
                 epochs=options.epochs,
                 batch_size=options.batch_size,
                 on_epoch=lambda e: run.step(kind, f"fine-tuning, epoch {e}/{options.epochs}"),
+                on_batch=run.yield_point,
             )
         except NbOptUsageError as exc:  # the failure is a row too, as conversions are
             row = run.row("int8" if kind == "qat" else "float32", kind, **plan.technique.params())
