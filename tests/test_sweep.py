@@ -6,6 +6,7 @@ its worker; latency measured in a sweep matches the same variant timed alone.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -138,15 +139,16 @@ def test_local_sweep_streams_rows_and_resumes(local, small, digits):
     x_train, y_train, x_test, y_test = digits
     events = []
     before = len(results.rows())
-    out = nbopt.sweep(
+    sweep = functools.partial(
+        nbopt.sweep,
         small,
         {"prune": "0.5,0.8", "then": "none,int8"},
         fit=(x_train, y_train),
         calib=x_train[:64],
         eval=(x_test, y_test),
         client=local,
-        progress=events.append,
     )
+    out = sweep(progress=events.append)
     df = out.df
     assert len(df) == 5 and list(df.status) == ["ok"] * 5
     assert df.technique.iloc[0] == "baseline"
@@ -163,15 +165,7 @@ def test_local_sweep_streams_rows_and_resumes(local, small, digits):
     steps = [e.message for e in events if e.kind == "step"]
     assert steps[-1] == "5 done, 0 running, 0 queued" and "queued, ETA" in steps[0]
     assert len(results.rows()) == before + 5  # every row through results.record
-    again = nbopt.sweep(
-        small,
-        {"prune": "0.5,0.8", "then": "none,int8"},
-        fit=(x_train, y_train),
-        calib=x_train[:64],
-        eval=(x_test, y_test),
-        client=local,
-        resume=True,
-    )
+    again = sweep(resume=True)
     assert len(again.rows) == 1 and again.skipped == 4  # the baseline, not recorded again
     assert len(results.rows()) == before + 5
 

@@ -118,6 +118,14 @@ def pareto(rows: list[dict], x: str = "size_bytes") -> list[str]:
     )
 
 
+def write_kernel_notebook(out: str, name: str, *sources: str) -> None:
+    """A notebook that loads nbopt, sets fast latency, trains the CNN, then runs ``sources``."""
+    notebook = new_notebook(metadata={"kernelspec": KERNELSPEC})
+    cells = ("%load_ext nbopt", FAST, TRAIN, *sources)
+    notebook.cells = [new_code_cell(source) for source in cells]
+    nbformat.write(notebook, os.path.join(out, name))
+
+
 def main(out: str) -> None:
     import nbopt
     from nbopt.config import NbOpt, set_current
@@ -143,33 +151,9 @@ def main(out: str) -> None:
     saved.cells = [cell]
     nbformat.write(saved, os.path.join(out, "saved.ipynb"))
 
-    live = new_notebook(metadata={"kernelspec": KERNELSPEC})
-    live.cells = [
-        new_code_cell("%load_ext nbopt"),
-        new_code_cell(FAST),
-        new_code_cell(TRAIN),
-        new_code_cell(LIVE_MAGIC),
-    ]
-    nbformat.write(live, os.path.join(out, "live.ipynb"))
-
-    panel = new_notebook(metadata={"kernelspec": KERNELSPEC})
-    panel.cells = [
-        new_code_cell("%load_ext nbopt"),
-        new_code_cell(FAST),
-        new_code_cell(TRAIN),
-        new_code_cell(PANEL),
-        new_code_cell(PANEL_ROWS),
-    ]
-    nbformat.write(panel, os.path.join(out, "panel.ipynb"))
-
-    dashboard = new_notebook(metadata={"kernelspec": KERNELSPEC})
-    dashboard.cells = [
-        new_code_cell("%load_ext nbopt"),
-        new_code_cell(FAST),
-        new_code_cell(TRAIN),
-        new_code_cell(SWEEP_MAGIC),
-    ]
-    nbformat.write(dashboard, os.path.join(out, "dashboard.ipynb"))
+    write_kernel_notebook(out, "live.ipynb", LIVE_MAGIC)
+    write_kernel_notebook(out, "panel.ipynb", PANEL, PANEL_ROWS)
+    write_kernel_notebook(out, "dashboard.ipynb", SWEEP_MAGIC)
 
     ram = any(r.get("ram_bytes") is not None for r in rows)
     expected = {

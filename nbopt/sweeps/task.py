@@ -38,24 +38,13 @@ class LockedRun(Run):
 
 def where() -> dict[str, str]:
     """The ``worker`` (its address) and ``host`` that run this task."""
-    if in_dask_worker():
-        from distributed import get_worker
-
-        address = get_worker().address
-    else:  # run in the kernel (the bench's serial figure)
-        address = f"local:{os.getpid()}"
-    return {"worker": address, "host": socket.gethostname()}
-
-
-def in_dask_worker() -> bool:
-    """Whether this runs in a Dask worker (not in the kernel, as the bench's serial figure)."""
     try:
         from distributed import get_worker
 
-        get_worker()
-    except (ImportError, ValueError):
-        return False
-    return True
+        address = get_worker().address
+    except ValueError:  # run in the kernel (the bench's serial figure)
+        address = f"local:{os.getpid()}"
+    return {"worker": address, "host": socket.gethostname()}
 
 
 def run_config(
