@@ -32,6 +32,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -104,6 +105,22 @@ def row_json(row: dict[str, Any]) -> str:
     return json.dumps(row, default=_json_default)
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode. Switching needs the file alone, and SQLite answers "database
+    is locked" at once (no busy wait) while another process opens or writes it: try again
+    until :data:`BUSY_SECONDS` have passed. A file already in WAL mode is left as it is."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class Store:
     """One SQLite results file; safe to share between threads and between processes.
 
@@ -128,7 +145,7 @@ class Store:
             self.path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False
         )
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _use_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")
         migrate(conn)
         self._conn, self._pid = conn, os.getpid()
