@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -137,7 +138,13 @@ def test_local_sweep_streams_rows_and_resumes(local, small, digits):
     from nbopt.engine import results
 
     x_train, y_train, x_test, y_test = digits
-    events = []
+    events, latency_on_arrival = [], []
+
+    def listen(event):
+        events.append(event)
+        if event.kind == "row":
+            latency_on_arrival.append(event.row.get("latency_ms"))
+
     before = len(results.rows())
     sweep = functools.partial(
         nbopt.sweep,
@@ -148,7 +155,7 @@ def test_local_sweep_streams_rows_and_resumes(local, small, digits):
         eval=(x_test, y_test),
         client=local,
     )
-    out = sweep(progress=events.append)
+    out = sweep(progress=listen)
     df = out.df
     assert len(df) == 5 and list(df.status) == ["ok"] * 5
     assert df.technique.iloc[0] == "baseline"
@@ -164,6 +171,21 @@ def test_local_sweep_streams_rows_and_resumes(local, small, digits):
     assert [e.kind for e in events].count("row") == 5
     steps = [e.message for e in events if e.kind == "step"]
     assert steps[-1] == "5 done, 0 running, 0 queued" and "queued, ETA" in steps[0]
+    # Rows come as their tasks end; their latencies are timed together, host alone, after.
+    assert latency_on_arrival == [None] * 5
+    assert "5 done, 0 running, 0 queued; 5 latencies to time" in steps
+    assert (df.latency_ms > 0).all() and (df.latency_runs >= 5).all()
+    assert df.speedup.iloc[0] == 1.0
+    assert (df.speedup == df.latency_ms.iloc[0] / df.latency_ms).all()
+    stored = {
+        r["config_key"]: r
+        for r in results.store().rows()
+        if r.get("run_id") == out.rows[0]["run_id"]
+    }
+    assert len(stored) == 5 and df.run_id.nunique() == 1  # `%nbopt results --run` finds all
+    for row in out.rows:  # the store's rows were filled in too
+        assert stored[row["config_key"]]["latency_ms"] == row["latency_ms"]
+        assert stored[row["config_key"]]["speedup"] == row["speedup"]
     assert len(results.rows()) == before + 5  # every row through results.record
     again = sweep(resume=True)
     assert len(again.rows) == 1 and again.skipped == 4  # the baseline, not recorded again
@@ -344,13 +366,18 @@ def test_sweep_latency_matches_timing_alone(local, digits):
 
     big = conv_net()
     settings = replace(current().measure_settings(), runs=100, min_seconds=1.0, warmup_runs=5)
-    for attempt in range(2):  # one retry: other jobs on a shared machine can disturb a timing
+    # This machine alone puts about one timing in ten 40-80% off (a spike, either way), so
+    # "alone" is the median of three timings and a sweep may be tried three times; what the
+    # sweep's own parallel work did to a timing would show in every attempt.
+    for attempt in range(3):
         out = run_sweep(big, {"scheme": "float16,dynamic"}, client=local, settings=settings)
         apart = {}
         for label in ("big: float16", "big: dynamic"):
             variant = out.models[label]
             swept = variant.row["latency_ms"]
-            alone = measure_latency(variant.content, settings).median_ms
+            alone = statistics.median(
+                measure_latency(variant.content, settings).median_ms for _ in range(3)
+            )
             apart[label] = abs(alone / swept - 1)
             print(f"\nattempt {attempt + 1}, {label}: sweep {swept:.3f} ms, alone {alone:.3f} ms")
             assert swept > 1.0

@@ -225,12 +225,7 @@ class Run:
             note = f"needs the Flex delegate (TensorFlow ops: {', '.join(flex)})"
             row["compat_notes"] = "; ".join(n for n in (note, row.get("compat_notes")) if n)
         add_memory_columns(row, model.content, model.scheme, self.settings.isolate)
-        self.step(model.scheme, "measuring latency")
-        lat = self.time_latency(model.content)
-        row["latency_ms"] = lat.median_ms
-        row["latency_p90_ms"] = lat.p90_ms
-        row["latency_cv"] = lat.cv
-        row["latency_runs"] = lat.runs
+        self.fill_latency(row, model.content)
         if self.evaluation is not None and self.metric is not None:
             self.step(model.scheme, "evaluating")
             outs = Runner(model.content, self.settings.threads).predict(
@@ -246,9 +241,11 @@ class Run:
                 row["metric_output"] = headline
             row["eval_samples"] = len(self.evaluation)
 
-    def time_latency(self, content: bytes) -> Any:
-        """The latency of ``content`` (a sweep's run times it holding its host alone)."""
-        return measure_latency(content, self.settings, self.sample)
+    def fill_latency(self, row: dict[str, Any], content: bytes) -> None:
+        """Time ``content`` into ``row``'s latency columns (a sweep's task leaves them to
+        the sweep's timing, which holds the host alone)."""
+        self.step(row["scheme"], "measuring latency")
+        row.update(measure_latency(content, self.settings, self.sample).columns())
 
     def add(self, row: dict[str, Any], record: bool = True, content: bytes | None = None) -> None:
         """Append a finished row (the first ``float32`` baseline row is the reference).

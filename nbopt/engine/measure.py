@@ -51,6 +51,15 @@ class LatencyStats:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def columns(self) -> dict[str, Any]:
+        """The results columns these stats fill."""
+        return {
+            "latency_ms": self.median_ms,
+            "latency_p90_ms": self.p90_ms,
+            "latency_cv": self.cv,
+            "latency_runs": self.runs,
+        }
+
     def __repr__(self) -> str:
         return (
             f"LatencyStats(median={self.median_ms:.4g} ms, p90={self.p90_ms:.4g} ms, "

@@ -1,17 +1,16 @@
 """Timing you can trust in a parallel sweep: one host, one measurement at a time.
 
-Every task holds a *shared* lease of its host's semaphore while it trains and converts
-(many at once); the step that measures latency takes the host *exclusively*: it holds the
+Every task of a sweep holds a *shared* lease of its host's semaphore while it trains,
+converts and evaluates (many at once); the task that times latencies
+(:func:`~nbopt.sweeps.task.time_latencies`) takes the host *exclusively*: it holds the
 host's turnstile lock and every lease of the semaphore, so it starts only when no other
 task of the sweep is computing on that host, and none starts until it is done.
 
 A task entering the shared side passes the turnstile first (writer preference: a waiting
-measurement is never starved by new tasks). A task about to measure gives its shared lease
-back before it waits, so two measurements never wait on each other's leases. A task that
-computes looks, at its pause points (after each training batch, before each variant; at most
-every :data:`PAUSE_CHECK` seconds), whether a measurement waits for the turnstile; if one
-does, it gives its lease back and queues behind it, so a measurement waits for a batch
-rather than for a whole task.
+measurement is never starved by new tasks). A task that computes looks, at its pause points
+(after each training batch, before each variant; at most every :data:`PAUSE_CHECK`
+seconds), whether a measurement waits for the turnstile; if one does, it gives its lease
+back and queues behind it, so a measurement waits for a batch rather than for a whole task.
 """
 
 from __future__ import annotations

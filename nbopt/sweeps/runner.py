@@ -6,6 +6,12 @@ lands in whatever store holds rows) and to the listener, which renders them as `
 does. A progress step says how many configurations are done, running and queued, and the
 ETA. A task that fails, or whose worker dies twice, is a failed row with the reason: every
 configuration gives exactly one row.
+
+Latency comes a little later than the rest of a row. The variants made on one host wait
+together until the oldest has waited :data:`TIME_AFTER` seconds or the last configuration
+is done; then one :func:`~nbopt.sweeps.task.time_latencies` task, pinned to that host,
+takes it exclusively and times them all (one wait for the host per batch, not one per
+variant). Their rows, in the comparison and in the store, are filled in then.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from ..engine.compare import Comparison, Run
 from ..engine.events import Event, Listener, emit
 from ..engine.interpreter import first_line
 from ..engine.measure import MeasureSettings
+from ..engine.schema import fill_ratios
 from ..engine.tflite_model import TFLiteModel
 from .grid import Config
 
@@ -28,6 +35,20 @@ def stored_keys(keys: Any) -> set[str]:
     """Which of ``keys`` already have a row with status ``ok`` in the results store (or in
     this kernel's rows without one): what ``resume`` skips."""
     return results.stored_keys(keys)
+
+
+#: Seconds a made variant waits for its host's other variants before they are timed.
+TIME_AFTER = 30.0
+
+
+@dataclass
+class Untimed:
+    """A variant made on ``host`` whose latency is still to be timed."""
+
+    row: dict[str, Any]
+    content: bytes
+    sample: list[Any] | None
+    since: float = field(default_factory=time.perf_counter)
 
 
 @dataclass
@@ -47,6 +68,8 @@ class Sweep:
     done: int = 0
     slots: dict[str, int] = field(default_factory=dict)
     sweep_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    untimed: dict[str, list[Untimed]] = field(default_factory=dict)  # Dask host -> variants
+    timing: dict[Any, list[Untimed]] = field(default_factory=dict)  # future -> its variants
 
     def submit(self, config: Config, baseline: dict[str, Any] | None) -> Any:
         from .task import run_config
@@ -68,19 +91,77 @@ class Sweep:
         return future
 
     def finished(self, future: Any) -> tuple[Config, dict[str, Any], bytes | None]:
-        """The row of a finished future (a failed row if the task raised or its worker died)."""
+        """The row of a finished future (a failed row if the task raised or its worker died);
+        its variant waits for its host's latency timing."""
         config = self.futures.pop(future)
         try:
             out = future.result()
             row, content = out["row"], out["content"]
         except Exception as exc:  # noqa: BLE001 - KilledWorker, a crash: the row says why
-            row, content = failed_row(self.run, config, exc), None
+            row, content, out = failed_row(self.run, config, exc), None, {}
         future.release()
         row["config_key"] = config.key
+        if content is not None and row.get("latency_ms") is None and row.get("worker"):
+            host = worker_host(row["worker"])
+            self.untimed.setdefault(host, []).append(Untimed(row, content, out.get("sample")))
         return config, row, content
 
+    def time_due(self) -> list[Any]:
+        """Submit the latency timing of each host whose variants are due; the new futures."""
+        from .task import time_latencies
+
+        last = not self.futures and not any(self.pending.values())
+        now = time.perf_counter()
+        submitted = []
+        for host, variants in list(self.untimed.items()):
+            if not variants or not (last or now - variants[0].since >= TIME_AFTER):
+                continue
+            future = self.client.submit(
+                time_latencies,
+                [(v.content, v.sample) for v in variants],
+                self.run.settings,
+                (self.sweep_id, self.slots),
+                key=f"nbopt-{self.sweep_id}-latency-{uuid.uuid4().hex[:8]}",
+                workers=[host],
+                allow_other_workers=False,
+                retries=1,
+                priority=20,
+                pure=False,
+            )
+            self.timing[future] = self.untimed.pop(host)
+            submitted.append(future)
+        return submitted
+
+    def timed(self, future: Any) -> None:
+        """Fill the rows of a finished timing task (in the comparison and the store)."""
+        variants = self.timing.pop(future)
+        try:
+            columns = future.result()
+        except Exception as exc:  # noqa: BLE001 - its worker died twice: no latency
+            columns = [{} for _ in variants]
+            for v in variants:
+                v.row["note"] = "; ".join(
+                    n for n in (v.row.get("note"), f"latency not timed ({type(exc).__name__})") if n
+                )
+        future.release()
+        changed = {id(v.row): v.row for v in variants}
+        for v, got in zip(variants, columns):
+            v.row.update(got)
+        for model in {v.row.get("model") for v in variants}:
+            baseline = self.baselines.get(model)
+            for row in self.run.comparison.rows:
+                if row.get("model") == model and row.get("latency_ms") is not None:
+                    before = row.get("speedup")
+                    fill_ratios(row, baseline)
+                    if row.get("speedup") != before:
+                        changed[id(row)] = row
+        for row in changed.values():
+            results.update(row)
+
     def add(self, config: Config, row: dict[str, Any], content: bytes | None) -> None:
-        """Add ``row`` to the comparison, the results and the listener."""
+        """Add ``row`` to the comparison, the results and the listener (as a row of this
+        sweep's run: ``run_id`` is the sweep's, not its task's)."""
+        row["run_id"] = self.run.run_id
         if config.kind == "baseline":
             self.baselines[config.model] = row
         self.run.baseline = self.baselines.get(config.model)
@@ -106,7 +187,17 @@ class Sweep:
         if self.done and left:
             eta = (time.perf_counter() - self.started) / self.done * left
             line += f", ETA {eta:.0f} s"
+        untimed = sum(len(v) for v in (*self.untimed.values(), *self.timing.values()))
+        if untimed:
+            line += f"; {untimed} latencies to time"
         return line
+
+
+def worker_host(address: str) -> str:
+    """The host part of a Dask worker's address (what ``workers=`` pins a task to)."""
+    from distributed.comm import get_address_host
+
+    return get_address_host(address)
 
 
 def failed_row(run: Run, config: Config, exc: BaseException) -> dict[str, Any]:
@@ -163,15 +254,20 @@ def stream(sweep: Sweep) -> Comparison:
     interrupted = False
     try:
         for future in queue:
-            config, row, content = sweep.finished(future)
-            sweep.add(config, row, content)
-            if config.kind == "baseline":
-                late_ratios(run, config.model, row)
+            if future in sweep.timing:
+                sweep.timed(future)
+            else:
+                config, row, content = sweep.finished(future)
+                sweep.add(config, row, content)
+                if config.kind == "baseline":
+                    late_ratios(run, config.model, row)
+            for timing in sweep.time_due():
+                queue.add(timing)
             index = min(run.index, run.total - 1)
             emit(run.listener, Event("step", "sweep", sweep.progress(), index, run.total))
     except KeyboardInterrupt:
         interrupted = True
-        sweep.client.cancel(list(sweep.futures))
+        sweep.client.cancel([*sweep.futures, *sweep.timing])
         raise
     finally:
         # The table reads as the engine's: each model's float32 baseline before its variants.

@@ -1,7 +1,10 @@
-"""What a Dask worker runs for one configuration: make the variant, measure it, return rows.
+"""What a Dask worker runs: one configuration (:func:`run_config`), or the timing of
+variants already made (:func:`time_latencies`).
 
-Each task rebuilds the Keras model from its bytes, trains and converts while holding a
-shared lease of its host (:mod:`.hostlock`) and measures under the exclusive one. It
+A configuration's task rebuilds the Keras model from its bytes, then trains, converts and
+evaluates holding a shared lease of its host (:mod:`.hostlock`). It leaves the variant's
+latency untimed: the kernel gathers the variants made on each host and has them timed
+together by one :func:`time_latencies` task, which takes the host exclusively. A task
 returns the configuration's row (with ``worker``, ``host`` and ``config_key``) and the
 variant's ``.tflite`` bytes; it never raises for a failed variant, which is a row too.
 """
@@ -11,29 +14,43 @@ from __future__ import annotations
 import os
 import socket
 import time
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 
 from ..engine.compare import Run, derive
-from ..engine.measure import MeasureSettings
+from ..engine.measure import MeasureSettings, measure_latency
 from .grid import Config, load
 from .hostlock import HostLock
 
 
 class LockedRun(Run):
-    """A :class:`Run` that times latency only while it holds its host alone."""
+    """A :class:`Run` of a sweep's task: it pauses for a measurement that waits for its
+    host; under a host lock it leaves latency to :func:`time_latencies` (run alone, as the
+    bench's serial figure does, it times inline). It measures only the variant its task
+    returns (``final``, a scheme): a variant made on the way to it (the float32
+    flatbuffer an int8 one is made from) gets its size and nothing else."""
 
     lock: HostLock | None = None
+    final: str | None = None
 
-    def time_latency(self, content: bytes) -> Any:
+    def measure(self, model: Any, row: dict[str, Any]) -> None:
+        if self.final is not None and row["scheme"] != self.final:
+            row["size_bytes"] = model.size
+            return
+        super().measure(model, row)
+
+    def fill_latency(self, row: dict[str, Any], content: bytes) -> None:
         if self.lock is None:
-            return super().time_latency(content)
-        with self.lock.exclusive():
-            return super().time_latency(content)
+            super().fill_latency(row, content)
 
     def yield_point(self) -> None:
         if self.lock is not None:
             self.lock.pause_point()
+
+    def latency_sample(self) -> list[Any] | None:
+        """One sample per input: what :func:`time_latencies` feeds the variant."""
+        return None if self.sample is None else [s[:1] for s in self.sample]
 
 
 def where() -> dict[str, str]:
@@ -55,10 +72,11 @@ def run_config(
     baseline: dict[str, Any] | None,
     lock: tuple[str, dict[str, int]] | None,
 ) -> dict[str, Any]:
-    """Make and measure ``config``; returns ``{"row": ..., "content": bytes or None}``.
+    """Make and measure ``config``: ``{"row": ..., "content": bytes or None, "sample": ...}``.
 
     ``options``: ``epochs``, ``batch_size``, ``io``, ``fine_tune``, ``settings``.
-    ``lock``: ``(sweep id, worker threads per host)`` for the host lock; None: unguarded.
+    ``lock``: ``(sweep id, worker threads per host)`` for the host lock, and then the
+    latency is left to :func:`time_latencies` (``sample`` is its input); None: timed here.
     """
     started = time.perf_counter()
     host_lock = HostLock(*lock) if lock else None
@@ -67,16 +85,38 @@ def run_config(
     try:
         keras_model = load(*model)
         if config.kind == "train":
-            row, content = _train(config, keras_model, data, options, baseline, host_lock)
+            row, content, run = _train(config, keras_model, data, options, baseline, host_lock)
         else:
-            row, content = _post_training(config, keras_model, data, options, host_lock)
+            row, content, run = _post_training(config, keras_model, data, options, host_lock)
     finally:
         if host_lock:
             host_lock.leave()
     row.update(where(), config_key=config.key)
     row["task_seconds"] = time.perf_counter() - started
     row["wait_seconds"] = host_lock.waited if host_lock else 0.0
-    return {"row": row, "content": content}
+    return {
+        "row": row,
+        "content": content,
+        "sample": run.latency_sample() if host_lock and content is not None else None,
+    }
+
+
+def time_latencies(
+    variants: list[tuple[bytes, list[Any] | None]],
+    settings: MeasureSettings,
+    lock: tuple[str, dict[str, int]] | None,
+) -> list[dict[str, Any]]:
+    """The latency columns of each ``(content, sample)``, timed while this task holds its
+    host alone; ``{}`` for one the interpreter cannot time."""
+    host_lock = HostLock(*lock) if lock else None
+    out = []
+    with host_lock.exclusive() if host_lock else nullcontext():
+        for content, sample in variants:
+            try:
+                out.append(measure_latency(content, settings, sample).columns())
+            except (RuntimeError, ValueError):
+                out.append({})
+    return out
 
 
 def _post_training(
@@ -85,7 +125,7 @@ def _post_training(
     data: dict[str, Any],
     options: dict[str, Any],
     lock: HostLock | None,
-) -> tuple[dict[str, Any], bytes | None]:
+) -> tuple[dict[str, Any], bytes | None, LockedRun]:
     """The float32 flatbuffer, then ``config.scheme`` made from it, as the engine does."""
     from ..engine.compare import prepare_data
     from ..engine.convert import NEEDS_CALIBRATION, convert, export_saved_model
@@ -103,7 +143,7 @@ def _post_training(
         sample=evaluation.x if evaluation else calib,
         listener=None,
     )
-    run.lock = lock
+    run.lock, run.final = lock, config.scheme
     io = options.get("io", "float") if config.scheme == "int8" else "float"
     with export_saved_model(keras_model) as exported:
         base_row = run.row("float32", "baseline", io="float", converter="tflite-converter")
@@ -111,7 +151,7 @@ def _post_training(
             base_row, lambda: convert(exported.path, "float32", isolate=settings.isolate)
         )
         if config.scheme == "float32":
-            return base_row, base.content if base else None
+            return base_row, base.content if base else None, run
         row = run.row(config.scheme, "ptq", io=io)
         if calib is not None and config.scheme in NEEDS_CALIBRATION:
             row["calib_samples"] = len(calib[0])
@@ -121,7 +161,7 @@ def _post_training(
                 run, row, config.scheme, exported.path, base.content if base else None, calib, io
             ),
         )
-    return row, made.content if made else None
+    return row, made.content if made else None, run
 
 
 def _train(
@@ -131,7 +171,7 @@ def _train(
     options: dict[str, Any],
     baseline: dict[str, Any] | None,
     lock: HostLock | None,
-) -> tuple[dict[str, Any], bytes | None]:
+) -> tuple[dict[str, Any], bytes | None, LockedRun]:
     """Prune and/or cluster (preserving the zeros), then ``config.then``: the last row."""
     from ..engine.training import Technique, TrainOptions, pipeline
 
@@ -170,7 +210,7 @@ def _train(
             sample=plan.evaluation.x if plan.evaluation else plan.calib,
             listener=None,
         )
-        run.lock = lock
+        run.lock, run.final = lock, config.then or "float32"
         if last:
             pipeline.measure_baseline(run, plan)
         try:
@@ -178,9 +218,9 @@ def _train(
         except Exception:  # noqa: BLE001 - fine_tune made a failed row for nbopt's errors
             if not run.comparison.rows or run.comparison.rows[-1].get("status") != "failed":
                 raise
-            return _chained(run.comparison.rows[-1], steps), None
+            return _chained(run.comparison.rows[-1], steps), None, run
     final = pipeline.export_and_measure(run, plan, current)
-    return _chained(run.comparison.rows[-1], steps), final.content if final else None
+    return _chained(run.comparison.rows[-1], steps), final.content if final else None, run
 
 
 def _chained(row: dict[str, Any], steps: list[Any]) -> dict[str, Any]:
