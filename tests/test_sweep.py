@@ -133,6 +133,26 @@ def one_row_each(comparison, keys_expected: int) -> Counter:
     return keys
 
 
+def test_local_workers_are_ready_before_their_first_task(local):
+    """Each worker has imported tfmot and runs a converter process that imported TensorFlow
+    before any sweep; the converter's restarts wait for a task (the host lock sees them)."""
+    from nbopt.engine import worker
+
+    def state():
+        return {
+            "converter": worker.pid(),
+            "tfmot": "tensorflow_model_optimization" in sys.modules,
+            "warm_after_recycle": worker.WARM_AFTER_RECYCLE,
+        }
+
+    states = list(local.run(state).values())
+    assert len(states) == 2
+    for got in states:
+        assert got["converter"] is not None and got["tfmot"] is True
+        assert got["warm_after_recycle"] is False
+    assert len({got["converter"] for got in states}) == 2  # one converter process each
+
+
 def test_local_sweep_streams_rows_and_resumes(local, small, digits):
     import nbopt
     from nbopt.engine import results

@@ -94,8 +94,13 @@ _worker: _Worker | None = None
 
 #: Conversions after which the worker is replaced by a fresh one (0: never). The TFLite
 #: converter of TensorFlow 2.21 leaks memory on every call (TensorFlow #122598); a new
-#: process bounds it. The next worker starts (and imports TensorFlow) at once.
+#: process bounds it. The next worker starts (and imports TensorFlow) at once, unless
+#: :data:`WARM_AFTER_RECYCLE` is off.
 RECYCLE_AFTER = 25
+#: Start the next worker as soon as one is recycled. A sweep's Dask worker turns it off:
+#: a start in the background is work on the host that its latency timing cannot see, so
+#: there the next worker starts with the next conversion, inside a task.
+WARM_AFTER_RECYCLE = True
 
 
 def _get() -> _Worker:
@@ -119,6 +124,14 @@ def warm() -> None:
             worker.send(_warm, (), {})
 
 
+def ready() -> None:
+    """Start the worker (if needed) and wait until it has imported TensorFlow."""
+    call(_warm)
+    with _lock:
+        if _worker is not None:
+            _worker.calls -= 1  # not a conversion: it does not bring recycling nearer
+
+
 def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)`` in the worker process; its exceptions are re-raised here.
 
@@ -138,7 +151,8 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             if RECYCLE_AFTER and worker.calls >= RECYCLE_AFTER:
                 worker.close()
                 _worker = None
-                warm()
+                if WARM_AFTER_RECYCLE:
+                    warm()
         except (EOFError, OSError, BrokenPipeError):
             start = capture.mark()
             code = worker.close()

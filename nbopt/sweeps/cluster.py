@@ -4,7 +4,7 @@ With no address, one :class:`distributed.LocalCluster` of process workers (one p
 one thread each) is started on first use and reused by every later sweep of the process.
 An address (``--scheduler``, ``NbOpt.scheduler``) connects to a running scheduler; a
 ``client=`` is used as it is. Every worker sizes TensorFlow's thread pools to its own
-thread count (:class:`TFThreads`) before TensorFlow starts.
+thread count and gets ready for its first task as it joins (:class:`TFThreads`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ def _plugin_base() -> type:
 
 
 class TFThreads(_plugin_base()):  # type: ignore[misc]
-    """Worker plugin: TensorFlow's intra/inter-op pools sized to the worker's threads."""
+    """Worker plugin: TensorFlow's intra/inter-op pools sized to the worker's threads, and
+    the worker made ready for its first task (:func:`get_ready`)."""
 
     name = "nbopt-tf-threads"
 
@@ -54,6 +55,21 @@ class TFThreads(_plugin_base()):  # type: ignore[misc]
             tf.config.threading.set_inter_op_parallelism_threads(int(n))
         except RuntimeError:  # TensorFlow already started in this worker: keep its pools
             pass
+        get_ready()
+
+
+def get_ready() -> None:
+    """What every task needs and only the first would pay for: the converter worker
+    process, started and done importing TensorFlow (it does so while this process imports
+    tf_keras and tfmot). About 5 s that a sweep's first tasks no longer wait for."""
+    from ..engine import worker
+
+    worker.WARM_AFTER_RECYCLE = False  # see there: the host lock must see every start
+    worker.warm()
+    import tensorflow_model_optimization  # noqa: F401
+    import tf_keras  # noqa: F401
+
+    worker.ready()
 
 
 #: Where the LocalCluster's workers write their own output (TensorFlow's start-up lines).
