@@ -376,6 +376,27 @@ def conv_net():
     return keras.Model(inputs, keras.layers.Dense(10)(x), name="big")
 
 
+def test_variants_whose_host_left_are_timed_elsewhere_and_say_so(local, small):
+    """A host's variants are timed on that host; with no worker left there, on another one."""
+    import nbopt
+    from nbopt.config import current
+    from nbopt.sweeps import cluster
+    from nbopt.sweeps.runner import Sweep, Untimed, new_run
+
+    content = nbopt.quantize(small, "float16").content
+    run = new_run(1, current().measure_settings(), None)
+    row = {**run.row("float16", "ptq"), "model": "mlp"}
+    run.comparison.rows.append(row)
+    sweep = Sweep(local, run, {}, None, {}, {}, slots=cluster.host_slots(local))
+    sweep.untimed["192.0.2.1"] = [Untimed(row, content, None)]  # TEST-NET-1: no worker there
+    (future,) = sweep.time_due()  # the last configuration is done: due at once
+    future.result(timeout=120)
+    sweep.timed(future)
+    assert row["latency_ms"] > 0 and row["latency_runs"] >= 5
+    assert row["note"] == "latency timed on 127.0.0.1: no worker was left on 192.0.2.1"
+    assert not sweep.untimed and not sweep.timing
+
+
 def test_sweep_latency_matches_timing_alone(local, digits):
     """While other tasks convert in parallel, a variant is timed with its host to itself."""
     from dataclasses import replace

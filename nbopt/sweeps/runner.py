@@ -69,7 +69,8 @@ class Sweep:
     slots: dict[str, int] = field(default_factory=dict)
     sweep_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     untimed: dict[str, list[Untimed]] = field(default_factory=dict)  # Dask host -> variants
-    timing: dict[Any, list[Untimed]] = field(default_factory=dict)  # future -> its variants
+    timing: dict[Any, tuple[str, list[Untimed]]] = field(default_factory=dict)  # future ->
+    # the host and variants it times
 
     def submit(self, config: Config, baseline: dict[str, Any] | None) -> Any:
         from .task import run_config
@@ -123,31 +124,41 @@ class Sweep:
                 (self.sweep_id, self.slots),
                 key=f"nbopt-{self.sweep_id}-latency-{uuid.uuid4().hex[:8]}",
                 workers=[host],
-                allow_other_workers=False,
+                allow_other_workers=True,  # elsewhere only if no worker is left on ``host``
                 retries=1,
                 priority=20,
                 pure=False,
             )
-            self.timing[future] = self.untimed.pop(host)
+            self.timing[future] = (host, self.untimed.pop(host))
             submitted.append(future)
         return submitted
 
     def timed(self, future: Any) -> None:
         """Fill the rows of a finished timing task (in the comparison and the store)."""
-        variants = self.timing.pop(future)
+        host, variants = self.timing.pop(future)
+        note = None
         try:
-            columns = future.result()
+            out = future.result()
+            columns, timed_on = out["latencies"], worker_host(out["worker"])
+            if timed_on != host:
+                note = f"latency timed on {timed_on}: no worker was left on {host}"
         except Exception as exc:  # noqa: BLE001 - its worker died twice: no latency
             columns = [{} for _ in variants]
-            for v in variants:
-                v.row["note"] = "; ".join(
-                    n for n in (v.row.get("note"), f"latency not timed ({type(exc).__name__})") if n
-                )
+            note = f"latency not timed ({type(exc).__name__})"
         future.release()
         changed = {id(v.row): v.row for v in variants}
         for v, got in zip(variants, columns):
             v.row.update(got)
-        for model in {v.row.get("model") for v in variants}:
+            if note:
+                v.row["note"] = "; ".join(n for n in (v.row.get("note"), note) if n)
+        changed.update(self.refill_speedups({v.row.get("model") for v in variants}))
+        for row in changed.values():
+            results.update(row)
+
+    def refill_speedups(self, models: set[Any]) -> dict[int, dict[str, Any]]:
+        """Speedups of ``models``' timed rows against their baselines; the rows that changed."""
+        changed = {}
+        for model in models:
             baseline = self.baselines.get(model)
             for row in self.run.comparison.rows:
                 if row.get("model") == model and row.get("latency_ms") is not None:
@@ -155,8 +166,7 @@ class Sweep:
                     fill_ratios(row, baseline)
                     if row.get("speedup") != before:
                         changed[id(row)] = row
-        for row in changed.values():
-            results.update(row)
+        return changed
 
     def add(self, config: Config, row: dict[str, Any], content: bytes | None) -> None:
         """Add ``row`` to the comparison, the results and the listener (as a row of this

@@ -105,9 +105,10 @@ def time_latencies(
     variants: list[tuple[bytes, list[Any] | None]],
     settings: MeasureSettings,
     lock: tuple[str, dict[str, int]] | None,
-) -> list[dict[str, Any]]:
-    """The latency columns of each ``(content, sample)``, timed while this task holds its
-    host alone; ``{}`` for one the interpreter cannot time."""
+) -> dict[str, Any]:
+    """``latencies``: the latency columns of each ``(content, sample)``, timed while this
+    task holds its host alone (``{}`` for one the interpreter cannot time); ``worker``: the
+    worker that timed them."""
     host_lock = HostLock(*lock) if lock else None
     out = []
     with host_lock.exclusive() if host_lock else nullcontext():
@@ -116,7 +117,7 @@ def time_latencies(
                 out.append(measure_latency(content, settings, sample).columns())
             except (RuntimeError, ValueError):
                 out.append({})
-    return out
+    return {"latencies": out, "worker": where()["worker"]}
 
 
 def _post_training(
