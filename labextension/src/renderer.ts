@@ -21,7 +21,7 @@ import {
   text,
   variantLabel
 } from './payload';
-import { buildTable } from './table';
+import { buildTable, markFront } from './table';
 
 /** CSS class of the renderer's node. */
 export const RENDERER_CLASS = 'nbopt-comparison';
@@ -54,10 +54,12 @@ export function renderComparison(host: HTMLElement, comparison: IComparison): vo
   body.className = 'nbopt-body';
   const tableBox = document.createElement('div');
   tableBox.className = 'nbopt-table-box';
-  tableBox.appendChild(buildTable(rows, front));
+  const table = buildTable(rows, front);
+  tableBox.appendChild(table);
   body.appendChild(tableBox);
   if (pts.length > 0) {
-    body.appendChild(chartBox(rows));
+    // The table's ◆ marks follow the chart's axis: the front of size, or of RAM.
+    body.appendChild(chartBox(rows, (x, onFront) => markFront(table, onFront, SIZE_NAMES[x])));
   }
   host.appendChild(body);
 
@@ -82,15 +84,21 @@ export function renderComparison(host: HTMLElement, comparison: IComparison): vo
  * above it (`size`, `RAM`) that redraw it against the chosen one, Pareto front included.
  *
  * @param rows - the payload's rows (some ok variant has a size and a quality).
+ * @param onAxis - called with the new axis and its Pareto front when a button redraws it.
  * @returns the `<div>` holding the buttons and the chart.
  */
-export function chartBox(rows: Row[]): HTMLDivElement {
+export function chartBox(
+  rows: Row[],
+  onAxis?: (x: SizeColumn, front: Set<number>) => void
+): HTMLDivElement {
   const box = document.createElement('div');
   box.className = 'nbopt-chart-box';
   const axis = qualityAxis(rows);
   const draw = (x: SizeColumn): SVGSVGElement => {
     const pts = points(rows, axis, x);
-    return buildChart(rows, pts, axis, paretoFront(pts, axis.higherIsBetter), x);
+    const front = paretoFront(pts, axis.higherIsBetter);
+    onAxis?.(x, front);
+    return buildChart(rows, pts, axis, front, x);
   };
   let chart = draw('size_bytes');
   const columns = sizeColumns(rows);

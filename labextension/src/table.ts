@@ -175,7 +175,6 @@ export function buildTable(rows: Row[], front: Set<number>): HTMLTableElement {
   const headRow = thead.insertRow();
   const marker = document.createElement('th');
   marker.className = 'nbopt-marker-col';
-  marker.title = 'on the Pareto front of size and metric';
   marker.textContent = '◆';
   headRow.appendChild(marker);
   const tbody = table.createTBody();
@@ -188,13 +187,7 @@ export function buildTable(rows: Row[], front: Set<number>): HTMLTableElement {
     if (error) {
       tr.title = error;
     }
-    const mark = tr.insertCell();
-    mark.className = 'nbopt-marker-col';
-    if (front.has(index)) {
-      tr.classList.add('nbopt-pareto');
-      mark.textContent = '◆';
-      mark.title = 'on the Pareto front';
-    }
+    tr.insertCell().className = 'nbopt-marker-col';
     for (const column of columns) {
       const td = tr.insertCell();
       td.textContent = column.format(row);
@@ -205,6 +198,7 @@ export function buildTable(rows: Row[], front: Set<number>): HTMLTableElement {
     return tr;
   });
   bodyRows.forEach(tr => tbody.appendChild(tr));
+  markFront(table, front, 'size');
 
   const headers: HTMLTableCellElement[] = [];
   columns.forEach(column => {
@@ -232,4 +226,29 @@ export function buildTable(rows: Row[], front: Set<number>): HTMLTableElement {
     headRow.appendChild(th);
   });
   return table;
+}
+
+/**
+ * Mark the rows of `front` with ◆ (class `nbopt-pareto`) and clear the others' marks.
+ *
+ * @param table - a table made by {@link buildTable}.
+ * @param front - indices of the rows on the Pareto front.
+ * @param against - what the front weighs against the metric (`size`, `RAM`).
+ */
+export function markFront(table: HTMLTableElement, front: Set<number>, against: string): void {
+  const head = table.tHead?.rows[0]?.cells[0];
+  if (head) {
+    head.title = `on the Pareto front of ${against} and metric`;
+  }
+  for (const tr of Array.from(table.tBodies[0]?.rows ?? [])) {
+    const on = front.has(Number(tr.dataset.index));
+    const mark = tr.cells[0];
+    tr.classList.toggle('nbopt-pareto', on);
+    mark.textContent = on ? '◆' : '';
+    if (on) {
+      mark.title = 'on the Pareto front';
+    } else {
+      mark.removeAttribute('title');
+    }
+  }
 }

@@ -136,6 +136,27 @@ describe('the RAM a variant needs', () => {
     expect(circles(host)).toEqual(bySize);
   });
 
+  it("moves the table's ◆ marks to the front of the axis the chart shows", () => {
+    const host = render(ramPayload());
+    const marked = (): string[] =>
+      Array.from(host.querySelectorAll('tbody tr'))
+        .filter(tr => tr.querySelector('td')?.textContent === '◆')
+        .map(tr => tr.querySelectorAll('td')[1].textContent ?? '');
+    const marker = (): string => host.querySelector('thead th')?.getAttribute('title') ?? '';
+    const [sizeButton, ramButton] = Array.from(
+      host.querySelectorAll<HTMLButtonElement>('.nbopt-chart-x-button')
+    );
+    expect(marked()).toEqual(['float16', 'dynamic']);
+    expect(marker()).toBe('on the Pareto front of size and metric');
+    ramButton.click();
+    expect(marked()).toEqual(['float32', 'float16', 'int8']);
+    expect(host.querySelectorAll('tbody tr.nbopt-pareto')).toHaveLength(3);
+    expect(marker()).toBe('on the Pareto front of RAM and metric');
+    sizeButton.click();
+    expect(marked()).toEqual(['float16', 'dynamic']);
+    expect(marker()).toBe('on the Pareto front of size and metric');
+  });
+
   it('is written as Python writes it, ties to the even digit (arenas are multiples of 256)', () => {
     // Each expected text is what nbopt.display.units.size gives for the same bytes.
     const python: [number, string][] = [
