@@ -116,8 +116,9 @@ def test_cancel_from_a_listener_stops_after_the_current_step(trained_cnn, digits
         "int8": "cancelled",
         "int16x8": "cancelled",
     }
-    # A cancelled comparison's models stay in the engine: nothing to export.
-    assert state.chosen is None and runner.models == {}
+    # What was measured before Cancel can be exported: its model came with its row.
+    assert state.chosen == "float32" and list(runner.models) == ["float32"]
+    assert runner.models["float32"].size == state.rows[0]["size_bytes"]
     # Ready to run again, from the start.
     state.unobserve(cancel_on_first_row, names="rows")
     state.selection = ["float16"]
@@ -231,7 +232,7 @@ def test_pruning_from_the_panel_uses_the_slider_and_shares_the_baseline(trained_
     ]
 
 
-def test_the_cancel_button_stops_a_run_after_its_current_step(trained_cnn, digits):
+def test_the_cancel_button_stops_a_run_after_its_current_step(trained_cnn, digits, tmp_path):
     x_train, _, x_test, y_test = digits
     panel = nbopt.panel(trained_cnn, calib=x_train[:128], eval=(x_test, y_test))
     panel.schemes = "float16,dynamic,int8"
@@ -253,7 +254,14 @@ def test_the_cancel_button_stops_a_run_after_its_current_step(trained_cnn, digit
         "int8": "cancelled",
     }
     assert not panel.run_button.disabled and panel.cancel_button.disabled
-    assert panel.export_button.disabled  # nothing exportable was kept
+    # The row kept can be exported: it is chosen, and Export writes its .tflite and the table.
+    assert panel.export_choice.options == ("float32",)
+    assert panel.export_choice.value == "float32" and not panel.export_button.disabled
+    panel.export_path.value = str(tmp_path)
+    panel.export_button.click()
+    tflite = tmp_path / "digits_cnn_float32.tflite"
+    assert tflite.stat().st_size == panel.df["size_bytes"].iloc[0]
+    assert (tmp_path / "digits_cnn_results.csv").read_text().count("\n") == 2
 
 
 @pytest.fixture(scope="module")

@@ -193,7 +193,7 @@ class Run:
             row["status"] = "failed"
             row["error"] = capture.with_log(first_line(exc), capture.since(position))
             variant = None
-        self.add(row, content=variant.content if variant is not None else None)
+        self.add(row, content=variant.content if variant is not None else None, model=variant)
         return variant
 
     def convert(self, row: dict[str, Any], make: Any, cache_key: str | None) -> bytes:
@@ -247,11 +247,18 @@ class Run:
         self.step(row["scheme"], "measuring latency")
         row.update(measure_latency(content, self.settings, self.sample).columns())
 
-    def add(self, row: dict[str, Any], record: bool = True, content: bytes | None = None) -> None:
+    def add(
+        self,
+        row: dict[str, Any],
+        record: bool = True,
+        content: bytes | None = None,
+        model: Any = None,
+    ) -> None:
         """Append a finished row (the first ``float32`` baseline row is the reference).
 
         The row (and its flatbuffer ``content``) is recorded in :mod:`results` before the
-        listener hears of it, so a process that dies in the listener has stored it.
+        listener hears of it (with ``model``, the variant), so a process that dies in the
+        listener has stored it.
         """
         if self.baseline is None and row.get("technique") == "baseline":
             self.baseline = row
@@ -261,7 +268,7 @@ class Run:
             results.record(row, content)
         emit(
             self.listener,
-            Event("row", row["scheme"], row["status"], self.index, self.total, row=row),
+            Event("row", row["scheme"], row["status"], self.index, self.total, row, model),
         )
 
     def start(self, message: str) -> None:

@@ -13,7 +13,8 @@ class Event:
 
     ``kind`` is ``"start"`` (``total`` variants to come), ``"step"`` (a variant
     entered a phase named in ``message``: converting, measuring latency, ...),
-    ``"row"`` (a variant finished; ``row`` holds its results) or ``"done"``.
+    ``"row"`` (a variant finished; ``row`` holds its results and ``model``, if it was
+    made, its :class:`~nbopt.engine.tflite_model.TFLiteModel`) or ``"done"``.
     """
 
     kind: str
@@ -22,6 +23,7 @@ class Event:
     index: int = 0
     total: int = 0
     row: dict[str, Any] | None = field(default=None, compare=False)
+    model: Any = field(default=None, compare=False)
 
 
 Listener = Callable[[Event], None]

@@ -311,6 +311,8 @@ class Runner:
             status = str(row.get("status"))
             text = status if not row.get("error") else f"{status}: {row['error']}"
             self._progress(key, 1.0, text, status)
+            if event.model is not None:  # exportable at once, even if Cancel comes next
+                self.models.setdefault(variant_name(row), event.model)
             self.state.rows = [*self.state.rows, row]
 
     def _progress(self, key: str, fraction: float, message: str, status: str = "") -> None:
