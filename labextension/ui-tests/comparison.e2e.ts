@@ -629,6 +629,14 @@ describe('the panel', () => {
       .locator('.widget-checkbox')
       .evaluateAll(boxes => boxes.map(b => (b.textContent ?? '').replace(/\u200b/g, '').trim()));
     expect(labels.slice(-layers.length)).toEqual(layers);
+    // The table is wider than the panel: it scrolls inside the report instead of being cut.
+    const fit = await report.locator('.nbopt-scroll').evaluate(box => ({
+      scrolls: box.scrollWidth > box.clientWidth,
+      inside:
+        box.getBoundingClientRect().right <=
+        box.closest('.nbopt-debug')!.getBoundingClientRect().right + 1
+    }));
+    expect(fit).toEqual({ scrolls: true, inside: true });
     await screenshotCell(scope, 'panel-debug.png');
 
     expect(errors).toEqual([]);

@@ -101,8 +101,9 @@ def debug_html(report: DebugReport) -> str:
         notes.append(f"Layers without ops of their own: {', '.join(report.without_ops)}.")
     return (
         f'{CSS}<div class="nbopt-debug"><div><b>{esc(_title(report))}</b></div>'
-        f'<table class="nbopt-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
-        f"</table>{bars_svg(report)}"
+        # A table wider than its output (the panel's) scrolls instead of being cut off.
+        f'<div class="nbopt-scroll"><table class="nbopt-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>{bars_svg(report)}"
         + "".join(f'<div class="nbopt-notes">{esc(n)}</div>' for n in notes if n)
         + f'<div class="nbopt-advice"><b>{esc(report.advice)}</b></div></div>'
     )

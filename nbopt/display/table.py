@@ -37,7 +37,8 @@ CSS = (
     "white-space:nowrap}"
     ".nbopt-table td:first-child,.nbopt-table th:first-child{text-align:left}"
     ".nbopt-failed{color:#b00020}.nbopt-skipped{color:#777}"
-    ".nbopt-drop{color:#b00020;font-weight:bold}.nbopt-notes{margin:2px 0}</style>"
+    ".nbopt-drop{color:#b00020;font-weight:bold}.nbopt-notes{margin:2px 0}"
+    ".nbopt-scroll{overflow-x:auto;max-width:100%}</style>"
 )
 
 
