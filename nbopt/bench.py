@@ -354,7 +354,7 @@ def bench_sweep(model: Any, data: tuple[np.ndarray, ...], workers: int = 2) -> f
     print(
         f"  one after another, this process and its converter kept {cores:.2f} of "
         f"{os.cpu_count()} cores busy (TensorFlow's own threads): a sweep here can gain at "
-        f"most {(os.cpu_count() or 1) / cores:.2f}x"
+        f"most {min(os.cpu_count() or 1, (os.cpu_count() or 1) / cores):.2f}x"
     )
     busy = [r.get("task_seconds") or 0.0 for r in swept.rows]
     waited = sum(r.get("wait_seconds") or 0.0 for r in swept.rows)
