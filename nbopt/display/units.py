@@ -11,6 +11,11 @@ from typing import Any
 from ..engine.schema import BY_NAME, is_accuracy
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 model``, ``2 models``; ``plural`` where adding an s is wrong (``latencies``)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def missing(v: Any) -> bool:
     """True for ``None``, NaN and pandas' missing values."""
     if v is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..display.units import count
 from ..engine.compare import Comparison
 from ..engine.events import Listener
 from .runner import stored_keys
@@ -94,7 +95,7 @@ def run_sweep(
     dask_client = cluster.get(client, scheduler)
     _announce(dask_client)
     run = new_run(len(todo) + len(bases), settings, listener)
-    run.start(f"sweep: {len(todo)} configurations of {len(named)} models")
+    run.start(f"sweep: {count(len(todo), 'configuration')} of {count(len(named), 'model')}")
     sweep = Sweep(
         client=dask_client,
         run=run,

@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..display.units import count
 from ..engine import results
 from ..engine.compare import Comparison, Run
 from ..engine.events import Event, Listener, emit
@@ -197,9 +198,10 @@ class Sweep:
         if self.done and left:
             eta = (time.perf_counter() - self.started) / self.done * left
             line += f", ETA {eta:.0f} s"
-        untimed = sum(len(v) for v in (*self.untimed.values(), *self.timing.values()))
+        untimed = sum(len(v) for v in self.untimed.values())
+        untimed += sum(len(v) for _, v in self.timing.values())
         if untimed:
-            line += f"; {untimed} latencies to time"
+            line += f"; {count(untimed, 'latency', 'latencies')} to time"
         return line
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from .. import api
+from ..display.units import count
 from ..engine.convert import NEEDS_CALIBRATION, SCHEMES
 from ..engine.files import write_atomic
 from ..engine.recommend import TARGETS, decide
@@ -244,7 +245,7 @@ class Panel(widgets.VBox):
 
     def __repr__(self) -> str:
         n = len(self.model_state.rows)
-        return f"nbopt panel for {self.name!r} ({n} variant{'s' if n != 1 else ''} measured)"
+        return f"nbopt panel for {self.name!r} ({count(n, 'variant')} measured)"
 
     def _ipython_display_(self) -> None:
         """The widget, then an output the finished run's comparison is written into."""
@@ -398,7 +399,7 @@ class Panel(widgets.VBox):
             from ..display.debug import debug_bundle
 
             n = len(self.runner.report.suspects)
-            ticked = f"{n} suspect layer{'s' if n != 1 else ''} ticked" if n else "no suspect"
+            ticked = f"{count(n, 'suspect layer')} ticked" if n else "no suspect"
             self.debug_status.value = f"{ticked}; tick the layers to keep float, then quantize"
             bundle = debug_bundle(self.runner.report)
             self.debug_output.outputs = (
