@@ -491,7 +491,7 @@ def test_grown_workers_are_restarted_and_no_row_is_lost(local, small, digits):
     finally:
         local.register_plugin(Recycle(), name=Recycle.name)
     df = out.df
-    assert len(df) == 6 and list(df.status) == ["ok"] * 6
+    assert len(df) == 6 and list(df.status) == ["ok"] * 6, df.error.tolist()
     one_row_each(out, 5)
     assert sorted(df.sparsity.dropna().round(1)) == [0.5, 0.6, 0.7, 0.8, 0.9]
     # a new worker process takes a retired one's place (its start may outlast the sweep)

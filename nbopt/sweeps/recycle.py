@@ -14,6 +14,7 @@ the cluster's only worker keeps going, and measures its growth anew.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -56,8 +57,26 @@ class Recycle(_plugin_base()):  # type: ignore[misc]
             grown = rss - self.base
             self.worker.loop.add_callback(self._retire, grown)
 
+    async def _reported(self) -> None:
+        """Wait (up to 5 s) until the scheduler knows of every result this worker holds.
+
+        The task that just ended reports its result on the worker's batched stream; a
+        retirement asked for on another connection can overtake it, and the scheduler
+        would then drop that result with the worker instead of moving it away (the kernel,
+        already told the task was done, would get a failed row for it)."""
+        worker = self.worker
+        keys = [k for k, ts in worker.state.tasks.items() if ts.state == "memory"]
+        for _ in range(100):
+            if not keys:
+                return
+            who = await worker.scheduler.who_has(keys=keys)
+            if all(worker.address in (who.get(k) or ()) for k in keys):
+                return
+            await asyncio.sleep(0.05)
+
     async def _retire(self, grown: float) -> None:
         worker = self.worker
+        await self._reported()
         identity = await worker.scheduler.identity()
         running = [w for w in identity.get("workers", {}).values() if w.get("status") == "running"]
         retired = {}
