@@ -67,9 +67,8 @@ class HostLock:
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
-        """Hold the host alone: no other task of the sweep computes on it meanwhile."""
-        was_shared = self.shared_held
-        self.leave()
+        """Hold the host alone: no other task of the sweep computes on it meanwhile (taken
+        by a task that holds no shared lease: :func:`~nbopt.sweeps.task.time_latencies`)."""
         started = time.perf_counter()
         self.turnstile.acquire()
         taken = 0
@@ -83,5 +82,3 @@ class HostLock:
             for _ in range(taken):
                 self.leases.release()
             self.turnstile.release()
-            if was_shared:
-                self.enter()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 
@@ -104,14 +103,13 @@ def run_config(
 def time_latencies(
     variants: list[tuple[bytes, list[Any] | None]],
     settings: MeasureSettings,
-    lock: tuple[str, dict[str, int]] | None,
+    lock: tuple[str, dict[str, int]],
 ) -> dict[str, Any]:
     """``latencies``: the latency columns of each ``(content, sample)``, timed while this
     task holds its host alone (``{}`` for one the interpreter cannot time); ``worker``: the
     worker that timed them."""
-    host_lock = HostLock(*lock) if lock else None
     out = []
-    with host_lock.exclusive() if host_lock else nullcontext():
+    with HostLock(*lock).exclusive():
         for content, sample in variants:
             try:
                 out.append(measure_latency(content, settings, sample).columns())
