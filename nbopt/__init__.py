@@ -27,8 +27,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .api import cluster, debug, inspect, log, prune, quantize, recommend, results, sweep
-    from .engine.compare import Comparison
-    from .engine.tflite_model import TFLiteModel
+    from .engine.model.tflite_model import TFLiteModel
+    from .engine.pipeline.comparison import Comparison
     from .widgets.panel import panel
 
 _LAZY = {
@@ -42,8 +42,8 @@ _LAZY = {
     "panel": ("nbopt.widgets.panel", "panel"),
     "prune": ("nbopt.api", "prune"),
     "cluster": ("nbopt.api", "cluster"),
-    "Comparison": ("nbopt.engine.compare", "Comparison"),
-    "TFLiteModel": ("nbopt.engine.tflite_model", "TFLiteModel"),
+    "Comparison": ("nbopt.engine.pipeline.comparison", "Comparison"),
+    "TFLiteModel": ("nbopt.engine.model.tflite_model", "TFLiteModel"),
 }
 
 

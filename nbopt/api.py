@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .engine.compare import Comparison, run_post_training
-from .engine.convert import SCHEMES, parse_schemes
+from .engine.convert.converter import SCHEMES, parse_schemes
 from .engine.events import Listener
-from .engine.measure import MeasureSettings
-from .engine.schema import check_max_drop
-from .engine.tflite_model import TFLiteModel
+from .engine.measure.latency import MeasureSettings
+from .engine.model.tflite_model import TFLiteModel
+from .engine.pipeline.comparison import Comparison
+from .engine.pipeline.post_training import run_post_training
+from .engine.store.schema import check_max_drop
 
 
 def _settings(threads: int | None) -> MeasureSettings:
@@ -336,9 +337,9 @@ def _selective(
     max_drop: float | None,
     **options: Any,
 ) -> TFLiteModel:
-    """``quantize`` with ``float_layers`` or ``max_drop``: see :mod:`nbopt.engine.selective`."""
-    from .engine import debug as per_layer
-    from .engine.selective import run_selective
+    """``quantize`` with ``float_layers`` or ``max_drop`` (see ``engine.analyse.selective``)."""
+    from .engine.analyse import debug as per_layer
+    from .engine.analyse.selective import run_selective
     from .errors import NbOptUsageError
 
     schemes = parse_schemes(scheme if scheme is not None else "int8")
@@ -395,7 +396,7 @@ def debug(
         ``max_abs_error``, ``suspect``), ``.suspects``, ``.measure``, ``.rule``,
         ``.advice``; shown as a table and a bar chart.
     """
-    from .engine.debug import analyze
+    from .engine.analyse.debug import analyze
 
     model, _, source_name = _source(model)
     schemes = parse_schemes(scheme)
@@ -468,15 +469,15 @@ def recommend(
         ``.scheme``, ``.io``, ``.reasons`` (sentences), ``.path``; after ``verify``
         also ``.trail`` (what was measured) and ``.model`` (the chosen TFLiteModel).
     """
-    from .engine.compare import prepare_data
-    from .engine.data import calibration_arrays
-    from .engine.keras_models import input_specs, require_model
-    from .engine.recommend import (
+    from .engine.analyse.recommend import (
         activations,
         decide,
         sensitive_activations,
         with_selective_step,
     )
+    from .engine.data.arrays import calibration_arrays
+    from .engine.model.keras_models import input_specs, require_model
+    from .engine.pipeline.checks import prepare_data
     from .errors import ConversionError, NbOptUsageError
 
     model, _, source_name = _source(model)
@@ -576,7 +577,7 @@ def recommend(
 
 def _mostly_integer(content: bytes) -> bool:
     """True if at most half of the compute ops of ``content`` stay float."""
-    from .engine.compat import op_report
+    from .engine.analyse.compat import op_report
 
     report = op_report(content)
     compute = report.total_ops - report.ops["QUANTIZE"] - report.ops["DEQUANTIZE"]
@@ -639,7 +640,7 @@ def _offer_int4(
 
 
 def _fits(rec: Any, row: dict[str, Any]) -> bool:
-    from .engine.recommend import budget_check
+    from .engine.analyse.recommend import budget_check
 
     ok, _ = budget_check(row, rec.ram_kb, rec.flash_kb)
     return ok and (rec.target != "mcu" or row.get("mcu_ready") is True)
@@ -647,7 +648,7 @@ def _fits(rec: Any, row: dict[str, Any]) -> bool:
 
 def _fit_sentence(rec: Any, choice: Any, row: dict[str, Any]) -> str:
     """One sentence: does the measured ``choice`` fit the device's budgets (and run there)?"""
-    from .engine.recommend import budget_check
+    from .engine.analyse.recommend import budget_check
 
     _, said = budget_check(row, rec.ram_kb, rec.flash_kb)
     sentence = f"Measured: {choice.label} needs " + (
@@ -675,7 +676,7 @@ def inspect(model: Any, name: str | None = None) -> Any:
     """
     import os
 
-    from .engine.compat import inspect_content
+    from .engine.analyse.compat import inspect_content
     from .errors import NbOptTypeError, NbOptUsageError
 
     if isinstance(model, TFLiteModel):
@@ -690,7 +691,7 @@ def inspect(model: Any, name: str | None = None) -> Any:
         with open(model, "rb") as fh:
             content = fh.read()
         return inspect_content(content, name or os.path.basename(str(model)), "file")
-    from .engine.keras_models import keras_flavor
+    from .engine.model.keras_models import keras_flavor
 
     if keras_flavor(model) is None:
         raise NbOptTypeError(
@@ -783,7 +784,7 @@ def results(
     model, run : str, optional
         Only the rows of this model name, or of this ``run_id``.
     """
-    from .engine import results as store
+    from .engine.store import results as store
 
     return store.frame(store.rows(all=all, model=model, run=run))
 

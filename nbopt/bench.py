@@ -103,7 +103,7 @@ def bench_comparison(
     t0 = time.perf_counter()
     ref = tutorial_loop(model, calib, x, y, runs)
     t_ref = time.perf_counter() - t0
-    from nbopt.engine import worker
+    from nbopt.engine.convert import worker
 
     worker.shutdown()  # the first nbopt call pays for starting the converter worker
     t0 = time.perf_counter()
@@ -238,8 +238,8 @@ def bench_latency(content: bytes, sample: np.ndarray, blocks: int = 20) -> float
     The two alternate in blocks of 100 invocations, so that both see the same noise; each
     figure is the median over all of its invocations.
     """
-    from nbopt.engine.interpreter import Runner
-    from nbopt.engine.measure import MeasureSettings, time_invocations
+    from nbopt.engine.measure.interpreter import Runner
+    from nbopt.engine.measure.latency import MeasureSettings, time_invocations
 
     settings = MeasureSettings(
         warmup_runs=3, runs=100, min_seconds=0.0, threads=os.cpu_count() or 1
@@ -271,8 +271,8 @@ def bench_evaluation(content: bytes, x: np.ndarray, y: np.ndarray, repeats: int 
     (interpreter creation included in both)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from nbopt.engine.data import top1_accuracy
-    from nbopt.engine.interpreter import Runner
+    from nbopt.engine.data.metrics import top1_accuracy
+    from nbopt.engine.measure.interpreter import Runner
 
     def loop() -> float:
         interp = Interpreter(model_content=content, num_threads=os.cpu_count())
@@ -406,8 +406,8 @@ def converter_rss(model: Any, conversions: int, recycle_after: int) -> list[floa
 
     NaN where the worker was replaced by that conversion (or had not started before it).
     """
-    from nbopt.engine import worker
-    from nbopt.engine.convert import convert, export_saved_model
+    from nbopt.engine.convert import worker
+    from nbopt.engine.convert.converter import convert, export_saved_model
 
     before = worker.RECYCLE_AFTER
     worker.RECYCLE_AFTER = recycle_after
@@ -429,7 +429,7 @@ def converter_rss(model: Any, conversions: int, recycle_after: int) -> list[floa
 
 def bench_converter_memory(model: Any, conversions: int = 200) -> None:
     """Peak RSS of the converter worker over ``conversions``, recycled and never recycled."""
-    from nbopt.engine import worker
+    from nbopt.engine.convert import worker
 
     print(f"\n[memory] converter worker RSS over {conversions} conversions of the digits CNN")
     for recycle in (0, worker.RECYCLE_AFTER):

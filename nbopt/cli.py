@@ -165,7 +165,7 @@ def check_outputs(csv: str | None, out: str | None, files: list[str], force: boo
 
 def _planned(args: argparse.Namespace) -> list[str]:
     """The schemes ``compare`` will measure (float32 first), checked against its data."""
-    from .engine.convert import NEEDS_CALIBRATION, SCHEMES, parse_schemes
+    from .engine.convert.converter import NEEDS_CALIBRATION, SCHEMES, parse_schemes
 
     schemes = parse_schemes(args.scheme) if args.scheme else list(SCHEMES)
     missing = [s for s in schemes if s in NEEDS_CALIBRATION] if not args.calib else []
@@ -183,7 +183,7 @@ class _Rows:
     measured), so an interrupted run still has its results; prints progress."""
 
     def __init__(self) -> None:
-        from .engine import results
+        from .engine.store import results
 
         self.store = results
         self.before = len(results.rows())
@@ -200,7 +200,7 @@ def _write_csv(path: str, rows: list[dict[str, Any]], force: bool) -> bool:
     """Write the rows; if that fails after all, keep them in a spare file. True if written."""
     import tempfile
 
-    from .engine.results import csv_text, frame, write_csv
+    from .engine.store.results import csv_text, frame, write_csv
 
     try:
         write_csv(rows, path, force=force)
@@ -221,7 +221,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     files = [f"{stem}_{s}.tflite" for s in schemes]
     check_outputs(args.csv, args.out, files, args.force)
     from .api import quantize
-    from .engine.convert import parse_schemes
+    from .engine.convert.converter import parse_schemes
 
     model = load_keras_model(args.model, unsafe=args.unsafe)
     calib = load_arrays(args.calib, want_labels=False) if args.calib else None

@@ -11,7 +11,7 @@ import os
 from traitlets import Bool, Enum, Float, Int, Unicode, default, observe
 from traitlets.config import Configurable
 
-from .engine.measure import MeasureSettings
+from .engine.measure.latency import MeasureSettings
 
 
 class NbOpt(Configurable):
@@ -67,7 +67,7 @@ class NbOpt(Configurable):
     @observe("store")
     def _store_changed(self, change: dict) -> None:
         if self is _current:
-            from .engine import results
+            from .engine.store import results
 
             results.set_store(change["new"])
 
@@ -119,7 +119,8 @@ def set_current(config: NbOpt | None) -> None:
     """Make ``config`` the one :func:`current` returns (``None`` restores defaults)."""
     global _current
     _current = config
-    from .engine import capture, results
+    from .engine import capture
+    from .engine.store import results
 
     capture.set_verbose(config.verbose if config is not None else False)
     results.set_store(config.store if config is not None else None)

@@ -79,8 +79,8 @@ class LiveTable:
 
     def _claim_result(self) -> None:
         """Until this cell ends, show the result of these rows in this table's output."""
-        from .engine.compare import Comparison
-        from .engine.tflite_model import TFLiteModel
+        from .engine.model.tflite_model import TFLiteModel
+        from .engine.pipeline.comparison import Comparison
 
         formatter = self.shell.display_formatter.ipython_display_formatter
         for cls in (Comparison, TFLiteModel):

@@ -19,8 +19,8 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from .engine import results
 from .engine.events import Event, Listener
+from .engine.store import results
 from .errors import NbOptError
 
 #: Top-level modules whose errors are restated, and the name a user knows them by.

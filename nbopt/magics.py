@@ -677,7 +677,7 @@ class NbOptMagics(Magics):
         return self._run(args, call)
 
     def _results(self, args: Any) -> Any:
-        from .engine import results as store
+        from .engine.store import results as store
 
         where = {"model": args.model, "run": args.run}
         if args.clear:
@@ -719,7 +719,7 @@ def load(ipython: Any) -> None:
             )
     _announced = True
     if config.isolate:
-        from .engine import worker
+        from .engine.convert import worker
 
         worker.warm()  # the converter's process starts now, not at the first %quantize
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nbopt.engine import cache, results
-from nbopt.engine.compare import conversion_keys
+from nbopt.engine.pipeline.variants import conversion_keys
+from nbopt.engine.store import cache, results
 
 LINE = "model --scheme float16, dynamic, int8 --calib x_train[:64] --eval x_test, y_test"
 

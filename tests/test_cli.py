@@ -132,7 +132,7 @@ def test_an_interrupted_compare_keeps_its_rows_in_the_csv(
 ):
     import signal
 
-    from nbopt.engine import results
+    from nbopt.engine.store import results
 
     model = _saved(trained_cnn, digits, tmp_path)
     record = results.record
@@ -173,7 +173,7 @@ def test_results_are_kept_when_the_csv_cannot_be_written_after_all(
     trained_cnn, digits, tmp_path, capsys, monkeypatch
 ):
     """Someone writes the CSV's path while the comparison runs: the rows go to a spare file."""
-    from nbopt.engine import results
+    from nbopt.engine.store import results
 
     model = _saved(trained_cnn, digits, tmp_path)
     csv = tmp_path / "r.csv"

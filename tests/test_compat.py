@@ -6,7 +6,7 @@ import pytest
 
 import nbopt
 from nbopt.display import inspection_html
-from nbopt.engine.compat import compatibility, edgetpu_readiness, gpu_report, op_report
+from nbopt.engine.analyse.compat import compatibility, edgetpu_readiness, gpu_report, op_report
 from nbopt.errors import NbOptTypeError, NbOptUsageError
 
 DIGITS_OPS = {"CONV_2D": 2, "RESHAPE": 1, "FULLY_CONNECTED": 2, "SOFTMAX": 1}

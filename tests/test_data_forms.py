@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import nbopt
-from nbopt.engine.data import fit_data
-from nbopt.engine.keras_models import input_specs
+from nbopt.engine.data.labels import fit_data
+from nbopt.engine.model.keras_models import input_specs
 from nbopt.errors import NbOptTypeError, NbOptUsageError
 
 
@@ -130,7 +130,7 @@ def test_every_output_is_scored(two_outputs, tables, labels):
 
 
 def test_every_outputs_metrics_survive_a_csv(two_outputs, tables, tmp_path):
-    from nbopt.engine import results
+    from nbopt.engine.store import results
 
     a, _, label, target = tables
     comparison = nbopt.quantize(

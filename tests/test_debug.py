@@ -12,8 +12,8 @@ import pytest
 from IPython.core.error import UsageError
 
 import nbopt
-from nbopt.engine.schema import variant_label
-from nbopt.engine.selective import model_ops, tensor_types
+from nbopt.engine.analyse.selective import model_ops, tensor_types
+from nbopt.engine.store.schema import variant_label
 from nbopt.errors import NbOptUsageError
 
 LAYERS = ["first", "hidden", "mid", "fourth", "out"]

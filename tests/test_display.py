@@ -16,8 +16,9 @@ import pytest
 
 import nbopt
 from nbopt.display import COMPARISON_MIME, chart_svg, comparison_bundle, rows_html, rows_text, units
-from nbopt.engine import capture, results, schema
-from nbopt.engine.compare import Comparison
+from nbopt.engine import capture
+from nbopt.engine.pipeline.comparison import Comparison
+from nbopt.engine.store import results, schema
 
 LONG = (
     "Edge TPU: ops stay float (FULLY_CONNECTED x2); use full-integer quantization (int8); "
@@ -170,8 +171,9 @@ def test_print_is_useful_without_ipython(rows):
 
 def test_the_engine_imports_no_view():
     code = (
-        "import sys, nbopt.engine.compare, nbopt.engine.training, nbopt.engine.recommend,"
-        " nbopt.engine.compat, nbopt.engine.tflite_model, nbopt.api\n"
+        "import sys, nbopt.engine.pipeline.post_training, nbopt.engine.training,"
+        " nbopt.engine.analyse.recommend,"
+        " nbopt.engine.analyse.compat, nbopt.engine.model.tflite_model, nbopt.api\n"
         "views = ('nbopt.display', 'IPython', 'ipywidgets')\n"
         "bad = [m for m in sys.modules if m.startswith(views)]\n"
         "assert not bad, bad"

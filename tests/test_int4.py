@@ -6,7 +6,7 @@ import pytest
 
 import nbopt
 from nbopt.config import NbOpt, set_current
-from nbopt.engine.convert import parse_schemes
+from nbopt.engine.convert.converter import parse_schemes
 from nbopt.errors import NbOptUsageError
 
 LOW_BIT = "int8,int4,int4-block32,int4-block64,weight-int8,weight-int4"

@@ -12,7 +12,7 @@ import numpy as np
 from IPython.core.error import UsageError
 
 import nbopt
-from nbopt.engine import results
+from nbopt.engine.store import results
 
 
 def _shown(capsys) -> list[str]:

@@ -7,8 +7,8 @@ import pytest
 
 import nbopt
 from nbopt.config import NbOpt, set_current
-from nbopt.engine import memory
-from nbopt.engine.memory import Graph, Tensor
+from nbopt.engine.measure import memory
+from nbopt.engine.measure.memory import Graph, Tensor
 
 
 def _quiet(fn):
@@ -134,7 +134,7 @@ def test_without_tflite_micro_the_planner_and_op_rules_decide(digits_variants, m
 
 
 def test_mcu_recommendation_is_integer_only_int8_per_tensor_on_request():
-    from nbopt.engine.recommend import decide
+    from nbopt.engine.analyse.recommend import decide
 
     rec = decide(calib=True, fit=True, target="mcu")
     assert [c.label for c in rec.path] == ["int8 (int8 I/O)", "qat (int8 I/O)"]
@@ -164,8 +164,8 @@ def test_quantizer_weights_are_stored_inside_the_flatbuffer(trained_cnn, digits)
 
     from litert_quantizer import quantizer
 
-    from nbopt.engine.interpreter import Runner
-    from nbopt.engine.litert import _recipe, inline_buffers
+    from nbopt.engine.convert.litert import _recipe, inline_buffers
+    from nbopt.engine.measure.interpreter import Runner
 
     float16 = nbopt.quantize(trained_cnn, "float16")
     assert float16.row["converter"] == "litert-quantizer"

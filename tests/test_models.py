@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import nbopt
-from nbopt.engine.compat import op_report
+from nbopt.engine.analyse.compat import op_report
 
 SCHEMES = "float16,dynamic,int8,int16x8"
 
@@ -156,8 +156,8 @@ def test_a_loop_with_a_free_batch_fails_in_one_sentence_and_converts_with_flex(t
     """What every recurrent model got before the fixed batch: TensorFlow's hint, not loc(...)."""
     import tf_keras as keras
 
-    from nbopt.engine.convert import _convert_here, _save_signature, flex_ops
-    from nbopt.engine.keras_models import input_specs
+    from nbopt.engine.convert.converter import _convert_here, _save_signature, flex_ops
+    from nbopt.engine.model.keras_models import input_specs
     from nbopt.errors import ConversionError
 
     inputs = keras.Input((10, 2))

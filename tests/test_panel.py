@@ -11,7 +11,7 @@ import pytest
 
 import nbopt
 from nbopt.display import COMPARISON_MIME
-from nbopt.engine.pareto import pareto_mask
+from nbopt.engine.analyse.pareto import pareto_mask
 from nbopt.errors import NbOptUsageError
 from nbopt.widgets.panel import Panel
 from nbopt.widgets.runner import PanelState, Runner, Settings

@@ -7,7 +7,7 @@ from IPython.core.error import UsageError
 
 import nbopt
 from nbopt.display import recommendation_html
-from nbopt.engine.recommend import decide, outlier_ratio
+from nbopt.engine.analyse.recommend import decide, outlier_ratio
 from nbopt.errors import NbOptUsageError
 
 

@@ -69,7 +69,7 @@ def test_batched_evaluation_equals_the_per_sample_loop(both_paths, digits):
 
 
 def test_a_crashing_worker_fails_one_call_and_the_next_one_works():
-    from nbopt.engine import worker
+    from nbopt.engine.convert import worker
 
     assert worker.call(os.getpid) != os.getpid()  # really another process
     first = worker.pid()
@@ -79,10 +79,10 @@ def test_a_crashing_worker_fails_one_call_and_the_next_one_works():
 
 
 def test_a_crash_is_a_failed_row_and_the_comparison_goes_on(trained_cnn, digits):
-    from nbopt.engine import worker
-    from nbopt.engine.compare import Run
-    from nbopt.engine.convert import convert, export_saved_model
-    from nbopt.engine.measure import MeasureSettings
+    from nbopt.engine.convert import worker
+    from nbopt.engine.convert.converter import convert, export_saved_model
+    from nbopt.engine.measure.latency import MeasureSettings
+    from nbopt.engine.pipeline.run import Run
 
     run = Run(
         "crash",

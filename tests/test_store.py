@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from nbopt.engine import results, schema
-from nbopt.engine.store import SCHEMA_VERSION, Store, sha256
+from nbopt.engine.store import results, schema
+from nbopt.engine.store.database import SCHEMA_VERSION, Store, sha256
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ KILLED_MID_RUN = textwrap.dedent(
     import nbopt
     from nbopt.config import NbOpt, set_current
     from nbopt.demo import digits_cnn, digits_data
-    from nbopt.engine.store import row_json
+    from nbopt.engine.store.database import row_json
 
     set_current(NbOpt(store=sys.argv[1], isolate=False, latency_warmup_runs=1,
                       latency_runs=5, latency_min_seconds=0.0))
@@ -49,7 +49,7 @@ KILLED_MID_RUN = textwrap.dedent(
 WRITER = textwrap.dedent(
     """
     import hashlib, sys
-    from nbopt.engine import results
+    from nbopt.engine.store import results
 
     results.set_store(sys.argv[1])
     name, n = sys.argv[2], int(sys.argv[3])

@@ -136,7 +136,7 @@ def one_row_each(comparison, keys_expected: int) -> Counter:
 def test_local_workers_are_ready_before_their_first_task(local):
     """Each worker has imported tfmot and runs a converter process that imported TensorFlow
     before any sweep; the converter's restarts wait for a task (the host lock sees them)."""
-    from nbopt.engine import worker
+    from nbopt.engine.convert import worker
 
     def state():
         return {
@@ -155,7 +155,7 @@ def test_local_workers_are_ready_before_their_first_task(local):
 
 def test_local_sweep_streams_rows_and_resumes(local, small, digits):
     import nbopt
-    from nbopt.engine import results
+    from nbopt.engine.store import results
 
     x_train, y_train, x_test, y_test = digits
     events, latency_on_arrival = [], []
@@ -402,7 +402,7 @@ def test_sweep_latency_matches_timing_alone(local, digits):
     from dataclasses import replace
 
     from nbopt.config import current
-    from nbopt.engine.measure import measure_latency
+    from nbopt.engine.measure.latency import measure_latency
     from nbopt.sweeps import run_sweep
 
     big = conv_net()

@@ -7,7 +7,7 @@ import pytest
 from IPython.core.error import UsageError
 
 import nbopt
-from nbopt.engine.weights import distinct_values, sparsity, weight_tensors
+from nbopt.engine.measure.weights import distinct_values, sparsity, weight_tensors
 from nbopt.errors import NbOptUsageError
 
 

@@ -11,9 +11,9 @@ import pytest
 from IPython.core.error import UsageError
 
 import nbopt
-from nbopt.engine.compat import op_report
+from nbopt.engine.analyse.compat import op_report
+from nbopt.engine.measure.weights import distinct_values, weight_tensors
 from nbopt.engine.training import supported_clusters
-from nbopt.engine.weights import distinct_values, weight_tensors
 from nbopt.errors import NbOptUsageError
 
 #: TFLite ops that compute (as opposed to moving or converting data).

@@ -16,17 +16,17 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from ..engine.schema import columns_of, is_drop, variant_label
+from ..engine.store.schema import columns_of, is_drop, variant_label
 from . import units
 from .debug import debug_bundle
 from .svg import chart_svg
 from .table import CSS, callout, cells_of, rows_html, rows_text
 
 if TYPE_CHECKING:
-    from ..engine.compare import Comparison
-    from ..engine.compat import Inspection
-    from ..engine.recommend import Recommendation
-    from ..engine.tflite_model import TFLiteModel
+    from ..engine.analyse.compat import Inspection
+    from ..engine.analyse.recommend import Recommendation
+    from ..engine.model.tflite_model import TFLiteModel
+    from ..engine.pipeline.comparison import Comparison
 
 __all__ = [
     "COMPARISON_MIME",

@@ -10,14 +10,14 @@ from typing import Any
 
 #: (module, class, the bundle of one object) for the MIME-bundle formatter.
 _BUNDLES = (
-    ("nbopt.engine.compare", "Comparison", "comparison_bundle"),
-    ("nbopt.engine.tflite_model", "TFLiteModel", "model_bundle"),
-    ("nbopt.engine.debug", "DebugReport", "debug_bundle"),
+    ("nbopt.engine.pipeline.comparison", "Comparison", "comparison_bundle"),
+    ("nbopt.engine.model.tflite_model", "TFLiteModel", "model_bundle"),
+    ("nbopt.engine.analyse.debug", "DebugReport", "debug_bundle"),
 )
 #: (module, class, its HTML) for the text/html formatter.
 _HTML = (
-    ("nbopt.engine.recommend", "Recommendation", "recommendation_html"),
-    ("nbopt.engine.compat", "Inspection", "inspection_html"),
+    ("nbopt.engine.analyse.recommend", "Recommendation", "recommendation_html"),
+    ("nbopt.engine.analyse.compat", "Inspection", "inspection_html"),
 )
 
 

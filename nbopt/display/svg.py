@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine.pareto import pareto_mask
-from ..engine.schema import is_accuracy, variant_label
+from ..engine.analyse.pareto import pareto_mask
+from ..engine.store.schema import is_accuracy, variant_label
 from . import units
 
 WIDTH, HEIGHT = 560, 300

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engine.schema import is_drop, label, variant_label
+from ..engine.store.schema import is_drop, label, variant_label
 from . import units
 
 #: Columns of the compact table (each shown when some row has it). RAM is the arena a

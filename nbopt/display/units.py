@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..engine.schema import BY_NAME, is_accuracy
+from ..engine.store.schema import BY_NAME, is_accuracy
 
 
 def count(n: int, noun: str, plural: str | None = None) -> str:

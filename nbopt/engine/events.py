@@ -14,7 +14,7 @@ class Event:
     ``kind`` is ``"start"`` (``total`` variants to come), ``"step"`` (a variant
     entered a phase named in ``message``: converting, measuring latency, ...),
     ``"row"`` (a variant finished; ``row`` holds its results and ``model``, if it was
-    made, its :class:`~nbopt.engine.tflite_model.TFLiteModel`) or ``"done"``.
+    made, its :class:`~nbopt.engine.model.tflite_model.TFLiteModel`) or ``"done"``.
     """
 
     kind: str

@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..display.units import count
-from ..engine.compare import Comparison
 from ..engine.events import Listener
+from ..engine.pipeline.comparison import Comparison
 from .runner import stored_keys
 
 __all__ = ["run_sweep", "stored_keys"]
@@ -24,7 +24,7 @@ _announced: set[str] = set()
 
 
 def _named(models: Any, names: list[str] | None) -> dict[str, Any]:
-    from ..engine.keras_models import require_model
+    from ..engine.model.keras_models import require_model
     from ..errors import NbOptUsageError
 
     if isinstance(models, dict):

@@ -62,7 +62,7 @@ def get_ready() -> None:
     """What every task needs and only the first would pay for: the converter worker
     process, started and done importing TensorFlow (it does so while this process imports
     tf_keras and tfmot). About 5 s that a sweep's first tasks no longer wait for."""
-    from ..engine import worker
+    from ..engine.convert import worker
 
     worker.WARM_AFTER_RECYCLE = False  # see there: the host lock must see every start
     worker.warm()

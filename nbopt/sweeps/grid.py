@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.convert import ALL_SCHEMES, NEEDS_CALIBRATION
+from ..engine.convert.converter import ALL_SCHEMES, NEEDS_CALIBRATION
 from ..errors import NbOptUsageError
 
 #: The axes ``grid=`` may hold.
@@ -155,7 +155,7 @@ def model_bytes(model: Any) -> tuple[str, bytes]:
 
     tf_keras models do not pickle; a task gets these bytes and :func:`load` rebuilds it.
     """
-    from ..engine.keras_models import require_model
+    from ..engine.model.keras_models import require_model
 
     flavor = require_model(model)
     with tempfile.TemporaryDirectory() as folder:

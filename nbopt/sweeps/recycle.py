@@ -4,7 +4,7 @@ A worker runs task after task: each rebuilds a Keras model, fine-tunes it with t
 measures its variants, and TensorFlow keeps some of every task's memory (about 25 MB a
 training task on the digits CNN, never given back). The TFLite converter, which leaks far
 more, already runs in nbopt's converter process, recycled every
-:data:`nbopt.engine.worker.RECYCLE_AFTER` conversions. :class:`Recycle` bounds the worker
+:data:`nbopt.engine.convert.worker.RECYCLE_AFTER` conversions. :class:`Recycle` bounds the worker
 itself: once its resident memory has grown by :data:`GROWTH_MB` since its first finished
 task, it retires (the scheduler moves its data and queued tasks to the other workers) and
 its nanny starts a fresh process, as Dask's own ``lifetime_restart`` does. A worker is

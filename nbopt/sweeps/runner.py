@@ -1,7 +1,8 @@
 """The kernel's side of a sweep: submit one task per configuration, stream rows back.
 
 Rows are added as tasks finish (``as_completed``): each goes to the sweep's
-:class:`~nbopt.engine.compare.Comparison`, to :func:`nbopt.engine.results.record` (so it
+:class:`~nbopt.engine.pipeline.comparison.Comparison`, to
+:func:`nbopt.engine.store.results.record` (so it
 lands in whatever store holds rows) and to the listener, which renders them as ``%quantize``
 does. A progress step says how many configurations are done, running and queued, and the
 ETA. A task that fails, or whose worker dies twice, is a failed row with the reason: every
@@ -22,13 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..display.units import count
-from ..engine import results
-from ..engine.compare import Comparison, Run
 from ..engine.events import Event, Listener, emit
-from ..engine.interpreter import first_line
-from ..engine.measure import MeasureSettings
-from ..engine.schema import fill_ratios
-from ..engine.tflite_model import TFLiteModel
+from ..engine.measure.interpreter import first_line
+from ..engine.measure.latency import MeasureSettings
+from ..engine.model.tflite_model import TFLiteModel
+from ..engine.pipeline.comparison import Comparison
+from ..engine.pipeline.run import Run
+from ..engine.store import results
+from ..engine.store.schema import fill_ratios
 from .grid import Config
 
 
@@ -290,7 +292,7 @@ def stream(sweep: Sweep) -> Comparison:
 
 def late_ratios(run: Run, model: str, baseline: dict[str, Any]) -> None:
     """Ratios of ``model``'s rows that finished before its baseline (rare: it goes first)."""
-    from ..engine.schema import fill_ratios
+    from ..engine.store.schema import fill_ratios
 
     for row in run.comparison.rows:
         if row.get("model") == model and row is not baseline and row.get("size_ratio") is None:

@@ -17,8 +17,9 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from ..engine.compare import Run, derive
-from ..engine.measure import MeasureSettings, measure_latency
+from ..engine.measure.latency import MeasureSettings, measure_latency
+from ..engine.pipeline.run import Run
+from ..engine.pipeline.variants import derive
 from .grid import Config, load
 from .hostlock import HostLock
 
@@ -126,8 +127,8 @@ def _post_training(
     lock: HostLock | None,
 ) -> tuple[dict[str, Any], bytes | None, LockedRun]:
     """The float32 flatbuffer, then ``config.scheme`` made from it, as the engine does."""
-    from ..engine.compare import prepare_data
-    from ..engine.convert import NEEDS_CALIBRATION, convert, export_saved_model
+    from ..engine.convert.converter import NEEDS_CALIBRATION, convert, export_saved_model
+    from ..engine.pipeline.checks import prepare_data
 
     settings: MeasureSettings = options["settings"]
     calib, evaluation, metric = prepare_data(
@@ -233,7 +234,7 @@ def _chained(row: dict[str, Any], steps: list[Any]) -> dict[str, Any]:
 
 def _seed(keras_model: Any) -> None:
     """The same random state for every task: a configuration trains the same anywhere."""
-    from ..engine.keras_models import keras_flavor
+    from ..engine.model.keras_models import keras_flavor
 
     if keras_flavor(keras_model) == "tf_keras":
         import tf_keras as keras

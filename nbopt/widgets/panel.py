@@ -22,9 +22,9 @@ import ipywidgets as widgets
 
 from .. import api
 from ..display.units import count
-from ..engine.convert import NEEDS_CALIBRATION, SCHEMES
-from ..engine.files import write_atomic
-from ..engine.recommend import TARGETS, decide
+from ..engine.analyse.recommend import TARGETS, decide
+from ..engine.convert.converter import NEEDS_CALIBRATION, SCHEMES
+from ..engine.store.files import write_atomic
 from ..errors import NbOptError, NbOptUsageError
 from .runner import CHOICES, TRAINING, PanelState, Runner, Settings, missing_data
 

@@ -21,10 +21,11 @@ from typing import Any
 from traitlets import Dict, Enum, Float, HasTraits, List, TraitError, Unicode, validate
 
 from .. import api
-from ..engine.compare import Comparison, Run
-from ..engine.convert import NEEDS_CALIBRATION, SCHEMES
+from ..engine.analyse.pareto import pareto_mask
+from ..engine.convert.converter import NEEDS_CALIBRATION, SCHEMES
 from ..engine.events import Event
-from ..engine.pareto import pareto_mask
+from ..engine.pipeline.comparison import Comparison
+from ..engine.pipeline.run import Run
 from ..errors import NbOptError, NbOptUsageError
 
 #: Techniques that fine-tune, after the post-training schemes.

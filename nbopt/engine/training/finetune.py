@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 
 from ...errors import NbOptUsageError
-from ..data import EvalData
-from ..interpreter import first_line
-from ..keras_models import keras_flavor
+from ..data.specs import EvalData
+from ..measure.interpreter import first_line
+from ..model.keras_models import keras_flavor
 
 
 def _loss_for(y: np.ndarray, output_classes: int | None, probabilities: bool) -> str | Any:

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from ...errors import NbOptUsageError
-from ..compare import check_request
-from ..convert import SCHEMES
+from ..convert.converter import SCHEMES
 from ..events import Listener
-from ..measure import MeasureSettings
+from ..measure.latency import MeasureSettings
+from ..pipeline.checks import check_request
 from .technique import Technique
 
 

@@ -7,13 +7,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ...errors import NbOptError, NbOptTypeError, NbOptUsageError
-from ..compare import Comparison, Run, derive, prepare_data
-from ..convert import NEEDS_CALIBRATION, convert, export_saved_model
-from ..data import EvalData, fit_data
-from ..interpreter import first_line
-from ..keras_models import input_specs, output_specs
-from ..tflite_model import TFLiteModel
-from ..weights import distinct_values, sparsity, weight_tensors
+from ..convert.converter import NEEDS_CALIBRATION, convert, export_saved_model
+from ..data.labels import fit_data
+from ..data.specs import EvalData
+from ..measure.interpreter import first_line
+from ..measure.weights import distinct_values, sparsity, weight_tensors
+from ..model.keras_models import input_specs, output_specs
+from ..model.tflite_model import TFLiteModel
+from ..pipeline.checks import prepare_data
+from ..pipeline.comparison import Comparison
+from ..pipeline.run import Run
+from ..pipeline.variants import derive
 from . import finetune
 from .options import TrainOptions
 from .technique import NbOptWarning, Technique

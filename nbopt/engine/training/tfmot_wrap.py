@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from ...errors import NbOptUsageError
-from ..interpreter import first_line
-from ..keras_models import is_graph_model, require_model
+from ..measure.interpreter import first_line
+from ..model.keras_models import is_graph_model, require_model
 from .technique import INITS, Technique
 
 
@@ -36,7 +36,7 @@ def tfmot_model(model: Any) -> Any:
 
     flavor = require_graph_model(model)
     if flavor == "keras3":
-        from ..rebuild import to_tf_keras
+        from ..model.rebuild import to_tf_keras
 
         return to_tf_keras(model)
     copy = tf_keras.models.clone_model(model)

@@ -1,7 +1,7 @@
 """A worker process for the TFLite converter, so that a converter crash spares the kernel.
 
 The converter is native code that can abort its process. Conversions run in one long-lived
-worker process (``python -m nbopt.engine.worker``, started on first use; its TensorFlow
+worker process (``python -m nbopt.engine.convert.worker``, started on first use; its TensorFlow
 import overlaps the caller's own work). If the worker dies, that conversion fails with a
 clear error and the next call starts a new worker. The user's kernel lives on.
 
@@ -28,8 +28,8 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ..errors import ConversionError
-from . import capture
+from ...errors import ConversionError
+from .. import capture
 
 
 class _Worker:
@@ -39,7 +39,13 @@ class _Worker:
         self.output = tempfile.TemporaryFile()
         self.read_to = 0
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "nbopt.engine.worker", str(to_child_r), str(from_child_w)],
+            [
+                sys.executable,
+                "-m",
+                "nbopt.engine.convert.worker",
+                str(to_child_r),
+                str(from_child_w),
+            ],
             pass_fds=(to_child_r, from_child_w),
             stdin=subprocess.DEVNULL,
             stdout=self.output,

@@ -152,7 +152,7 @@ def is_accuracy(metric: Any) -> bool:
 
 def check_max_drop(max_drop: Any) -> float:
     """``max_drop`` as a float in [0, 1) (0.01: one point of accuracy), or a one-line error."""
-    from ..errors import NbOptUsageError
+    from ...errors import NbOptUsageError
 
     if not isinstance(max_drop, (int, float)) or not 0 <= max_drop < 1:
         raise NbOptUsageError(

@@ -7,7 +7,7 @@ calibrate), and the versions of TensorFlow, LiteRT, the LiteRT Quantizer and nbo
 key is computed from the model in memory, without the SavedModel export that a conversion
 starts with, so a hit skips the export as well.
 
-Hits come from the results store's ``conversions`` table (:mod:`nbopt.engine.store`), which
+Hits come from the results store's ``conversions`` table (:mod:`nbopt.engine.store.database`), which
 outlives the kernel; with ``NbOpt.store = ""`` from a bounded in-memory cache instead.
 """
 
@@ -180,7 +180,7 @@ class LazyExport:
     @property
     def path(self) -> str:
         if self._exported is None:
-            from .convert import export_saved_model
+            from ..convert.converter import export_saved_model
 
             self._exported = export_saved_model(self.model)
         return self._exported.path

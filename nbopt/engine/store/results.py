@@ -2,7 +2,7 @@
 
 This kernel's rows live here in memory, as measured (:func:`rows`). Each is also written,
 with its ``.tflite``, the moment it is recorded into the results store, an SQLite file
-(:mod:`nbopt.engine.store`; ``NbOpt.store`` chooses it, ``""`` keeps rows in memory only),
+(:mod:`nbopt.engine.store.database`; ``NbOpt.store`` chooses it, ``""`` keeps rows in memory only),
 so a kernel that dies loses nothing and ``rows(all=True)`` reads every row ever stored.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import schema
-from .store import Store
+from .database import Store
 
 #: Column order of every results DataFrame (the schema's, kept here for older imports).
 COLUMNS = schema.COLUMNS
@@ -200,7 +200,7 @@ def load_csv(path: str) -> int:
     df = pd.read_csv(path)
     missing = {"model", "scheme", "status"} - set(df.columns)
     if missing:
-        from ..errors import NbOptUsageError
+        from ...errors import NbOptUsageError
 
         raise NbOptUsageError(
             f"{path} is not an nbopt results file (no {', '.join(sorted(missing))} column)"

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConversionError, NbOptUsageError
-from .interpreter import first_line
+from ...errors import ConversionError, NbOptUsageError
+from ..measure.interpreter import first_line
 
 #: Schemes whose ops can be kept float one layer at a time, and their activation bits.
 ACTIVATION_BITS = {"int8": 8, "int16x8": 16}
@@ -230,7 +230,7 @@ class Calibrated:
     ):
         from litert_quantizer import quantizer
 
-        from .litert import _recipe, _signature_inputs
+        from ..convert.litert import _recipe, _signature_inputs
 
         self.float_content = float_content
         self.ops = model_ops(float_content, layers, model_name, outputs)
@@ -326,7 +326,7 @@ class Session:
         row["converter"] = "litert-quantizer"
 
         def make() -> bytes:
-            from .litert import inline_buffers  # TFLite Micro reads no offset buffers
+            from ..convert.litert import inline_buffers
 
             content = inline_buffers(self.calibrated.variant(float_layers, self.scheme))
             row["float_ops"] = float_op_count(content)
@@ -361,10 +361,11 @@ def start_session(
     total: int = 2,
 ) -> Session:
     """Trace ``model``, measure its float32 baseline as the first row and calibrate once."""
-    from .compare import Run, prepare_data
-    from .convert import check_calibratable, convert, export_saved_model
-    from .keras_models import output_names, require_model
-    from .measure import MeasureSettings
+    from ..convert.converter import check_calibratable, convert, export_saved_model
+    from ..measure.latency import MeasureSettings
+    from ..model.keras_models import output_names, require_model
+    from ..pipeline.checks import prepare_data
+    from ..pipeline.run import Run
 
     settings = settings or MeasureSettings()
     require_model(model)
@@ -417,7 +418,7 @@ def run_selective(
     names = parse_layers(float_layers)
     if not names:
         raise NbOptUsageError("float_layers is empty; name the layers to keep in float")
-    from .keras_models import require_model
+    from ..model.keras_models import require_model
 
     require_model(model)
     check_layers(names, [layer.name for layer in model.layers])

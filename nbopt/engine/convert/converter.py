@@ -5,7 +5,7 @@ converter turns a tf_keras LSTM into its fused ``UNIDIRECTIONAL_SEQUENCE_LSTM`` 
 recurrent layers (GRU) into a ``WHILE`` loop of built-in ops, only when every shape in the
 loop is static (with a free batch it stops at ``TensorListReserve``). A Keras 3 LSTM has no
 fused form of its own, so a Keras 3 recurrent model is converted through its tf_keras rebuild
-(:func:`nbopt.engine.rebuild.to_tf_keras`, outputs checked equal) where one can be made.
+(:func:`nbopt.engine.model.rebuild.to_tf_keras`, outputs checked equal) where one can be made.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConversionError, NbOptUsageError
-from . import capture
-from .data import InputSpec
-from .interpreter import first_line
-from .keras_models import input_specs, output_names, recurrent_layers, require_model
+from ...errors import ConversionError, NbOptUsageError
+from .. import capture
+from ..data.specs import InputSpec
+from ..measure.interpreter import first_line
+from ..model.keras_models import input_specs, output_names, recurrent_layers, require_model
 
 #: Post-training schemes, in the order a comparison shows them (the default comparison).
 SCHEMES = ("float16", "dynamic", "int8", "int16x8")
@@ -139,7 +139,7 @@ def export_saved_model(model: Any) -> ExportedModel:
 
 def _tf_keras_twin(model: Any) -> tuple[Any, str]:
     """The tf_keras rebuild of a Keras 3 recurrent model (fused LSTM), or the model itself."""
-    from .rebuild import to_tf_keras
+    from ..model.rebuild import to_tf_keras
 
     try:
         return to_tf_keras(model), "tf_keras rebuild"
@@ -319,7 +319,7 @@ def convert(
 
 def flex_ops(content: bytes) -> list[str]:
     """The TensorFlow (Flex) ops in a .tflite flatbuffer, e.g. ``["FlexMatrixInverse"]``."""
-    from .compat import op_report
+    from ..analyse.compat import op_report
 
     return sorted(
         op.split(":", 1)[1] for op in op_report(content).ops if op.startswith("CUSTOM:Flex")
@@ -334,7 +334,7 @@ def check_calibratable(float_content: bytes, scheme: str) -> None:
     """
     if scheme not in NEEDS_CALIBRATION:
         return
-    from .compat import op_report
+    from ..analyse.compat import op_report
 
     if "WHILE" in op_report(float_content).ops:
         raise ConversionError(

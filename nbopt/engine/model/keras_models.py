@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import NbOptTypeError, NbOptUsageError
-from .data import InputSpec, OutputSpec
+from ...errors import NbOptTypeError, NbOptUsageError
+from ..data.specs import InputSpec, OutputSpec
 
 
 def keras_flavor(obj: Any) -> str | None:

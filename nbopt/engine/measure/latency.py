@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from ..store.memo import by_content
 from .interpreter import Runner
-from .memo import by_content
 
 
 @dataclass(frozen=True)

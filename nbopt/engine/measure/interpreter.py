@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConversionError
+from ...errors import ConversionError
 
 
 def make_interpreter(content: bytes, threads: int | None = None) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NbOptUsageError
+from ...errors import NbOptUsageError
 
 TARGETS = ("cpu", "gpu", "edgetpu", "dsp", "mcu")
 #: Accelerators that run integer-only models.
@@ -310,7 +310,7 @@ def activations(model: Any, x: list[np.ndarray], limit: int = 64) -> dict[str, n
 
     Subclassed models show only their inputs (their layers' outputs are not reachable).
     """
-    from .keras_models import is_graph_model, keras_flavor
+    from ..model.keras_models import is_graph_model, keras_flavor
 
     xs = [a[:limit] for a in x]
     out = {f"input {i}" if len(xs) > 1 else "input": a for i, a in enumerate(xs)}

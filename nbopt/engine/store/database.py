@@ -16,7 +16,7 @@ Tables (schema version :data:`SCHEMA_VERSION`):
 ``blobs``
     ``.tflite`` flatbuffers by SHA-256: a variant made twice is stored once.
 ``conversions``
-    The conversion cache of :mod:`nbopt.engine.cache`: a content key, the flatbuffer it made
+    The conversion cache of :mod:`nbopt.engine.store.cache`: a content key, the flatbuffer it made
     and how (``converter``, ``note``).
 ``meta``
     ``schema_version``.
@@ -336,7 +336,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     if start == SCHEMA_VERSION:
         return start
     if start > SCHEMA_VERSION:
-        from ..errors import NbOptUsageError
+        from ...errors import NbOptUsageError
 
         raise NbOptUsageError(
             f"the results store was written by a newer nbopt (schema {start}, this nbopt "

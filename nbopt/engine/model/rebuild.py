@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NbOptUsageError
+from ...errors import NbOptUsageError
 from .keras_models import input_specs, is_graph_model
 
 #: Keys of Keras 3 layer configs that tf_keras layers do not take.

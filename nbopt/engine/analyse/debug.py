@@ -1,7 +1,7 @@
 """Why did int8 lose accuracy? Per-layer sensitivity and the automatic float-layer search.
 
 :func:`analyze` quantizes one Keras layer at a time (every other op float, as AIMET's
-per-layer analysis does) from one calibration (:class:`~nbopt.engine.selective.Calibrated`)
+per-layer analysis does) from one calibration (:class:`~nbopt.engine.analyse.selective.Calibrated`)
 and measures, for each layer, what that costs: the metric's drop on the evaluation data,
 or without labels the output's error against the float32 model on the calibration data.
 It also reads the layer's quantized output tensor beside the float one (the statistics of
@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import NbOptUsageError
-from .interpreter import Runner, _io_details
-from .schema import check_max_drop, is_accuracy
+from ...errors import NbOptUsageError
+from ..measure.interpreter import Runner, _io_details
+from ..store.schema import check_max_drop, is_accuracy
 from .selective import Calibrated, Session, start_session
 
 #: A layer is suspect when quantizing it alone costs more than this (points of the metric).
@@ -194,7 +194,7 @@ def _relative_error(outs: list[np.ndarray], reference: list[np.ndarray]) -> floa
 
 
 def _evaluate(session: Session, content: bytes) -> float | None:
-    from .data import score
+    from ..data.metrics import score
 
     run = session.run
     if run.evaluation is None:
@@ -404,7 +404,7 @@ def _trail(session: Session, order: list[str], budget: float) -> list[tuple[list
 
 def _choose(session: Session, tried: list[tuple[list[str], Any]], budget: float) -> Any:
     """Mark the chosen row: fewest float layers within the budget, else the smallest drop."""
-    from ..errors import ConversionError
+    from ...errors import ConversionError
 
     measured = [(f, v) for f, v in tried if v is not None]
     if not measured:

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConversionError
-from .interpreter import first_line
+from ...errors import ConversionError
+from ..measure.interpreter import first_line
 
 #: Schemes only the quantizer makes (the TFLite converter has no 4-bit or weight-only
 #: recipe), each with its LiteRT Quantizer recipe: 4-bit weights per channel or in blocks of
@@ -107,7 +107,7 @@ def _quantize_weights(quantizer: Any, float_content: bytes, scheme: str) -> byte
 
 def _signature_inputs(content: bytes) -> tuple[str, list[str], int | None]:
     """The signature's key, its input names and the batch size it insists on (or None)."""
-    from .interpreter import make_interpreter
+    from ..measure.interpreter import make_interpreter
 
     interp = make_interpreter(content)
     signatures = interp.get_signature_list()

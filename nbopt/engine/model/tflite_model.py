@@ -8,14 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .data import InputSpec, _as_array, _split_inputs, resolve_metric
-from .files import write_atomic
-from .interpreter import Runner
-from .measure import LatencyStats, MeasureSettings, gzip_size, measure_latency
-from .schema import variant_label
+from ..data.arrays import _as_array, _split_inputs
+from ..data.metrics import resolve_metric
+from ..data.specs import InputSpec
+from ..measure.interpreter import Runner
+from ..measure.latency import LatencyStats, MeasureSettings, gzip_size, measure_latency
+from ..store.files import write_atomic
+from ..store.schema import variant_label
 
 if TYPE_CHECKING:
-    from .compare import Comparison
+    from ..pipeline.comparison import Comparison
 
 
 class TFLiteModel:
@@ -129,7 +131,7 @@ class TFLiteModel:
         written = write_atomic(target, self.content, force=force)
         self.path = str(written)
         if self.row is not None:
-            from . import results
+            from ..store import results
 
             self.row["path"] = self.path
             results.update(self.row)  # the stored row says where the file went too

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .memo import by_content
+from ..store.memo import by_content
 
 #: Ops the Edge TPU compiler maps to the TPU, from Coral's "TensorFlow models on the Edge
 #: TPU" (supported operations table), as TFLite builtin operator names.

@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..errors import NbOptUsageError
+from ...errors import NbOptUsageError
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes, force: bool = False) -> Path:

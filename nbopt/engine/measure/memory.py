@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from .memo import by_content
+from ..store.memo import by_content
 
 #: TFLite Micro aligns every arena buffer to 16 bytes (MicroArenaBufferAlignment).
 ALIGNMENT = 16
@@ -344,7 +344,7 @@ def _memory_columns(content: bytes, isolate: bool, tflm: bool) -> dict[str, Any]
     elif len(content) <= TFLM_MAX_BYTES and tflm:
         try:
             if isolate:
-                from . import worker
+                from ..convert import worker
 
                 measured = worker.call(tflm_arena, content, plan)
             else:
@@ -378,7 +378,7 @@ def add_memory_columns(
     For the low-bit and weight-only schemes, the notes also name the ops whose weights the
     scheme could not quantize (they stay float32).
     """
-    from .convert import LOW_BIT_SCHEMES
+    from ..convert.converter import LOW_BIT_SCHEMES
 
     try:
         columns = memory_columns(content, isolate)
