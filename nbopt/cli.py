@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 
 from .display import comparison_text
+from .engine.request import CLI, COMPARE
 from .errors import NbOptError, NbOptUsageError
+from .surface import add_options, given
 
 
 def _quiet_tensorflow() -> None:
@@ -219,25 +221,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     stem = Path(args.model).stem
     schemes = _planned(args)
     files = [f"{stem}_{s}.tflite" for s in schemes]
-    check_outputs(args.csv, args.out, files, args.force)
+    check_outputs(args.csv, args.save, files, args.force)
     from .api import quantize
-    from .engine.convert.converter import parse_schemes
 
     model = load_keras_model(args.model, unsafe=args.unsafe)
-    calib = load_arrays(args.calib, want_labels=False) if args.calib else None
-    evaluation = load_arrays(args.eval, want_labels=True) if args.eval else None
+    options = _options(args)
     kept = _Rows()
     try:
-        comparison = quantize(
-            model,
-            parse_schemes(args.scheme) if args.scheme else None,
-            calib,
-            evaluation,
-            io=args.io,
-            threads=args.threads,
-            name=stem,
-            progress=kept,
-        )
+        comparison = quantize(model, name=stem, progress=kept, **options)
     except KeyboardInterrupt:
         if args.csv and kept.rows:
             _write_csv(args.csv, kept.rows, args.force)
@@ -248,10 +239,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
     code = 1 if any(r["status"] == "failed" for r in comparison.rows) else 0
     if args.csv and not _write_csv(args.csv, comparison.rows, args.force):
         code = 2
-    if args.out:
+    if args.save:
         for m in comparison.models.values():
-            print(f"wrote {m.save(args.out + os.sep, force=args.force)}")
+            print(f"wrote {m.save(args.save + os.sep, force=args.force)}")
     return code
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """``compare``'s options as API keywords: data files read, the files left to the CLI."""
+    from .engine.convert.converter import parse_schemes
+
+    options = given(args, COMPARE, CLI)
+    for kept_here in ("save", "force"):
+        options.pop(kept_here, None)
+    if "scheme" in options:
+        options["scheme"] = parse_schemes(options["scheme"])  # a list: always a comparison
+    for name in ("calib", "eval"):
+        if name in options:
+            options[name] = load_arrays(options[name], want_labels=name == "eval")
+    return options
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -297,18 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("compare", help="Compare post-training schemes on a saved model.")
     c.add_argument("model", help=".keras, .h5 or SavedModel folder")
-    c.add_argument(
-        "--scheme",
-        default="",
-        help="float16,dynamic,int8,int16x8 (default: all that the data allows)",
-    )
-    c.add_argument("--calib", help="representative samples: data.npz[:key] or data.npy")
-    c.add_argument("--eval", help="labelled data: data.npz with arrays x and y (or data.npz:x,y)")
-    c.add_argument("--io", default="float", choices=["float", "int8", "uint8"])
-    c.add_argument("--threads", type=int, default=None)
-    c.add_argument("--out", help="folder to write the .tflite files to")
+    add_options(c, COMPARE, CLI)
     c.add_argument("--csv", help="file to write the results table to")
-    c.add_argument("--force", action="store_true", help="replace existing files")
     c.add_argument(
         "--unsafe",
         action="store_true",

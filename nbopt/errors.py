@@ -2,7 +2,7 @@
 
 A user's mistake is an :class:`NbOptUsageError` (also a ``ValueError``) or an
 :class:`NbOptTypeError` (also a ``TypeError``); the magics turn either into one
-line, raising IPython's ``UsageError`` itself (see :mod:`nbopt.magic_errors`), and the
+line, raising IPython's ``UsageError`` itself (see :mod:`nbopt.magics.errors`), and the
 command line prints it as one ``nbopt: error:`` line. Every message says what is wrong
 and what to do.
 """

@@ -161,7 +161,7 @@ def test_errors_are_named_after_the_library_that_raised_them():
     import tensorflow_model_optimization as tfmot
     import tf_keras as keras
 
-    from nbopt.magic_errors import library_of
+    from nbopt.magics.errors import library_of
 
     def raised(call):
         try:

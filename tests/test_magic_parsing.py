@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nbopt.magic_args import split
+from nbopt.magics.parsing import split
 
 
 @pytest.mark.parametrize(
@@ -84,9 +84,9 @@ def test_each_magic_lists_only_its_own_options(ip):
         for name in ("quantize", "prune", "cluster")
     )
     assert "--then" not in quantize
-    assert "needed by int8" in quantize and "(for --then" not in quantize
+    assert "Representative samples for int8" in quantize and "--aware" in quantize
     for doc in (prune, cluster):
-        assert "--then THEN" in doc and "(for --then int8)" in doc and "--aware" not in doc
+        assert "--then THEN" in doc and "--calib CALIB" in doc and "--aware" not in doc
     assert "--sparsity" not in cluster and "--clusters" not in prune
 
 

@@ -13,7 +13,7 @@ from IPython.core.error import UsageError
 import nbopt
 from nbopt.engine.analyse.compat import op_report
 from nbopt.engine.measure.weights import distinct_values, weight_tensors
-from nbopt.engine.training import supported_clusters
+from nbopt.engine.training.tfmot_wrap import supported_clusters
 from nbopt.errors import NbOptUsageError
 
 #: TFLite ops that compute (as opposed to moving or converting data).

@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..display.units import count
-from ..engine.events import Listener
 from ..engine.pipeline.comparison import Comparison
-from .runner import stored_keys
+from ..engine.request import Request
+from .runner import Sweep, new_run, stored_keys, stream
 
 __all__ = ["run_sweep", "stored_keys"]
 
@@ -42,73 +42,37 @@ def _named(models: Any, names: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def run_sweep(
-    models: Any,
-    grid: dict[str, Any],
-    *,
-    fit: Any = None,
-    calib: Any = None,
-    eval: Any = None,  # noqa: A002 - the documented name
-    client: Any = None,
-    scheduler: str | None = None,
-    epochs: int = 1,
-    batch_size: int = 32,
-    io: str = "float",
-    metric: Any = None,
-    fine_tune: Any = None,
-    names: list[str] | None = None,
-    resume: bool = False,
-    settings: Any = None,
-    listener: Listener | None = None,
-) -> Comparison:
-    """Run every configuration of ``grid`` for each model as a Dask task (see nbopt.sweep)."""
+def run_sweep(models: Any, grid: dict[str, Any], request: Request) -> Comparison:
+    """Run every configuration of ``grid`` for each model as a Dask task (see nbopt.sweep).
+
+    The tasks get ``request`` without its data (fit, calib and eval are scattered once) and
+    without the kernel's listener; each builds its configuration's request from it.
+    """
     from . import cluster
-    from .grid import (
-        Config,
-        check_calibration,
-        configurations,
-        data_hash,
-        keyed,
-        model_bytes,
-        model_hash,
-    )
-    from .runner import Sweep, new_run, stream
+    from .grid import Config, check_calibration, configurations, keyed
 
-    if settings is None:
-        from ..config import current
-
-        settings = current().measure_settings()
-    named = _named(models, names)
+    data = {k: getattr(request.data, k) for k in ("fit", "calib", "eval")}
+    named = _named(models, request.grid.names)
     configs = configurations(list(named), grid)
-    check_calibration(configs, calib)
-    data = {"fit": fit, "calib": calib, "eval": eval}
-    extra = {k: data_hash(v) for k, v in data.items() if v is not None}
-    extra.update(epochs=epochs, batch_size=batch_size, io=io, fine_tune=bool(fine_tune))
-    shipped, keys = {}, {}
-    for name, model in named.items():
-        shipped[name] = model_bytes(model)
-        keys[name] = model_hash(model)
+    check_calibration(configs, data["calib"])
+    shipped, keys, extra = _identities(named, data, request)
     configs = [keyed(c, keys[c.model], extra) for c in configs]
     bases = [keyed(Config(name, "baseline"), keys[name], extra) for name in named]
-    skip = stored_keys([c.key for c in (*configs, *bases)]) if resume else set()
+    skip = stored_keys([c.key for c in (*configs, *bases)]) if request.grid.resume else set()
     todo = [c for c in configs if c.key not in skip]
-    dask_client = cluster.get(client, scheduler)
+    dask_client = cluster.get(request.grid.client, request.grid.scheduler)
     _announce(dask_client)
-    run = new_run(len(todo) + len(bases), settings, listener)
+    run = new_run(len(todo) + len(bases), request.settings, request.listener)
     run.start(f"sweep: {count(len(todo), 'configuration')} of {count(len(named), 'model')}")
+    shipped_request = request.with_options(
+        fit=None, calib=None, eval=None, progress=None, client=None
+    )
     sweep = Sweep(
         client=dask_client,
         run=run,
         models=dict(zip(shipped, dask_client.scatter(list(shipped.values())))),
         data=dask_client.scatter([data])[0],
-        options={
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "io": io,
-            "metric": metric,
-            "fine_tune": fine_tune,
-            "settings": settings,
-        },
+        request=shipped_request,
         pending={
             name: [b for b in bases if b.model == name] + [c for c in todo if c.model == name]
             for name in named
@@ -119,6 +83,25 @@ def run_sweep(
     comparison = stream(sweep)
     comparison.skipped = len(configs) - len(todo)  # type: ignore[attr-defined]
     return comparison
+
+
+def _identities(
+    named: dict[str, Any], data: dict[str, Any], request: Request
+) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    """Each model as bytes to ship, its hash, and what else decides a configuration's key."""
+    from .grid import data_hash, model_bytes, model_hash
+
+    training = request.training
+    extra = {k: data_hash(v) for k, v in data.items() if v is not None}
+    extra.update(
+        epochs=training.epochs,
+        batch_size=training.batch_size,
+        io=request.conversion.io,
+        fine_tune=bool(training.fine_tune),
+    )
+    shipped = {name: model_bytes(model) for name, model in named.items()}
+    keys = {name: model_hash(model) for name, model in named.items()}
+    return shipped, keys, extra
 
 
 def _announce(client: Any) -> None:

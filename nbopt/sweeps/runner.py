@@ -62,7 +62,7 @@ class Sweep:
     run: Run
     models: dict[str, Any]  # name -> future of (flavor, bytes)
     data: Any  # future of the data dict
-    options: dict[str, Any]
+    request: Any  # the Request, without its data
     pending: dict[str, list[Config]]  # each model's configurations, its baseline first
     recorded: set[str] = field(default_factory=set)  # baseline keys already stored
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -83,7 +83,7 @@ class Sweep:
             config,
             self.models[config.model],
             self.data,
-            self.options,
+            self.request,
             baseline,
             (self.sweep_id, self.slots),
             key=f"nbopt-{self.sweep_id}-{config.kind}-{config.key}",

@@ -20,6 +20,7 @@ from typing import Any
 from ..engine.measure.latency import MeasureSettings, measure_latency
 from ..engine.pipeline.run import Run
 from ..engine.pipeline.variants import derive
+from ..engine.request import Request
 from .grid import Config, load
 from .hostlock import HostLock
 
@@ -68,13 +69,13 @@ def run_config(
     config: Config,
     model: tuple[str, bytes],
     data: dict[str, Any],
-    options: dict[str, Any],
+    request: Request,
     baseline: dict[str, Any] | None,
     lock: tuple[str, dict[str, int]] | None,
 ) -> dict[str, Any]:
     """Make and measure ``config``: ``{"row": ..., "content": bytes or None, "sample": ...}``.
 
-    ``options``: ``epochs``, ``batch_size``, ``io``, ``fine_tune``, ``settings``.
+    ``request``: the sweep's options without its data, which ``data`` holds.
     ``lock``: ``(sweep id, worker threads per host)`` for the host lock, and then the
     latency is left to :func:`time_latencies` (``sample`` is its input); None: timed here.
     """
@@ -84,10 +85,13 @@ def run_config(
         host_lock.enter()
     try:
         keras_model = load(*model)
+        request = request.with_options(
+            **{k: data.get(k) for k in ("fit", "calib", "eval")}, name=config.model
+        )
         if config.kind == "train":
-            row, content, run = _train(config, keras_model, data, options, baseline, host_lock)
+            row, content, run = _train(config, keras_model, request, baseline, host_lock)
         else:
-            row, content, run = _post_training(config, keras_model, data, options, host_lock)
+            row, content, run = _post_training(config, keras_model, request, host_lock)
     finally:
         if host_lock:
             host_lock.leave()
@@ -122,18 +126,16 @@ def time_latencies(
 def _post_training(
     config: Config,
     keras_model: Any,
-    data: dict[str, Any],
-    options: dict[str, Any],
+    request: Request,
     lock: HostLock | None,
 ) -> tuple[dict[str, Any], bytes | None, LockedRun]:
     """The float32 flatbuffer, then ``config.scheme`` made from it, as the engine does."""
     from ..engine.convert.converter import NEEDS_CALIBRATION, convert, export_saved_model
     from ..engine.pipeline.checks import prepare_data
 
-    settings: MeasureSettings = options["settings"]
-    calib, evaluation, metric = prepare_data(
-        keras_model, data.get("calib"), data.get("eval"), options.get("metric")
-    )
+    settings = request.settings
+    data = request.data
+    calib, evaluation, metric = prepare_data(keras_model, data.calib, data.eval, data.metric)
     run = LockedRun(
         config.model,
         2,
@@ -144,7 +146,7 @@ def _post_training(
         listener=None,
     )
     run.lock, run.final = lock, config.scheme
-    io = options.get("io", "float") if config.scheme == "int8" else "float"
+    io = request.conversion.io if config.scheme == "int8" else "float"
     with export_saved_model(keras_model) as exported:
         base_row = run.row("float32", "baseline", io="float", converter="tflite-converter")
         base = run.variant(
@@ -167,44 +169,35 @@ def _post_training(
 def _train(
     config: Config,
     keras_model: Any,
-    data: dict[str, Any],
-    options: dict[str, Any],
+    request: Request,
     baseline: dict[str, Any] | None,
     lock: HostLock | None,
 ) -> tuple[dict[str, Any], bytes | None, LockedRun]:
     """Prune and/or cluster (preserving the zeros), then ``config.then``: the last row."""
-    from ..engine.training import Technique, TrainOptions, pipeline
+    from ..engine.training import pipeline
+    from ..engine.training.technique import Technique
 
     steps = []
     if config.sparsity is not None:
-        steps.append(Technique("prune", sparsity=config.sparsity))
+        steps.append(replace(request, technique="prune").with_options(sparsity=config.sparsity))
     if config.clusters is not None:
         preserve = "sparsity" if config.sparsity is not None else None
-        steps.append(Technique("cluster", clusters=config.clusters, preserve=preserve))
-    train = TrainOptions(
-        fit=data.get("fit"),
-        epochs=options.get("epochs", 1),
-        batch_size=options.get("batch_size", 32),
-        fine_tune=options.get("fine_tune"),
-        eval=data.get("eval"),
-        calib=data.get("calib"),
-        io=options.get("io", "float"),
-        metric=options.get("metric"),
-        name=config.model,
-        baseline=baseline,
-        settings=options["settings"],
-    )
+        steps.append(
+            replace(request, technique="cluster").with_options(
+                clusters=config.clusters, preserve=preserve
+            )
+        )
+    steps = [s.with_options(baseline=baseline) for s in steps]
+    techniques = [Technique.of(s) for s in steps]
     _seed(keras_model)
     current = keras_model
-    for i, technique in enumerate(steps):
+    for i, step in enumerate(steps):
         last = i == len(steps) - 1
-        plan = pipeline.validate(
-            current, technique, replace(train, then=config.then if last else None)
-        )
+        plan = pipeline.validate(current, step.with_options(then=config.then if last else None))
         run = LockedRun(
             plan.name,
             3,
-            settings=train.settings,
+            settings=request.settings,
             evaluation=plan.evaluation,
             metric=plan.metric,
             sample=plan.evaluation.x if plan.evaluation else plan.calib,
@@ -218,9 +211,9 @@ def _train(
         except Exception:  # noqa: BLE001 - fine_tune made a failed row for nbopt's errors
             if not run.comparison.rows or run.comparison.rows[-1].get("status") != "failed":
                 raise
-            return _chained(run.comparison.rows[-1], steps), None, run
+            return _chained(run.comparison.rows[-1], techniques), None, run
     final = pipeline.export_and_measure(run, plan, current)
-    return _chained(run.comparison.rows[-1], steps), final.content if final else None, run
+    return _chained(run.comparison.rows[-1], techniques), final.content if final else None, run
 
 
 def _chained(row: dict[str, Any], steps: list[Any]) -> dict[str, Any]:

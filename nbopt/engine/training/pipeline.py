@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import NbOptError, NbOptTypeError, NbOptUsageError
@@ -18,8 +18,9 @@ from ..pipeline.checks import prepare_data
 from ..pipeline.comparison import Comparison
 from ..pipeline.run import Run
 from ..pipeline.variants import derive
+from ..request import Request
 from . import finetune
-from .options import TrainOptions
+from .checks import check_training
 from .technique import NbOptWarning, Technique
 from .tfmot_wrap import cluster_wrap, prune_wrap, quantize_wrap, require_graph_model, tfmot_model
 
@@ -39,7 +40,7 @@ class Plan:
 
     model: Any
     technique: Technique
-    options: TrainOptions
+    request: Request
     training: EvalData | None
     calib: list[Any] | None
     evaluation: EvalData | None
@@ -50,39 +51,42 @@ class Plan:
 
     @property
     def name(self) -> str:
-        return self.options.name or getattr(self.model, "name", "model")
+        return self.request.name or getattr(self.model, "name", "model")
 
     def run(self) -> Run:
-        then = self.options.then is not None
-        total = 2 + then - (self.options.baseline is not None)
+        then = self.request.training.then is not None
+        total = 2 + then - (self.request.data.baseline is not None)
         return Run(
             self.name,
             total,
-            settings=self.options.settings,
+            settings=self.request.settings,
             evaluation=self.evaluation,
             metric=self.metric,
             sample=self.evaluation.x if self.evaluation else self.calib,
-            listener=self.options.listener,
+            listener=self.request.listener,
         )
 
 
-def validate(model: Any, technique: Technique, options: TrainOptions) -> Plan:
+def validate(model: Any, request: Request) -> Plan:
     """Step 1: every mistake raised, data read, and the copy wrapped, before any training."""
+    technique = Technique.of(request)
     technique.validate()
     require_graph_model(model)
-    options.validate(technique)
+    check_training(request, technique)
     training = (
-        fit_data(options.fit, input_specs(model), output_specs(model))
-        if options.fit is not None
+        fit_data(request.data.fit, input_specs(model), output_specs(model))
+        if request.data.fit is not None
         else None
     )
     if training is not None and training.y.ndim == 0:
         raise NbOptTypeError("fit data: labels must be an array")
-    calib, evaluation, metric = prepare_data(model, options.calib, options.eval, options.metric)
+    calib, evaluation, metric = prepare_data(
+        model, request.data.calib, request.data.eval, request.data.metric
+    )
     work = tfmot_model(model)  # errors (subclassed, unknown layers) before any training
     technique.check_skip(work)
-    wrapped, notes = wrap(work, technique, options, training)
-    plan = Plan(model, technique, options, training, calib, evaluation, metric, wrapped, notes)
+    wrapped, notes = wrap(work, technique, request, training)
+    plan = Plan(model, technique, request, training, calib, evaluation, metric, wrapped, notes)
     plan.pruned_share = _kernel_share(work, technique.skip)
     return plan
 
@@ -98,7 +102,7 @@ def _kernel_share(model: Any, skip: list[str]) -> float:
 
 
 def wrap(
-    work: Any, technique: Technique, options: TrainOptions, training: EvalData | None
+    work: Any, technique: Technique, request: Request, training: EvalData | None
 ) -> tuple[Any, list[str]]:
     """``work`` (a tf_keras copy) wrapped by tfmot, and notes on what differs from the ask.
 
@@ -108,7 +112,7 @@ def wrap(
     import tensorflow as tf
 
     try:
-        return _wrap(work, technique, options, training)
+        return _wrap(work, technique, request, training)
     except NbOptError:
         raise
     except (tf.errors.OpError, ValueError, TypeError, RuntimeError) as exc:
@@ -119,7 +123,7 @@ def wrap(
 
 
 def _wrap(
-    work: Any, technique: Technique, options: TrainOptions, training: EvalData | None
+    work: Any, technique: Technique, request: Request, training: EvalData | None
 ) -> tuple[Any, list[str]]:
     if technique.kind == "qat":
         notes = [
@@ -132,7 +136,9 @@ def _wrap(
     if technique.kind == "prune":
         steps = None
         if training is not None:
-            steps = finetune.training_steps(len(training), options.batch_size, options.epochs)
+            steps = finetune.training_steps(
+                len(training), request.training.batch_size, request.training.epochs
+            )
         schedule = finetune.pruning_schedule(float(technique.sparsity), technique.schedule, steps)
         return prune_wrap(work, technique, schedule), []
     wrapped, lowered = cluster_wrap(work, technique)
@@ -146,24 +152,24 @@ def _wrap(
 
 def measure_baseline(run: Run, plan: Plan) -> None:
     """Step 2: the float32 row of the original model (or the chain's earlier one)."""
-    if plan.options.baseline is not None:
-        run.add(dict(plan.options.baseline), record=False)
+    if plan.request.data.baseline is not None:
+        run.add(dict(plan.request.data.baseline), record=False)
         return
     with export_saved_model(plan.model) as exported:
         run.variant(
             run.row("float32", "baseline", io="float", converter="tflite-converter"),
-            lambda: convert(exported.path, "float32", isolate=plan.options.settings.isolate),
+            lambda: convert(exported.path, "float32", isolate=plan.request.settings.isolate),
         )
 
 
 def fine_tune(run: Run, plan: Plan) -> Any:
     """Step 3: train the wrapped copy (nbopt's fit or the user's cell); returns it stripped."""
-    kind, options = plan.technique.kind, plan.options
-    if options.fine_tune is not None:
+    kind, request = plan.technique.kind, plan.request
+    if request.training.fine_tune is not None:
         if kind == "prune":
             finetune.with_pruning_step(plan.wrapped)
         run.step(kind, "running the cell's fine-tuning")
-        options.fine_tune(plan.wrapped)
+        request.training.fine_tune(plan.wrapped)
     else:
         try:
             finetune.fit(
@@ -171,9 +177,11 @@ def fine_tune(run: Run, plan: Plan) -> Any:
                 plan.model,
                 plan.training,
                 kind=kind,
-                epochs=options.epochs,
-                batch_size=options.batch_size,
-                on_epoch=lambda e: run.step(kind, f"fine-tuning, epoch {e}/{options.epochs}"),
+                epochs=request.training.epochs,
+                batch_size=request.training.batch_size,
+                on_epoch=lambda e: run.step(
+                    kind, f"fine-tuning, epoch {e}/{request.training.epochs}"
+                ),
                 on_batch=run.yield_point,
             )
         except NbOptUsageError as exc:  # the failure is a row too, as conversions are
@@ -197,25 +205,28 @@ def strip(wrapped: Any, kind: str) -> Any:
 
 def export_and_measure(run: Run, plan: Plan, result: Any) -> TFLiteModel | None:
     """Step 4: convert the fine-tuned model (and its ``--then`` scheme) and measure each."""
-    technique, options = plan.technique, plan.options
-    isolate = options.settings.isolate
+    technique, request = plan.technique, plan.request
+    isolate = request.settings.isolate
     params = technique.params()
     params.update(
-        epochs=int(options.epochs) if options.fine_tune is None else None,
+        epochs=int(request.training.epochs) if request.training.fine_tune is None else None,
         fit_samples=len(plan.training) if plan.training is not None else None,
     )
     if plan.notes:
         params["note"] = "; ".join(plan.notes)
     with export_saved_model(result) as exported:
         if technique.kind == "qat":
-            row = run.row("int8", "qat", io=options.io, converter="tflite-converter", **params)
-            make = lambda: convert(exported.path, "int8", None, options.io, True, isolate)  # noqa: E731
+            row = run.row(
+                "int8", "qat", io=request.conversion.io, converter="tflite-converter", **params
+            )
+            io = request.conversion.io
+            make = lambda: convert(exported.path, "int8", None, io, True, isolate)  # noqa: E731
             return _measured(run, row, make, "qat", plan)
         kind = technique.kind
         row = run.row("float32", kind, io="float", converter="tflite-converter", **params)
         make = lambda: convert(exported.path, "float32", isolate=isolate)  # noqa: E731
         final = _measured(run, row, make, kind, plan)
-        if options.then is None:
+        if request.training.then is None:
             return final
         return _then(run, plan, exported.path, final, params)
 
@@ -224,7 +235,7 @@ def _then(
     run: Run, plan: Plan, saved_model: str, final: TFLiteModel | None, params: dict[str, Any]
 ) -> TFLiteModel | None:
     """The ``--then`` scheme of the fine-tuned model, from its float32 flatbuffer if it can."""
-    kind, then, io = plan.technique.kind, plan.options.then, plan.options.io
+    kind, then, io = plan.technique.kind, plan.request.training.then, plan.request.conversion.io
     row = run.row(then, kind, io=io if then == "int8" else "float", **params)
     row["then"] = then
     if plan.calib is not None and then in NEEDS_CALIBRATION:
@@ -276,17 +287,14 @@ def weights_columns(
         warnings.warn(note, NbOptWarning, stacklevel=4)
 
 
-def optimize(
-    model: Any, technique: Technique, options: TrainOptions | None = None, **overrides: Any
-) -> Outcome:
-    """Apply ``technique`` to a copy of ``model``, fine-tune, export and measure.
+def optimize(model: Any, request: Request) -> Outcome:
+    """Apply ``request``'s technique to a copy of ``model``, fine-tune, export and measure.
 
-    ``options`` (or keyword ``overrides`` of its fields) say how; see :class:`TrainOptions`.
     Every technique takes the same four steps: :func:`validate`, :func:`measure_baseline`,
     :func:`fine_tune`, :func:`export_and_measure`.
     """
-    options = replace(options or TrainOptions(), **overrides)
-    plan = validate(model, technique, options)
+    plan = validate(model, request)
+    technique = plan.technique
     for note in plan.notes:
         warnings.warn(note, NbOptWarning, stacklevel=2)
     run = plan.run()

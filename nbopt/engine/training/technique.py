@@ -53,6 +53,21 @@ class Technique:
     def __post_init__(self) -> None:
         self.skip = layer_names(self.skip)
 
+    @classmethod
+    def of(cls, request: Any) -> Technique:
+        """The technique a :class:`~nbopt.engine.request.Request` asks for."""
+        t = request.training
+        return cls(
+            request.technique,
+            sparsity=t.sparsity,
+            schedule=t.schedule,
+            structure=t.structure,
+            clusters=t.clusters,
+            init=t.init,
+            preserve=t.preserve,
+            skip=t.skip,
+        )
+
     def validate(self) -> None:
         """Raise the mistakes in the technique's own parameters."""
         if self.kind not in TECHNIQUES:

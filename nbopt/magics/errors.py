@@ -19,9 +19,9 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from .engine.events import Event, Listener
-from .engine.store import results
-from .errors import NbOptError
+from ..engine.events import Event, Listener
+from ..engine.store import results
+from ..errors import NbOptError
 
 #: Top-level modules whose errors are restated, and the name a user knows them by.
 LIBRARIES = {

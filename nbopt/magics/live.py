@@ -12,8 +12,8 @@ import sys
 import time
 from typing import Any
 
-from .display import model_bundle, rows_bundle, rows_text
-from .engine.events import Event
+from ..display import model_bundle, rows_bundle, rows_text
+from ..engine.events import Event
 
 
 def in_kernel(shell: Any) -> bool:

@@ -1,0 +1,28 @@
+"""The Python API: the one door the magics, the panel and the CLI use.
+
+Each entry point is thin: its options (names, defaults, docs) are declared once in
+:mod:`nbopt.engine.request` and derived by :mod:`nbopt.surface`; it fills in the context
+(:mod:`.context`) and hands the engine one request.
+
+- :mod:`.techniques`: ``quantize``, ``prune``, ``cluster``;
+- :mod:`.analysis`: ``debug``, ``inspect``;
+- :mod:`.recommend`: ``recommend``;
+- :mod:`.rows`: ``sweep``, ``results``, ``log``.
+"""
+
+from .analysis import debug, inspect
+from .recommend import recommend
+from .rows import log, results, sweep
+from .techniques import cluster, prune, quantize
+
+__all__ = [
+    "cluster",
+    "debug",
+    "inspect",
+    "log",
+    "prune",
+    "quantize",
+    "recommend",
+    "results",
+    "sweep",
+]

@@ -1,0 +1,492 @@
+"""The request: every option of nbopt's operations, declared once.
+
+A :class:`Request` is what the engine receives: a frozen dataclass whose parts hold the data
+(:class:`Data`), how variants are made (:class:`Conversion`), how a copy is fine-tuned
+(:class:`Training`), how variants are measured (:class:`Measurement`), what the analyses
+ask (:class:`Analysis`), a sweep's grid (:class:`Grid`) and where the result goes
+(:class:`Output`). Each user-facing field is declared with :func:`option`: its help, its
+flag, its type and choices, and which operations (``ENTRIES``) and surfaces (the Python
+API, the magics, the command line) take it. The API's signatures and docstrings and the
+magics' and the CLI's argument parsers are derived from these declarations
+(:mod:`nbopt.surface`): a new option is one field here plus its use in the engine.
+
+Fields declared with :func:`context` are not options: the front end fills them (the
+measurement settings in force, a chained model's baseline row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import MISSING, dataclass, field, fields, replace
+from typing import Any
+
+from ..errors import NbOptUsageError
+from .measure.latency import MeasureSettings
+
+#: Surfaces an option can appear on.
+API, MAGIC, CLI = "api", "magic", "cli"
+
+
+@dataclass(frozen=True)
+class Option:
+    """How one option appears on the surfaces.
+
+    ``kind``: ``"data"`` (arrays or ``(x, y)``: a Python expression in a magic, a file on
+    the command line), ``"expr"`` (any Python value: an expression in a magic),
+    ``"flag"`` (a boolean switch), ``"value"`` (a literal of ``type``).
+    """
+
+    help: str
+    kind: str = "value"
+    type: Any = str
+    choices: tuple[str, ...] = ()
+    flag: str | None = None
+    short: str | None = None
+    entries: tuple[str, ...] = ()
+    surfaces: tuple[str, ...] = (API, MAGIC)
+    cli_help: str | None = None
+    cli_flag: str | None = None
+    doc_type: str = ""
+    #: In a magic, the flag may stand alone (``--save``: the default folder).
+    bare: bool = False
+
+    def flag_for(self, name: str, surface: str) -> str:
+        if surface == CLI and self.cli_flag:
+            return self.cli_flag
+        return self.flag or "--" + name.replace("_", "-")
+
+
+def option(default: Any, help: str, **meta: Any) -> Any:  # noqa: A002 - argparse's word
+    """A dataclass field declared as a user-facing option (see :class:`Option`)."""
+    return field(default=default, metadata={"option": Option(help=help, **meta)})
+
+
+def context(default: Any = None) -> Any:
+    """A field the front end fills, not an option users pass."""
+    return field(default=default, compare=False, metadata={"context": True})
+
+
+# Entry points: the operations whose options are declared here.
+QUANTIZE, PRUNE, CLUSTER = "quantize", "prune", "cluster"
+DEBUG, RECOMMEND, SWEEP, PANEL, COMPARE = "debug", "recommend", "sweep", "panel", "compare"
+TRAINING = (QUANTIZE, PRUNE, CLUSTER)
+EVALUATED = (QUANTIZE, PRUNE, CLUSTER, DEBUG, RECOMMEND, SWEEP, PANEL, COMPARE)
+
+
+@dataclass(frozen=True)
+class Data:
+    """The user's data: calibration samples, evaluation data, training data, the metric."""
+
+    calib: Any = option(
+        None,
+        "Representative samples for int8 and int16x8 (100-500 is typical): an array, "
+        "(x, y), a tf.data.Dataset or a generator.",
+        kind="data",
+        short="-c",
+        entries=(QUANTIZE, PRUNE, CLUSTER, DEBUG, RECOMMEND, SWEEP, PANEL, COMPARE),
+        surfaces=(API, MAGIC, CLI),
+        cli_help="Representative samples: data.npz[:key] or data.npy.",
+        doc_type="array, (x, y), tf.data.Dataset or generator, optional",
+    )
+    eval: Any = option(
+        None,
+        "Labelled evaluation data, e.g. (x_test, y_test): accuracy (classifiers) or mean "
+        "squared error is measured on it.",
+        kind="data",
+        short="-e",
+        entries=EVALUATED,
+        surfaces=(API, MAGIC, CLI),
+        cli_help="Labelled data: data.npz with arrays x and y (or data.npz:x,y).",
+        doc_type="(x, y), tf.data.Dataset or generator, optional",
+    )
+    fit: Any = option(
+        None,
+        "Labelled training data for the fine-tune, e.g. (x_train, y_train) (the line form).",
+        kind="data",
+        short="-f",
+        entries=(QUANTIZE, PRUNE, CLUSTER, RECOMMEND, SWEEP, PANEL),
+        doc_type="(x, y), tf.data.Dataset or generator, optional",
+    )
+    metric: Any = option(
+        None,
+        'The metric: "accuracy", "mse" or a callable (y_true, y_pred) -> float '
+        "(default: top-1 accuracy for classifiers, else mean squared error).",
+        kind="expr",
+        entries=(QUANTIZE, PRUNE, CLUSTER, DEBUG, SWEEP),
+        surfaces=(API,),
+        doc_type='"accuracy", "mse" or callable, optional',
+    )
+    #: A chained model's float32 baseline row, reused instead of measured again.
+    baseline: dict[str, Any] | None = context()
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """How post-training variants are made."""
+
+    scheme: Any = option(
+        None,
+        "float16, dynamic, int8, int16x8 (the default four; those needing calibration are "
+        "skipped without --calib), int4, int4-block32, int4-block64, weight-int8, "
+        "weight-int4; comma-separated or a list.",
+        short="-s",
+        entries=(QUANTIZE, DEBUG, COMPARE),
+        surfaces=(API, MAGIC, CLI),
+        doc_type="str or list of str, optional",
+    )
+    io: str = option(
+        "float",
+        "Input/output type of the int8 variant (int8/uint8: an integer-only model).",
+        choices=("float", "int8", "uint8"),
+        entries=(QUANTIZE, PRUNE, CLUSTER, SWEEP, COMPARE),
+        surfaces=(API, MAGIC, CLI),
+    )
+    per_tensor: bool = option(
+        False,
+        "int8 weights with one scale per tensor, not per channel (MCU and NPU toolchains).",
+        kind="flag",
+        entries=(QUANTIZE, RECOMMEND),
+    )
+    allow_flex: bool = option(
+        False,
+        "Let ops without a TFLite kernel run as TensorFlow ops (Flex; needs the Flex "
+        "delegate at run time; the needs_flex column).",
+        kind="flag",
+        entries=(QUANTIZE,),
+    )
+    fresh: bool = option(
+        False,
+        "Convert again, even where the same conversion was made before (and stored).",
+        kind="flag",
+        entries=(QUANTIZE,),
+    )
+    float_layers: Any = option(
+        None,
+        "Keras layers whose ops stay float in int8 (or int16x8), comma-separated or a list "
+        "(selective quantization).",
+        flag="--float",
+        entries=(QUANTIZE,),
+        doc_type='list of str or "a,b", optional',
+    )
+    max_drop: float | None = option(
+        None,
+        "The metric budget (0.01: one point): with --eval, keep the fewest layers float "
+        "that hold the drop to this; recommend --verify moves down the tree while missed.",
+        type=float,
+        entries=(QUANTIZE, RECOMMEND),
+        doc_type="float, optional",
+    )
+
+
+@dataclass(frozen=True)
+class Training:
+    """What a training-time technique applies, and how the copy is fine-tuned."""
+
+    aware: bool = option(
+        False,
+        "Quantization-aware training (fine-tunes; the cell form runs your own fit).",
+        kind="flag",
+        entries=(QUANTIZE,),
+    )
+    sparsity: float | None = option(
+        None,
+        "Share of weights to zero in every prunable layer, in [0, 1), e.g. 0.8.",
+        type=float,
+        entries=(PRUNE,),
+        doc_type="float in [0, 1)",
+    )
+    schedule: str = option(
+        "polynomial",
+        "How sparsity rises during the fine-tune: polynomial ramps it over the first 70% "
+        "of the steps, constant prunes at once (both reach the target).",
+        choices=("polynomial", "constant"),
+        entries=(PRUNE,),
+    )
+    structure: str | None = option(
+        None, "2:4 for structured sparsity (two zeros in every four weights).", entries=(PRUNE,)
+    )
+    clusters: int | None = option(
+        None,
+        "Distinct values per weight tensor, 2 or more, e.g. 16.",
+        type=int,
+        entries=(CLUSTER,),
+        doc_type="int",
+    )
+    init: str = option(
+        "kmeans++",
+        "How the cluster centroids start.",
+        choices=("kmeans++", "linear", "density", "random"),
+        entries=(CLUSTER,),
+    )
+    preserve: str | None = option(
+        None,
+        "Keep a pruned or clustered model's structure: sparsity, clusters or both in "
+        "quantization-aware training (PQAT, CQAT, PCQAT); sparsity when clustering.",
+        choices=("sparsity", "clusters", "both"),
+        entries=(QUANTIZE, CLUSTER),
+        doc_type="str, optional",
+    )
+    skip: Any = option(
+        None,
+        "Layers to leave as they are, comma-separated or a list (QAT: layers tfmot "
+        "refuses, left out of training; pruning: left dense; clustering: unclustered).",
+        entries=(QUANTIZE, PRUNE, CLUSTER),
+        doc_type="str or list of str, optional",
+    )
+    epochs: int = option(
+        1, "Fine-tuning epochs.", type=int, entries=(QUANTIZE, PRUNE, CLUSTER, SWEEP)
+    )
+    batch_size: int = option(
+        32, "Fine-tuning batch size.", type=int, entries=(QUANTIZE, PRUNE, CLUSTER, SWEEP)
+    )
+    fine_tune: Any = option(
+        None,
+        "A callable that trains the wrapped model it receives, instead of fit (nbopt adds "
+        "the pruning callback to its fit); the magics' cell form.",
+        kind="expr",
+        entries=(QUANTIZE, PRUNE, CLUSTER, SWEEP),
+        surfaces=(API,),
+        doc_type="callable(model), optional",
+    )
+    then: str | None = option(
+        None,
+        "A post-training scheme applied to the result: int8, dynamic, float16.",
+        entries=(PRUNE, CLUSTER),
+        doc_type="str, optional",
+    )
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """How variants are measured."""
+
+    threads: int | None = option(
+        None,
+        "Interpreter threads for measurement (default: NbOpt.threads, one per core).",
+        type=int,
+        short="-t",
+        entries=(QUANTIZE, PRUNE, CLUSTER, DEBUG, RECOMMEND, SWEEP, COMPARE),
+        surfaces=(API, MAGIC, CLI),
+        doc_type="int, optional",
+    )
+    #: The measurement settings in force (``NbOpt``'s, with ``threads`` applied).
+    settings: MeasureSettings = context(MeasureSettings())
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the analyses ask: the debugger's threshold, the recommendation's target."""
+
+    threshold: float | None = option(
+        None,
+        "Sensitivity above which a layer is suspect (default 0.01 of the metric with "
+        "--eval, 0.05 relative output error without).",
+        type=float,
+        entries=(DEBUG,),
+        doc_type="float, optional",
+    )
+    target: str = option(
+        "cpu",
+        "The hardware to run on (mcu: TensorFlow Lite for Microcontrollers).",
+        choices=("cpu", "gpu", "edgetpu", "dsp", "mcu"),
+        entries=(RECOMMEND, PANEL),
+    )
+    verify: bool = option(
+        False,
+        "Measure the pick; move down the tree while it misses --max-drop (needs --eval).",
+        kind="flag",
+        entries=(RECOMMEND,),
+    )
+    ram_kb: float | None = option(
+        None,
+        "A microcontroller's RAM budget in KB.",
+        type=float,
+        flag="--ram",
+        entries=(RECOMMEND,),
+        doc_type="float, optional",
+    )
+    flash_kb: float | None = option(
+        None,
+        "A microcontroller's flash budget in KB.",
+        type=float,
+        flag="--flash",
+        entries=(RECOMMEND,),
+        doc_type="float, optional",
+    )
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A sweep: the cluster it runs on and whether it resumes (its axes are ``grid=``)."""
+
+    client: Any = option(
+        None,
+        "The Dask cluster (distributed.Client) to use; else --scheduler, else a LocalCluster "
+        "of one single-threaded process worker per core, started on first use and reused.",
+        kind="expr",
+        entries=(SWEEP,),
+        surfaces=(API,),
+        doc_type="distributed.Client, optional",
+    )
+    scheduler: str | None = option(
+        None,
+        "A Dask scheduler's address (default: NbOpt.scheduler).",
+        entries=(SWEEP,),
+        doc_type="str, optional",
+    )
+    resume: bool = option(
+        False,
+        "Skip configurations whose config_key the results already hold.",
+        kind="flag",
+        entries=(SWEEP,),
+    )
+    names: list[str] | None = option(
+        None,
+        "Names for the models, when they are given as a list.",
+        kind="expr",
+        entries=(SWEEP,),
+        surfaces=(API,),
+        doc_type="list of str, optional",
+    )
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where the result goes: its name, its files, the progress listener."""
+
+    name: str | None = option(
+        None,
+        "The name shown in tables (default: the model's own name).",
+        entries=(QUANTIZE, PRUNE, CLUSTER, DEBUG, RECOMMEND, PANEL),
+        surfaces=(API,),
+        doc_type="str, optional",
+    )
+    save: str | None = option(
+        None,
+        "Write every variant's .tflite into this folder (a magic's bare --save: NbOpt.output_dir).",
+        entries=(QUANTIZE, PRUNE, CLUSTER, COMPARE),
+        surfaces=(API, MAGIC, CLI),
+        cli_flag="--out",
+        cli_help="Folder to write the .tflite files to.",
+        bare=True,
+        doc_type="str, optional",
+    )
+    force: bool = option(
+        False,
+        "Replace existing files when saving.",
+        kind="flag",
+        entries=(QUANTIZE, PRUNE, CLUSTER, COMPARE),
+        surfaces=(API, MAGIC, CLI),
+    )
+    progress: Any = option(
+        None,
+        "Receives progress events (nbopt.engine.events.Event) while the work runs.",
+        kind="expr",
+        entries=(QUANTIZE, PRUNE, CLUSTER, RECOMMEND, SWEEP),
+        surfaces=(API,),
+        doc_type="callable(Event), optional",
+    )
+    as_name: str | None = option(
+        None,
+        "Bind the result (TFLiteModel or Comparison) to this variable.",
+        flag="--as",
+        entries=(QUANTIZE, PRUNE, CLUSTER, SWEEP),
+        surfaces=(MAGIC,),
+    )
+
+
+PARTS = {
+    "data": Data,
+    "conversion": Conversion,
+    "training": Training,
+    "measurement": Measurement,
+    "analysis": Analysis,
+    "grid": Grid,
+    "output": Output,
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything one operation was asked: its technique and the options of each part.
+
+    ``technique`` is ``ptq`` (post-training schemes), ``qat``, ``prune`` or ``cluster``.
+    Build one with :meth:`build` from flat keyword options (what the API and the magics
+    receive); read ``request.data.calib``, ``request.training.epochs`` and so on.
+    """
+
+    technique: str = "ptq"
+    data: Data = field(default_factory=Data)
+    conversion: Conversion = field(default_factory=Conversion)
+    training: Training = field(default_factory=Training)
+    measurement: Measurement = field(default_factory=Measurement)
+    analysis: Analysis = field(default_factory=Analysis)
+    grid: Grid = field(default_factory=Grid)
+    output: Output = field(default_factory=Output)
+
+    @classmethod
+    def build(cls, technique: str = "ptq", **options: Any) -> Request:
+        """A request from flat options (``calib=``, ``epochs=``, ...); unknown names raise."""
+        homes = _homes()
+        unknown = sorted(set(options) - set(homes))
+        if unknown:
+            raise NbOptUsageError(f"unknown option {unknown[0]!r}")
+        parts: dict[str, dict[str, Any]] = {part: {} for part in PARTS}
+        for name, value in options.items():
+            parts[homes[name]][name] = value
+        return cls(technique, **{p: PARTS[p](**values) for p, values in parts.items()})
+
+    def with_options(self, **options: Any) -> Request:
+        """A copy with some flat options (or context fields) changed."""
+        homes = _homes()
+        out = self
+        for name, value in options.items():
+            part = homes[name]
+            out = replace(out, **{part: replace(getattr(out, part), **{name: value})})
+        return out
+
+    def get(self, name: str) -> Any:
+        """One flat option's value (``request.get("epochs")``)."""
+        return getattr(getattr(self, _homes()[name]), name)
+
+    @property
+    def settings(self) -> MeasureSettings:
+        return self.measurement.settings
+
+    @property
+    def name(self) -> str | None:
+        return self.output.name
+
+    @property
+    def listener(self) -> Any:
+        return self.output.progress
+
+
+def _homes() -> dict[str, str]:
+    """Every field name (options and context) -> the part that holds it."""
+    return {f.name: part for part, cls in PARTS.items() for f in fields(cls)}
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One declared option: its name, its part, its default and how it appears."""
+
+    name: str
+    part: str
+    default: Any
+    option: Option
+
+
+def declared(entry: str | None = None, surface: str | None = None) -> Iterator[Declared]:
+    """The options, in declaration order; only those ``entry`` takes on ``surface``."""
+    for part, cls in PARTS.items():
+        for f in fields(cls):
+            opt = f.metadata.get("option")
+            if opt is None:
+                continue
+            if entry is not None and entry not in opt.entries:
+                continue
+            if surface is not None and surface not in opt.surfaces:
+                continue
+            default = f.default if f.default is not MISSING else None
+            yield Declared(f.name, part, default, opt)

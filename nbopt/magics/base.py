@@ -1,0 +1,130 @@
+"""What every nbopt magic does: parse the line into options, evaluate them, call, bind ``--as``.
+
+A magic's options come from the request's declarations (:func:`nbopt.surface.magic_options`);
+here a parsed line becomes the keyword arguments of the API call: expressions are evaluated
+in the user's namespace, only what was given is passed on (the API's defaults do the rest),
+and ``--as`` binds the result.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics
+
+from ..config import current
+from ..surface import given, is_expression
+from .errors import Tally, mark_from_cell
+from .live import LiveTable
+from .parsing import options_of, parse
+
+#: Each optimizing magic's parser, so a line given the wrong magic's option names it.
+PARSERS: dict[str, Any] = {}
+
+
+class MagicsBase(Magics):
+    """Helpers the magic classes share (no magics of its own)."""
+
+    tally: Tally | None = None
+
+    def _eval(self, expr: str | None, option: str) -> Any:
+        if expr is None:
+            return None
+        try:
+            return self.shell.ev(expr)
+        except Exception as exc:
+            raise UsageError(
+                f"{option} {expr!r}: evaluating it raised {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _model(self, expr: str) -> Any:
+        if expr not in self.shell.user_ns and expr.isidentifier():
+            raise UsageError(
+                f"no variable named {expr!r} in this kernel; pass the name of a Keras model"
+            )
+        return self._eval(expr, "model")
+
+    def _parse(self, name: str, line: str) -> Any:
+        """``line`` read as Python writes it, parsed with ``%name``'s own options."""
+        others = {f"%{other}": options_of(p) for other, p in PARSERS.items() if other != name}
+        return parse(PARSERS[name], line, f"%{name}", others)
+
+    @staticmethod
+    def _check(args: Any) -> None:
+        name = getattr(args, "as_name", None)
+        if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
+            raise UsageError(f"--as {name!r} is not a valid Python variable name")
+        threads = getattr(args, "threads", None)
+        if threads is not None and threads < 1:
+            raise UsageError("--threads must be 1 or more")
+
+    def _options(self, entry: str, args: Any, magic: str) -> dict[str, Any]:
+        """The options ``args`` gives for ``entry``, evaluated, as API keyword arguments."""
+        from ..engine.request import MAGIC
+
+        values = given(args, entry, MAGIC)
+        values.pop("as_name", None)
+        for name, value in values.items():
+            if is_expression(name):
+                values[name] = self._eval(value, f"--{name.replace('_', '-')}")
+        if values.get("save") == "":
+            values["save"] = current().output_dir
+        if "name" not in values and hasattr(args, "model"):
+            values["name"] = args.model
+        return values
+
+    def _progress(self, title: str) -> Tally:
+        """The live table, counted: Ctrl-C then says how many rows were kept."""
+        self.tally = Tally(LiveTable(self.shell, title))
+        return self.tally
+
+    def _fine_tune(self, args: Any, cell: str | None, magic: str) -> dict[str, Any]:
+        """Nothing for the line form (``--fit`` is an option); the cell body as ``fine_tune``."""
+        if cell is None:
+            return {}
+        if not args.as_name:
+            raise UsageError(
+                f"%%{magic} needs --as NAME: the name your cell uses for the model it trains"
+            )
+        if args.fit:
+            raise UsageError(f"%%{magic} fine-tunes in the cell body; drop --fit")
+        return {"fine_tune": self._cell_runner(args.as_name, cell)}
+
+    def _cell_runner(self, name: str, cell: str) -> Callable[[Any], None]:
+        """The cell body as a function of the wrapped model; its errors keep their traceback."""
+        shell = self.shell
+        code = shell.transform_cell(cell)
+        filename = shell.compile.cache(code, shell.execution_count, raw_code=cell)
+        compiled = compile(code, filename, "exec")
+
+        def fine_tune(wrapped: Any) -> None:
+            shell.user_ns[name] = wrapped
+            try:
+                exec(compiled, shell.user_global_ns, shell.user_ns)
+            except Exception as exc:  # the user's own code
+                mark_from_cell(exc, filename, shell)
+                raise
+
+        return fine_tune
+
+    def _run(self, args: Any, call: Callable[[], Any]) -> Any:
+        """Call the API; bind ``--as`` on success, restore it on failure."""
+        ns = self.shell.user_ns
+        name = getattr(args, "as_name", None)
+        missing = object()
+        previous = ns.get(name, missing) if name else missing
+        try:
+            result = call()
+        except BaseException:
+            if name:
+                if previous is missing:
+                    ns.pop(name, None)
+                else:
+                    ns[name] = previous
+            raise
+        if name:
+            ns[name] = result
+        return result
