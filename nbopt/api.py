@@ -338,7 +338,7 @@ def _selective(
     **options: Any,
 ) -> TFLiteModel:
     """``quantize`` with ``float_layers`` or ``max_drop`` (see ``engine.analyse.selective``)."""
-    from .engine.analyse import debug as per_layer
+    from .engine.analyse import float_search as per_layer
     from .engine.analyse.selective import run_selective
     from .errors import NbOptUsageError
 
@@ -396,7 +396,7 @@ def debug(
         ``max_abs_error``, ``suspect``), ``.suspects``, ``.measure``, ``.rule``,
         ``.advice``; shown as a table and a bar chart.
     """
-    from .engine.analyse.debug import analyze
+    from .engine.analyse.sensitivity import analyze
 
     model, _, source_name = _source(model)
     schemes = parse_schemes(scheme)
