@@ -12,7 +12,7 @@ import pytest
 from IPython.core.error import UsageError
 
 import nbopt
-from nbopt.engine.analyse.selective import model_ops, tensor_types
+from nbopt.engine.analyse.layers import model_ops, tensor_types
 from nbopt.engine.store.schema import variant_label
 from nbopt.errors import NbOptUsageError
 

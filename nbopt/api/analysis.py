@@ -29,7 +29,7 @@ def debug(model: Any, request: Request) -> Any:
         ``max_abs_error``, ``suspect``), ``.suspects``, ``.measure``, ``.rule``,
         ``.advice``; shown as a table and a bar chart.
     """
-    from ..engine.analyse.debug import analyze
+    from ..engine.analyse.sensitivity import analyze
 
     model, request = source(model, request)
     schemes = parse_schemes(request.conversion.scheme)

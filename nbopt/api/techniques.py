@@ -109,7 +109,7 @@ def quantize(model: Any, request: Request) -> TFLiteModel | Comparison:
 
 def _selective(model: Any, request: Request) -> TFLiteModel:
     """``quantize`` with ``float_layers`` or ``max_drop`` (see ``engine.analyse.selective``)."""
-    from ..engine.analyse import debug as per_layer
+    from ..engine.analyse import float_search as per_layer
     from ..engine.analyse.selective import run_selective
 
     conv, data = request.conversion, request.data

@@ -14,7 +14,7 @@ from . import units
 from .table import CSS
 
 if TYPE_CHECKING:
-    from ..engine.analyse.debug import DebugReport
+    from ..engine.analyse.debug_report import DebugReport
 
 BAR_WIDTH, ROW_HEIGHT, LABEL_WIDTH, VALUE_WIDTH = 320, 18, 120, 70
 
@@ -79,7 +79,7 @@ def bars_svg(report: DebugReport) -> str:
 
 def debug_html(report: DebugReport) -> str:
     """The report as HTML: heading, table, bar chart, and the three sentences."""
-    from ..engine.analyse.debug import COLUMNS
+    from ..engine.analyse.debug_report import COLUMNS
 
     esc = html.escape
     metric = report.metric if report.eval_samples else None
@@ -124,5 +124,5 @@ def _title(report: DebugReport) -> str:
 
 
 def debug_bundle(report: DebugReport) -> dict[str, Any]:
-    """text/plain and text/html of a :class:`~nbopt.engine.analyse.debug.DebugReport`."""
+    """text/plain and text/html of a :class:`~nbopt.engine.analyse.debug_report.DebugReport`."""
     return {"text/plain": repr(report), "text/html": debug_html(report)}

@@ -12,7 +12,7 @@ from typing import Any
 _BUNDLES = (
     ("nbopt.engine.pipeline.comparison", "Comparison", "comparison_bundle"),
     ("nbopt.engine.model.tflite_model", "TFLiteModel", "model_bundle"),
-    ("nbopt.engine.analyse.debug", "DebugReport", "debug_bundle"),
+    ("nbopt.engine.analyse.debug_report", "DebugReport", "debug_bundle"),
 )
 #: (module, class, its HTML) for the text/html formatter.
 _HTML = (

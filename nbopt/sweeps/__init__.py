@@ -2,6 +2,8 @@
 
 - :mod:`.grid`: the configurations of a grid and their ``config_key``;
 - :mod:`.cluster`: the Dask client (a LocalCluster on first use, or a scheduler's address);
+- :mod:`.recycle`: restarting a worker whose memory has grown, between two of its tasks;
+- :mod:`.worker_plugin`: the base class of those two modules' worker plugins;
 - :mod:`.hostlock`: one measurement at a time per host, while training runs in parallel;
 - :mod:`.task`: what a worker runs for one configuration;
 - :mod:`.runner`: the kernel's side: submit, stream rows as tasks finish, progress.

@@ -16,6 +16,8 @@ import tempfile
 import threading
 from typing import Any
 
+from .worker_plugin import plugin_base
+
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
 _local: Any = None
@@ -29,13 +31,7 @@ LOCK_CONFIG = {
 }
 
 
-def _plugin_base() -> type:
-    from distributed import WorkerPlugin
-
-    return WorkerPlugin
-
-
-class TFThreads(_plugin_base()):  # type: ignore[misc]
+class TFThreads(plugin_base()):  # type: ignore[misc]
     """Worker plugin: TensorFlow's intra/inter-op pools sized to the worker's threads, and
     the worker made ready for its first task (:func:`get_ready`)."""
 

@@ -20,7 +20,7 @@ import os
 import time
 from typing import Any
 
-from .cluster import _plugin_base
+from .worker_plugin import plugin_base
 
 #: Resident memory a worker may gain after its first task before it is restarted.
 GROWTH_MB = float(os.environ.get("NBOPT_WORKER_GROWTH_MB", "1024"))
@@ -33,7 +33,7 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-class Recycle(_plugin_base()):  # type: ignore[misc]
+class Recycle(plugin_base()):  # type: ignore[misc]
     """Worker plugin: retire and restart the worker once it has grown by ``growth_mb``."""
 
     name = "nbopt-recycle"

@@ -133,62 +133,82 @@ def decide(
 
 
 def _decide(calib: bool, fit: bool, target: str, sensitive: list[str]) -> Recommendation:
-    samples = calib or fit
+    """Every target but a microcontroller: integer-only accelerators, then by the data."""
+    if target in INTEGER_ONLY:
+        return _decide_integer_only(calib, fit, target, sensitive)
+    if not (calib or fit):
+        return _with_path(_decide_without_samples(target))
+    return _with_path(_decide_with_samples(calib, fit, target, sensitive))
+
+
+def _decide_integer_only(
+    calib: bool, fit: bool, target: str, sensitive: list[str]
+) -> Recommendation:
+    """An accelerator that runs integer-only models: int8 with int8 I/O, then QAT."""
     reasons: list[str] = []
     needs = None
-    if target in INTEGER_ONLY:
-        device = INTEGER_ONLY[target]
-        path = [Choice("int8", "int8")] + ([Choice("qat", "int8")] if fit else [])
+    device = INTEGER_ONLY[target]
+    path = [Choice("int8", "int8")] + ([Choice("qat", "int8")] if fit else [])
+    reasons.append(
+        f"{device[0].upper()}{device[1:]} runs integer-only models: full-integer "
+        "quantization (int8) with int8 inputs and outputs (io='int8')."
+    )
+    if calib:
+        reasons.append("The calibration data sets the int8 ranges of the activations.")
+    elif fit:
+        reasons.append("No --calib: the training inputs serve as representative samples.")
+    else:
+        needs = "--calib"
         reasons.append(
-            f"{device[0].upper()}{device[1:]} runs integer-only models: full-integer "
-            "quantization (int8) with int8 inputs and outputs (io='int8')."
+            "It needs representative samples for the activation ranges: pass "
+            "--calib x_train[:256] (100-500 unlabeled samples)."
         )
-        if calib:
-            reasons.append("The calibration data sets the int8 ranges of the activations.")
-        elif fit:
-            reasons.append("No --calib: the training inputs serve as representative samples.")
-        else:
-            needs = "--calib"
-            reasons.append(
-                "It needs representative samples for the activation ranges: pass "
-                "--calib x_train[:256] (100-500 unlabeled samples)."
-            )
-        if fit:
-            reasons.append(
-                "If int8 loses too much accuracy, quantization-aware training (QAT) is next."
-            )
-        else:
-            reasons.append(
-                "If int8 loses too much accuracy, quantization-aware training is next; it "
-                "needs labeled training data (--fit x_train,y_train)."
-            )
-        if sensitive:
-            reasons.append(
-                f"Activations of {', '.join(sensitive)} are sensitive to int8 (outliers); "
-                f"{device} runs int8 only, so expect to need QAT."
-            )
-        return Recommendation(target, path, reasons, needs)
+    if fit:
+        reasons.append(
+            "If int8 loses too much accuracy, quantization-aware training (QAT) is next."
+        )
+    else:
+        reasons.append(
+            "If int8 loses too much accuracy, quantization-aware training is next; it "
+            "needs labeled training data (--fit x_train,y_train)."
+        )
+    if sensitive:
+        reasons.append(
+            f"Activations of {', '.join(sensitive)} are sensitive to int8 (outliers); "
+            f"{device} runs int8 only, so expect to need QAT."
+        )
+    return Recommendation(target, path, reasons, needs)
 
+
+def _decide_without_samples(target: str) -> Recommendation:
+    """No representative data: float16 for a GPU, dynamic range elsewhere."""
+    reasons: list[str] = []
+    if target == "gpu":
+        path = [Choice("float16"), Choice("dynamic")]
+        reasons.append(
+            "No representative data, and a GPU target: float16 quantization needs no "
+            "data, halves the size and the GPU delegate computes in float16."
+        )
+    else:
+        path = [Choice("dynamic"), Choice("float16")]
+        reasons.append(
+            "No representative data: dynamic-range quantization needs none; weights "
+            "become int8 (up to 75% smaller) with the smallest accuracy loss."
+        )
+    reasons.append(
+        "With representative samples (--calib x_train[:256]), full-integer int8 would "
+        "also quantize the activations and cut latency further."
+    )
+    return Recommendation(target, path, reasons)
+
+
+def _decide_with_samples(
+    calib: bool, fit: bool, target: str, sensitive: list[str]
+) -> Recommendation:
+    """Samples to calibrate with: int8 first, unless sensitive activations call for
+    int16x8 (CPU) or float16 (GPU)."""
     qat = [Choice("qat")] if fit else []
-    if not samples:
-        if target == "gpu":
-            path = [Choice("float16"), Choice("dynamic")]
-            reasons.append(
-                "No representative data, and a GPU target: float16 quantization needs no "
-                "data, halves the size and the GPU delegate computes in float16."
-            )
-        else:
-            path = [Choice("dynamic"), Choice("float16")]
-            reasons.append(
-                "No representative data: dynamic-range quantization needs none; weights "
-                "become int8 (up to 75% smaller) with the smallest accuracy loss."
-            )
-        reasons.append(
-            "With representative samples (--calib x_train[:256]), full-integer int8 would "
-            "also quantize the activations and cut latency further."
-        )
-        return _with_path(Recommendation(target, path, reasons, needs))
-
+    reasons: list[str] = []
     source = "Representative data is given" if calib else "Training inputs can calibrate"
     if sensitive and target == "cpu":
         path = [Choice("int16x8"), Choice("int8"), *qat, Choice("dynamic"), Choice("float16")]
@@ -197,14 +217,14 @@ def _decide(calib: bool, fit: bool, target: str, sensitive: list[str]) -> Recomm
             "256 steps resolve poorly: int16 activations with int8 weights (int16x8) keep "
             "accuracy at int8's size (on slower reference kernels)."
         )
-        return _with_path(Recommendation(target, path, reasons, needs))
+        return Recommendation(target, path, reasons)
     if sensitive:  # gpu: no int16x8 kernels
         path = [Choice("float16"), Choice("int8"), *qat, Choice("dynamic")]
         reasons.append(
             f"Activations of {', '.join(sensitive)} have outliers that int8 resolves poorly, "
             "and the GPU has no int16x8 kernels: float16 keeps accuracy."
         )
-        return _with_path(Recommendation(target, path, reasons, needs))
+        return Recommendation(target, path, reasons)
     tail = [Choice("int16x8")] if target == "cpu" else []
     path = [Choice("int8"), *tail, *qat, Choice("dynamic"), Choice("float16")]
     reasons.append(
@@ -213,7 +233,7 @@ def _decide(calib: bool, fit: bool, target: str, sensitive: list[str]) -> Recomm
     )
     if not calib:
         reasons.append("No --calib: the training inputs serve as representative samples.")
-    return _with_path(Recommendation(target, path, reasons, needs))
+    return Recommendation(target, path, reasons)
 
 
 def _decide_mcu(calib: bool, fit: bool, per_tensor: bool) -> Recommendation:

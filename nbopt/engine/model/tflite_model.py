@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -15,9 +15,6 @@ from ..measure.interpreter import Runner
 from ..measure.latency import LatencyStats, MeasureSettings, gzip_size, measure_latency
 from ..store.files import write_atomic
 from ..store.schema import variant_label
-
-if TYPE_CHECKING:
-    from ..pipeline.comparison import Comparison
 
 
 class TFLiteModel:
@@ -50,8 +47,9 @@ class TFLiteModel:
         self.path: str | None = None
         #: The measured results row, once a comparison measured this model.
         self.row: dict[str, Any] | None = None
-        #: The comparison this model belongs to, if any.
-        self.comparison: Comparison | None = None
+        #: The comparison this model belongs to, if any (a
+        #: :class:`~nbopt.engine.pipeline.comparison.Comparison`, which imports this module).
+        self.comparison: Any = None
         #: For pruned, clustered and QAT variants: the fine-tuned Keras model it came from
         #: (pass the TFLiteModel itself to another technique to chain them).
         self.keras_model: Any = None

@@ -1,4 +1,4 @@
-"""Why did int8 lose accuracy? Per-layer sensitivity and the automatic float-layer search.
+"""Why did int8 lose accuracy? Per-layer sensitivity, one layer quantized at a time.
 
 :func:`analyze` quantizes one Keras layer at a time (every other op float, as AIMET's
 per-layer analysis does) from one calibration (:class:`~nbopt.engine.analyse.selective.Calibrated`)
@@ -8,113 +8,24 @@ It also reads the layer's quantized output tensor beside the float one (the stat
 TensorFlow's ``QuantizationDebugger``: ``rmse_over_scale``, ``sqnr_db``, ...). Each layer
 costs one quantization (about 10 ms) and one evaluation pass, so the analysis grows
 linearly with the number of layers.
-
-:func:`search` (``max_drop``) measures plain int8 and, while its drop exceeds the budget,
-keeps the next most sensitive layer float; each tried variant is a row.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ...errors import NbOptUsageError
 from ..measure.interpreter import Runner, _io_details
-from ..store.schema import check_max_drop, is_accuracy
+from ..store.schema import is_accuracy
+from .debug_report import DebugReport
 from .selective import Calibrated, Session, start_session
 
 #: A layer is suspect when quantizing it alone costs more than this (points of the metric).
 SUSPECT_DROP = 0.01
 #: ... or, without labels, when it moves the output by more than this (RMSE / std).
 SUSPECT_ERROR = 0.05
-
-#: Columns of ``DebugReport.df``, in order.
-COLUMNS = (
-    "layer",
-    "ops",
-    "sensitivity",
-    "metric_alone",
-    "output_error",
-    "rmse_over_scale",
-    "sqnr_db",
-    "range",
-    "scale",
-    "zero_point",
-    "max_abs_error",
-    "suspect",
-)
-
-
-@dataclass
-class DebugReport:
-    """The per-layer analysis of one model: which layers ``scheme`` hurts, and how much.
-
-    ``df`` has one row per Keras layer that became TFLite ops, most harmful first;
-    ``measure`` says what ``sensitivity`` is, ``rule`` when a layer is ``suspect``, and
-    ``advice`` what to try.
-    """
-
-    name: str
-    scheme: str
-    rows: list[dict[str, Any]]
-    measure: str
-    rule: str
-    metric: str | None = None
-    float_value: float | None = None
-    quantized_value: float | None = None
-    seconds: float = 0.0
-    calib_samples: int = 0
-    eval_samples: int = 0
-    without_ops: list[str] = field(default_factory=list)
-
-    @property
-    def df(self) -> Any:
-        """One row per layer, sorted by ``sensitivity`` (most harmful first)."""
-        import pandas as pd
-
-        return pd.DataFrame(self.rows, columns=list(COLUMNS))
-
-    @property
-    def suspects(self) -> list[str]:
-        """The suspect layers, most harmful first."""
-        return [r["layer"] for r in self.rows if r["suspect"]]
-
-    @property
-    def summary(self) -> str:
-        """The float and quantized metric, one sentence."""
-        if self.metric is None or self.float_value is None or self.quantized_value is None:
-            return ""
-        return (
-            f"{self.metric}: float32 {self.float_value:.4g}, {self.scheme} "
-            f"{self.quantized_value:.4g} ({self.quantized_value - self.float_value:+.4g})."
-        )
-
-    @property
-    def advice(self) -> str:
-        """One sentence: what to try next."""
-        if not self.suspects:
-            other = "--scheme int16x8" if self.scheme == "int8" else "dynamic or float16"
-            return (
-                f"No layer stands out; if {self.scheme} still loses too much, try {other} "
-                "or --max-drop with --eval."
-            )
-        names = ",".join(self.suspects[:3])
-        return (
-            f"Try --float {names} to keep {'it' if len(self.suspects[:3]) == 1 else 'them'} "
-            f"in float, or --max-drop 0.01 to find the fewest float layers that keep the "
-            "metric within a point."
-        )
-
-    def __repr__(self) -> str:
-        lines = [f"nbopt debug: {self.name} ({self.scheme}), {len(self.rows)} layers"]
-        if self.summary:
-            lines.append(self.summary)
-        lines.append(self.df.to_string(index=False))
-        lines += [f"sensitivity: {self.measure}", f"suspect: {self.rule}", self.advice]
-        return "\n".join(lines)
 
 
 class _Probe(Runner):
@@ -206,7 +117,7 @@ def _evaluate(session: Session, content: bytes) -> float | None:
     return scores[run.evaluation.names[0]]["value"]
 
 
-def _rank(session: Session, threshold: float | None) -> tuple[list[dict[str, Any]], str, str]:
+def rank_layers(session: Session, threshold: float | None) -> tuple[list[dict[str, Any]], str, str]:
     """One row per layer (quantized alone), most harmful first; the measure and the rule."""
     calibrated: Calibrated = session.calibrated
     labelled = session.run.evaluation is not None
@@ -301,7 +212,7 @@ def analyze(
         total=1,
     )
     try:
-        rows, measure, rule = _rank(session, threshold)
+        rows, measure, rule = rank_layers(session, threshold)
         whole = _evaluate(session, session.calibrated.variant(scheme=scheme))
     finally:
         session.run.finish()
@@ -322,107 +233,3 @@ def analyze(
             layer.name for layer in model.layers if layer.name not in session.calibrated.members
         ],
     )
-
-
-def _row_drop(row: dict[str, Any]) -> float:
-    """The row's metric drop against float32 (inf for a failed row)."""
-    delta = row.get("accuracy_delta")
-    if row.get("status") != "ok" or delta is None:
-        return float("inf")
-    return -float(delta) if is_accuracy(row.get("metric")) else float(delta)
-
-
-def search(
-    model: Any,
-    calib: Any,
-    eval: Any,  # noqa: A002 - the documented name
-    max_drop: float,
-    *,
-    scheme: str = "int8",
-    metric: Any = None,
-    name: str | None = None,
-    settings: Any = None,
-    listener: Any = None,
-) -> Any:
-    """The fewest float layers that keep ``scheme`` within ``max_drop`` of float32.
-
-    Measures plain ``scheme``; while its drop exceeds ``max_drop``, keeps the next most
-    sensitive layer (:func:`analyze`'s ranking) float; then tries leaving out each float
-    layer but the last. Every tried variant is a row of the returned model's comparison;
-    the chosen one has ``chosen=True``.
-
-    Returns
-    -------
-    TFLiteModel
-        The chosen variant; if no variant meets the budget, the one that loses least
-        (its row's ``note`` says to use int16x8 or dynamic).
-    """
-    if eval is None:
-        raise NbOptUsageError("max_drop needs labelled evaluation data: pass --eval x_test,y_test")
-    check_max_drop(max_drop)
-    session = start_session(
-        model,
-        calib,
-        eval,
-        scheme=scheme,
-        metric=metric,
-        name=name,
-        settings=settings,
-        listener=listener,
-        total=3,
-    )
-    try:
-        order = [r["layer"] for r in _rank(session, None)[0]]
-        tried = _trail(session, order, float(max_drop))
-    finally:
-        session.run.finish()
-    return _choose(session, tried, float(max_drop))
-
-
-def _trail(session: Session, order: list[str], budget: float) -> list[tuple[list[str], Any]]:
-    """Add float layers in ``order`` until the budget is met, then drop the unneeded ones."""
-    tried = []
-    floats: list[str] = []
-    while True:
-        session.run.total = len(session.run.comparison.rows) + 1
-        variant = session.add(list(floats))
-        tried.append((list(floats), variant))
-        if _row_drop(session.run.comparison.rows[-1]) <= budget or len(floats) == len(order):
-            break
-        floats.append(order[len(floats)])
-    if _row_drop(session.run.comparison.rows[-1]) > budget:
-        return tried
-    for layer in floats[:-1]:  # a layer added early may not be needed once later ones are float
-        fewer = [f for f in floats if f != layer]
-        session.run.total = len(session.run.comparison.rows) + 1
-        variant = session.add(fewer)
-        tried.append((fewer, variant))
-        if _row_drop(session.run.comparison.rows[-1]) <= budget:
-            floats = fewer
-    return tried
-
-
-def _choose(session: Session, tried: list[tuple[list[str], Any]], budget: float) -> Any:
-    """Mark the chosen row: fewest float layers within the budget, else the smallest drop."""
-    from ...errors import ConversionError
-
-    measured = [(f, v) for f, v in tried if v is not None]
-    if not measured:
-        raise ConversionError(f"{session.run.comparison.name}: every variant failed")
-    ok = [(f, v) for f, v in measured if _row_drop(v.row) <= budget]
-    floats, chosen = (
-        min(ok, key=lambda fv: (len(fv[0]), _row_drop(fv[1].row)))
-        if ok
-        else min(measured, key=lambda fv: _row_drop(fv[1].row))
-    )
-    for _, v in measured:
-        v.row["chosen"] = v is chosen
-    kept = f"{', '.join(floats)} float" if floats else "no layer float"
-    if ok:
-        chosen.row["note"] = f"chosen: {kept}, within max_drop {budget:g}"
-    else:
-        chosen.row["note"] = (
-            f"no variant is within max_drop {budget:g}, even with every layer float; "
-            "use --scheme int16x8 or dynamic"
-        )
-    return chosen
