@@ -50,6 +50,15 @@ class PanelObservers:
         self.model_state.observe(self._on_debug_rows, names="debug_rows")
         self.model_state.observe(self._on_float_layers, names="float_layers")
 
+    def _tick(self, boxes: dict[str, widgets.Checkbox], names: list[str]) -> None:
+        """Tick exactly ``names`` among ``boxes``, without their observers writing back."""
+        self._syncing = True
+        try:
+            for key, box in boxes.items():
+                box.value = key in names
+        finally:
+            self._syncing = False
+
     # -- display ----------------------------------------------------------------------------
 
     def _saved_bundle(self) -> dict[str, Any]:
@@ -90,12 +99,7 @@ class PanelObservers:
         self.model_state.selection = [k for k, b in self.checkboxes.items() if b.value]
 
     def _on_selection(self, change: dict[str, Any]) -> None:
-        self._syncing = True
-        try:
-            for key, box in self.checkboxes.items():
-                box.value = key in change["new"]
-        finally:
-            self._syncing = False
+        self._tick(self.checkboxes, change["new"])
 
     # -- observers: debug state -> widgets --------------------------------------------------
 
@@ -137,12 +141,7 @@ class PanelObservers:
             self.model_state.float_layers = [k for k, b in self.layer_checks.items() if b.value]
 
     def _on_float_layers(self, change: dict[str, Any]) -> None:
-        self._syncing = True
-        try:
-            for key, box in self.layer_checks.items():
-                box.value = key in change["new"]
-        finally:
-            self._syncing = False
+        self._tick(self.layer_checks, change["new"])
 
     # -- observers: state -> widgets --------------------------------------------------------
 
