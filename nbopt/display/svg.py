@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import nbopt.display.units as units
+
 from ..engine.analyse.pareto import pareto_mask
 from ..engine.store.schema import is_accuracy, variant_label
-from . import units
 
 WIDTH, HEIGHT = 560, 300
 LEFT, RIGHT, TOP, BOTTOM = 64, 24, 16, 44

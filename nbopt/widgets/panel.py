@@ -22,7 +22,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .. import api
+import nbopt.api as api
+
 from ..display.units import count
 from ..engine.store.files import write_atomic
 from ..errors import NbOptError, NbOptUsageError

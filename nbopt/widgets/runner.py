@@ -16,7 +16,8 @@ import threading
 import time
 from typing import Any
 
-from .. import api
+import nbopt.api as api
+
 from ..engine.convert.converter import NEEDS_CALIBRATION, SCHEMES
 from ..engine.events import Event
 from ..engine.pipeline.comparison import Comparison

@@ -14,6 +14,7 @@ from typing import Any
 from traitlets import Dict, Enum, Float, HasTraits, List, TraitError, Unicode, validate
 
 from ..engine.convert.converter import NEEDS_CALIBRATION, SCHEMES
+from ..engine.store.schema import variant_label
 from ..errors import NbOptUsageError
 
 #: Techniques that fine-tune, after the post-training schemes.
@@ -30,8 +31,6 @@ DEBUG_STATES = ("idle", "running", "done", "failed")
 
 def variant_name(row: dict[str, Any]) -> str:
     """The variant a row measured, as tables name it (``int8``, ``prune``, ``qat``)."""
-    from ..display import variant_label
-
     return variant_label(row)
 
 
