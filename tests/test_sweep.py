@@ -429,7 +429,7 @@ def test_sweep_latency_matches_timing_alone(local, digits):
 
 def test_converter_worker_memory_stays_bounded(small):
     """30 conversions with the worker recycled every 10: its memory never builds up."""
-    from nbopt.bench import converter_rss
+    from nbopt.bench.memory import converter_rss
 
     rss = converter_rss(small, 30, recycle_after=10)
     seen = [v for v in rss if v == v]

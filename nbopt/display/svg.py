@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import nbopt.display.units as units
+
 from ..engine.analyse.pareto import pareto_mask
 from ..engine.store.schema import is_accuracy, variant_label
-from . import units
 
 WIDTH, HEIGHT = 560, 300
 LEFT, RIGHT, TOP, BOTTOM = 64, 24, 16, 44
@@ -102,24 +104,19 @@ def _ytext(v: float, column: str, rows: list[dict[str, Any]]) -> str:
     return units.metric(v, metric)
 
 
-def chart_svg(rows: list[dict[str, Any]], x: str = "size_bytes") -> str:
-    """An SVG chart of ``rows`` ("" if fewer than one point): one circle per ok variant.
+@dataclass
+class _Frame:
+    """The plotted ranges, padded around the points, and their scales to pixels."""
 
-    Parameters
-    ----------
-    rows : list of dict
-        The comparison's rows.
-    x : str
-        The horizontal axis: ``size_bytes`` (the .tflite size) or ``ram_bytes`` (the RAM the
-        model needs at run time).
-    """
-    xname = X_LABELS[x]
-    prefix = "" if x == "size_bytes" else f"{xname} "
-    points, ylabel, _ = chart_points(rows, x)
-    if not points:
-        return ""
-    esc = html.escape
-    column = _axis(rows)[0]
+    x_lo: float
+    x_hi: float
+    y_lo: float
+    y_hi: float
+    sx: Callable[[float], float]
+    sy: Callable[[float], float]
+
+
+def _frame(points: list[Point]) -> _Frame:
     xs, ys = [p.size for p in points], [p.value for p in points]
     pad_x = (max(xs) - min(xs)) * 0.08 or max(xs) * 0.1
     pad_y = (max(ys) - min(ys)) * 0.1 or (abs(max(ys)) * 0.02 or 0.01)
@@ -127,6 +124,11 @@ def chart_svg(rows: list[dict[str, Any]], x: str = "size_bytes") -> str:
     y_lo, y_hi = min(ys) - pad_y, max(ys) + pad_y
     sx = _scale(x_lo, x_hi, LEFT, WIDTH - RIGHT)
     sy = _scale(y_lo, y_hi, HEIGHT - BOTTOM, TOP)
+    return _Frame(x_lo, x_hi, y_lo, y_hi, sx, sy)
+
+
+def _radius(points: list[Point]) -> Callable[[Point], float]:
+    """A point's circle radius: from R_MIN to R_MAX with the square root of its latency."""
     lats = [p.latency for p in points if p.latency is not None]
     lat_lo, lat_hi = (min(lats), max(lats)) if lats else (0.0, 0.0)
 
@@ -136,25 +138,38 @@ def chart_svg(rows: list[dict[str, Any]], x: str = "size_bytes") -> str:
         share = (math.sqrt(p.latency) - math.sqrt(lat_lo)) / (math.sqrt(lat_hi) - math.sqrt(lat_lo))
         return R_MIN + share * (R_MAX - R_MIN)
 
-    parts = [
+    return radius
+
+
+def _header(xname: str, ylabel: str) -> list[str]:
+    """The opening ``<svg>`` tag, the chart's title and its two axis lines."""
+    return [
         f'<svg class="nbopt-chart" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" '
         f'height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         'font-family="sans-serif" font-size="11">',
-        f"<title>{esc(xname + ' against ' + ylabel + '; circle size: latency')}</title>",
+        f"<title>{html.escape(xname + ' against ' + ylabel + '; circle size: latency')}</title>",
         f'<line x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - BOTTOM}"'
         ' stroke="currentColor" stroke-opacity="0.5"/>',
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{HEIGHT - BOTTOM}"'
         ' stroke="currentColor" stroke-opacity="0.5"/>',
     ]
-    unit = 1024.0 if x_hi < 1024 * 1024 else 1024.0 * 1024  # round ticks in KB or MB
-    for t in (v * unit for v in _ticks(x_lo / unit, x_hi / unit)):
-        x = sx(t)
+
+
+def _axis_labels(
+    frame: _Frame, xname: str, ylabel: str, column: str, rows: list[dict[str, Any]]
+) -> list[str]:
+    """The ticks' texts along both axes, then the two axes' names."""
+    esc = html.escape
+    parts = []
+    unit = 1024.0 if frame.x_hi < 1024 * 1024 else 1024.0 * 1024  # round ticks in KB or MB
+    for t in (v * unit for v in _ticks(frame.x_lo / unit, frame.x_hi / unit)):
+        x = frame.sx(t)
         parts.append(
             f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 14}" text-anchor="middle" '
             f'fill="currentColor">{esc(units.size(t))}</text>'
         )
-    for t in _ticks(y_lo, y_hi):
-        y = sy(t)
+    for t in _ticks(frame.y_lo, frame.y_hi):
+        y = frame.sy(t)
         parts.append(
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" fill="currentColor">'
             f"{esc(_ytext(t, column, rows))}</text>"
@@ -167,16 +182,31 @@ def chart_svg(rows: list[dict[str, Any]], x: str = "size_bytes") -> str:
         f'<text transform="translate(12 {(TOP + HEIGHT - BOTTOM) / 2}) rotate(-90)" '
         f'text-anchor="middle" fill="currentColor">{esc(ylabel)}</text>'
     )
+    return parts
+
+
+def _front_line(points: list[Point], frame: _Frame) -> list[str]:
+    """The Pareto front as a dashed line, if it joins two points or more."""
     front = sorted((p for p in points if p.on_front), key=lambda p: p.size)
-    if len(front) > 1:
-        path = " ".join(f"{sx(p.size):.1f},{sy(p.value):.1f}" for p in front)
-        parts.append(
-            f'<polyline class="nbopt-front" points="{path}" fill="none" stroke="#888" '
-            'stroke-dasharray="4 3"/>'
-        )
+    if len(front) <= 1:
+        return []
+    path = " ".join(f"{frame.sx(p.size):.1f},{frame.sy(p.value):.1f}" for p in front)
+    return [
+        f'<polyline class="nbopt-front" points="{path}" fill="none" stroke="#888" '
+        'stroke-dasharray="4 3"/>'
+    ]
+
+
+def _circles(
+    points: list[Point], frame: _Frame, prefix: str, column: str, rows: list[dict[str, Any]]
+) -> list[str]:
+    """A circle per point with its tooltip, and its label above it (nearby labels stacked)."""
+    esc = html.escape
+    radius = _radius(points)
+    parts = []
     placed: list[tuple[float, float]] = []
     for p in points:
-        x, y, r = sx(p.size), sy(p.value), radius(p)
+        x, y, r = frame.sx(p.size), frame.sy(p.value), radius(p)
         tip = f"{p.label}: {prefix}{units.size(p.size)}, {_ytext(p.value, column, rows)}"
         if p.latency is not None:
             tip += f", latency {units.latency(p.latency)}"
@@ -195,5 +225,33 @@ def chart_svg(rows: list[dict[str, Any]], x: str = "size_bytes") -> str:
             f'<text x="{x:.1f}" y="{ly:.1f}" text-anchor="middle" fill="currentColor">'
             f"{esc(p.label)}</text>"
         )
-    parts.append("</svg>")
-    return "".join(parts)
+    return parts
+
+
+def chart_svg(rows: list[dict[str, Any]], x: str = "size_bytes") -> str:
+    """An SVG chart of ``rows`` ("" if fewer than one point): one circle per ok variant.
+
+    Parameters
+    ----------
+    rows : list of dict
+        The comparison's rows.
+    x : str
+        The horizontal axis: ``size_bytes`` (the .tflite size) or ``ram_bytes`` (the RAM the
+        model needs at run time).
+    """
+    xname = X_LABELS[x]
+    prefix = "" if x == "size_bytes" else f"{xname} "
+    points, ylabel, _ = chart_points(rows, x)
+    if not points:
+        return ""
+    column = _axis(rows)[0]
+    frame = _frame(points)
+    return "".join(
+        [
+            *_header(xname, ylabel),
+            *_axis_labels(frame, xname, ylabel, column, rows),
+            *_front_line(points, frame),
+            *_circles(points, frame, prefix, column, rows),
+            "</svg>",
+        ]
+    )

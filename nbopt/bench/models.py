@@ -1,0 +1,48 @@
+"""The models and data the benchmarks measure: MobileNetV2 on random images, a digits MLP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+SCHEMES = ("float32", "float16", "dynamic", "int8")
+
+
+def mobilenet_v2() -> Any:
+    import tf_keras
+
+    return tf_keras.applications.MobileNetV2(
+        weights=None, input_shape=(96, 96, 3), alpha=0.5, classes=10
+    )
+
+
+MOBILENET = "MobileNetV2 96x96 alpha 0.5"
+
+
+def mobilenet_data() -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+    """MobileNetV2 (random weights), 32 calibration and 300 labelled random images."""
+    rng = np.random.default_rng(0)
+    calib = rng.random((32, 96, 96, 3), dtype=np.float32)
+    x = rng.random((300, 96, 96, 3), dtype=np.float32)
+    return mobilenet_v2(), calib, x, rng.integers(0, 10, 300)
+
+
+def digits_mlp() -> Any:
+    """A small dense classifier on the flattened digits: interpreter overhead dominates."""
+    import tf_keras as keras
+
+    from nbopt.demo import digits_data
+
+    x_train, y_train, _, _ = digits_data()
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x_train, y_train, epochs=5, verbose=0)
+    return model

@@ -1,0 +1,34 @@
+"""The last run of the panel as nbopt shows results: one comparison, its Pareto front."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..engine.analyse.pareto import pareto_mask
+from ..engine.pipeline.comparison import Comparison
+from .state import PanelState, variant_name
+
+
+def as_comparison(name: str, state: PanelState, models: dict[str, Any]) -> Comparison:
+    """``state``'s rows and ``models`` as one comparison, as nbopt displays them."""
+    c = Comparison(name)
+    c.rows = list(state.rows)
+    c.models = dict(models)
+    c.done = not state.running
+    c.interrupted = state.state == "cancelled"
+    return c
+
+
+def pareto_variants(rows: list[dict[str, Any]]) -> list[str]:
+    """The variants no other beats on both size and metric (lower mse is better)."""
+    shown = [
+        r
+        for r in rows
+        if r.get("status") == "ok"
+        and r.get("size_bytes") is not None
+        and r.get("accuracy") is not None
+    ]
+    lower = any(r.get("metric") == "mse" for r in shown)
+    scores = [-float(r["accuracy"]) if lower else float(r["accuracy"]) for r in shown]
+    mask = pareto_mask([float(r["size_bytes"]) for r in shown], scores)
+    return [variant_name(r) for r, m in zip(shown, mask) if m]
