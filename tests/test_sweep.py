@@ -403,6 +403,7 @@ def test_sweep_latency_matches_timing_alone(local, digits):
 
     from nbopt.config import current
     from nbopt.engine.measure.latency import measure_latency
+    from nbopt.engine.request import Request
     from nbopt.sweeps import run_sweep
 
     big = conv_net()
@@ -411,7 +412,8 @@ def test_sweep_latency_matches_timing_alone(local, digits):
     # "alone" is the median of three timings and a sweep may be tried three times; what the
     # sweep's own parallel work did to a timing would show in every attempt.
     for attempt in range(3):
-        out = run_sweep(big, {"scheme": "float16,dynamic"}, client=local, settings=settings)
+        request = Request.build(client=local).with_options(settings=settings)
+        out = run_sweep(big, {"scheme": "float16,dynamic"}, request)
         apart = {}
         for label in ("big: float16", "big: dynamic"):
             variant = out.models[label]

@@ -17,6 +17,7 @@ def sweep_grid() -> dict[str, Any]:
 def bench_sweep(model: Any, data: tuple[np.ndarray, ...], workers: int = 2) -> float:
     """The 12 configurations as Dask tasks on ``workers`` against one after another here."""
     from nbopt.config import current
+    from nbopt.engine.request import Request
     from nbopt.sweeps import cluster, run_sweep
     from nbopt.sweeps.grid import Config, configurations, model_bytes
     from nbopt.sweeps.runner import PLACEHOLDER
@@ -29,10 +30,11 @@ def bench_sweep(model: Any, data: tuple[np.ndarray, ...], workers: int = 2) -> f
     client = cluster.local_client(workers)
     t_start = time.perf_counter() - t0
     t0 = time.perf_counter()
-    swept = run_sweep({"cnn": model}, sweep_grid(), settings=settings, client=client, **common)
+    request = Request.build(client=client, **common).with_options(settings=settings)
+    swept = run_sweep({"cnn": model}, sweep_grid(), request)
     t_sweep = time.perf_counter() - t0
     shipped = model_bytes(model)
-    options = {"epochs": 1, "batch_size": 32, "settings": settings}
+    options = Request.build().with_options(settings=settings)
     cluster.get_ready()  # here too: the kernel as ready as each worker is
     t0 = time.perf_counter()
     cpu0 = cpu_seconds()

@@ -166,10 +166,3 @@ def inspection_html(ins: Inspection) -> str:
         + "".join(f"<li>{esc(line)}</li>" for line in ins.lines())
         + "</ul>"
     )
-
-
-def register(shell: Any) -> None:
-    """Make these renderings ``shell``'s display formatters for nbopt's types."""
-    from .formatters import register as _register
-
-    _register(shell)

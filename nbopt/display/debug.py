@@ -9,8 +9,9 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
+import nbopt.display.units as units
+
 from ..engine.store.schema import is_accuracy
-from . import units
 from .table import CSS
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ _HTML = (
 
 
 def _function(name: str) -> Any:
-    from .. import display
+    import nbopt.display as display
 
     return getattr(display, name)
 

@@ -11,8 +11,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import nbopt.display.units as units
+
 from ..engine.store.schema import is_drop, label, variant_label
-from . import units
 
 #: Columns of the compact table (each shown when some row has it). RAM is the arena a
 #: model needs at run time; its weights are left out, being nearly its size.

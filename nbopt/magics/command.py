@@ -14,7 +14,8 @@ from IPython.core.error import UsageError
 from IPython.core.magic import line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import MagicArgumentParser
 
-from .. import api
+import nbopt.api as api
+
 from ..engine.request import MAGIC
 from ..surface import add_options
 from .base import MagicsBase

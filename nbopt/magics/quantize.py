@@ -8,7 +8,8 @@ from IPython.core.error import UsageError
 from IPython.core.magic import line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from .. import api
+import nbopt.api as api
+
 from ..surface import magic_options
 from .base import PARSERS, MagicsBase
 from .errors import one_line_errors

@@ -7,7 +7,8 @@ from typing import Any
 from IPython.core.magic import line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from .. import api
+import nbopt.api as api
+
 from ..surface import magic_options
 from .base import PARSERS, MagicsBase
 from .errors import one_line_errors

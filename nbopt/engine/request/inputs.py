@@ -1,0 +1,206 @@
+"""The parts of a request that say what goes in: data, conversion, training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .option import (
+    API,
+    CLI,
+    CLUSTER,
+    COMPARE,
+    DEBUG,
+    EVALUATED,
+    MAGIC,
+    PANEL,
+    PRUNE,
+    QUANTIZE,
+    RECOMMEND,
+    SWEEP,
+    context,
+    option,
+)
+
+
+@dataclass(frozen=True)
+class Data:
+    """The user's data: calibration samples, evaluation data, training data, the metric."""
+
+    calib: Any = option(
+        None,
+        "Representative samples for int8 and int16x8 (100-500 is typical): an array, "
+        "(x, y), a tf.data.Dataset or a generator.",
+        kind="data",
+        short="-c",
+        entries=(QUANTIZE, PRUNE, CLUSTER, DEBUG, RECOMMEND, SWEEP, PANEL, COMPARE),
+        surfaces=(API, MAGIC, CLI),
+        cli_help="Representative samples: data.npz[:key] or data.npy.",
+        doc_type="array, (x, y), tf.data.Dataset or generator, optional",
+    )
+    eval: Any = option(
+        None,
+        "Labelled evaluation data, e.g. (x_test, y_test): accuracy (classifiers) or mean "
+        "squared error is measured on it.",
+        kind="data",
+        short="-e",
+        entries=EVALUATED,
+        surfaces=(API, MAGIC, CLI),
+        cli_help="Labelled data: data.npz with arrays x and y (or data.npz:x,y).",
+        doc_type="(x, y), tf.data.Dataset or generator, optional",
+    )
+    fit: Any = option(
+        None,
+        "Labelled training data for the fine-tune, e.g. (x_train, y_train) (the line form).",
+        kind="data",
+        short="-f",
+        entries=(QUANTIZE, PRUNE, CLUSTER, RECOMMEND, SWEEP, PANEL),
+        doc_type="(x, y), tf.data.Dataset or generator, optional",
+    )
+    metric: Any = option(
+        None,
+        'The metric: "accuracy", "mse" or a callable (y_true, y_pred) -> float '
+        "(default: top-1 accuracy for classifiers, else mean squared error).",
+        kind="expr",
+        entries=(QUANTIZE, PRUNE, CLUSTER, DEBUG, SWEEP),
+        surfaces=(API,),
+        doc_type='"accuracy", "mse" or callable, optional',
+    )
+    #: A chained model's float32 baseline row, reused instead of measured again.
+    baseline: dict[str, Any] | None = context()
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """How post-training variants are made."""
+
+    scheme: Any = option(
+        None,
+        "float16, dynamic, int8, int16x8 (the default four; those needing calibration are "
+        "skipped without --calib), int4, int4-block32, int4-block64, weight-int8, "
+        "weight-int4; comma-separated or a list.",
+        short="-s",
+        entries=(QUANTIZE, DEBUG, COMPARE),
+        surfaces=(API, MAGIC, CLI),
+        doc_type="str or list of str, optional",
+    )
+    io: str = option(
+        "float",
+        "Input/output type of the int8 variant (int8/uint8: an integer-only model).",
+        choices=("float", "int8", "uint8"),
+        entries=(QUANTIZE, PRUNE, CLUSTER, SWEEP, COMPARE),
+        surfaces=(API, MAGIC, CLI),
+    )
+    per_tensor: bool = option(
+        False,
+        "int8 weights with one scale per tensor, not per channel (MCU and NPU toolchains).",
+        kind="flag",
+        entries=(QUANTIZE, RECOMMEND),
+    )
+    allow_flex: bool = option(
+        False,
+        "Let ops without a TFLite kernel run as TensorFlow ops (Flex; needs the Flex "
+        "delegate at run time; the needs_flex column).",
+        kind="flag",
+        entries=(QUANTIZE,),
+    )
+    fresh: bool = option(
+        False,
+        "Convert again, even where the same conversion was made before (and stored).",
+        kind="flag",
+        entries=(QUANTIZE,),
+    )
+    float_layers: Any = option(
+        None,
+        "Keras layers whose ops stay float in int8 (or int16x8), comma-separated or a list "
+        "(selective quantization).",
+        flag="--float",
+        entries=(QUANTIZE,),
+        doc_type='list of str or "a,b", optional',
+    )
+    max_drop: float | None = option(
+        None,
+        "The metric budget (0.01: one point): with --eval, keep the fewest layers float "
+        "that hold the drop to this; recommend --verify moves down the tree while missed.",
+        type=float,
+        entries=(QUANTIZE, RECOMMEND),
+        doc_type="float, optional",
+    )
+
+
+@dataclass(frozen=True)
+class Training:
+    """What a training-time technique applies, and how the copy is fine-tuned."""
+
+    aware: bool = option(
+        False,
+        "Quantization-aware training (fine-tunes; the cell form runs your own fit).",
+        kind="flag",
+        entries=(QUANTIZE,),
+    )
+    sparsity: float | None = option(
+        None,
+        "Share of weights to zero in every prunable layer, in [0, 1), e.g. 0.8.",
+        type=float,
+        entries=(PRUNE,),
+        doc_type="float in [0, 1)",
+    )
+    schedule: str = option(
+        "polynomial",
+        "How sparsity rises during the fine-tune: polynomial ramps it over the first 70% "
+        "of the steps, constant prunes at once (both reach the target).",
+        choices=("polynomial", "constant"),
+        entries=(PRUNE,),
+    )
+    structure: str | None = option(
+        None, "2:4 for structured sparsity (two zeros in every four weights).", entries=(PRUNE,)
+    )
+    clusters: int | None = option(
+        None,
+        "Distinct values per weight tensor, 2 or more, e.g. 16.",
+        type=int,
+        entries=(CLUSTER,),
+        doc_type="int",
+    )
+    init: str = option(
+        "kmeans++",
+        "How the cluster centroids start.",
+        choices=("kmeans++", "linear", "density", "random"),
+        entries=(CLUSTER,),
+    )
+    preserve: str | None = option(
+        None,
+        "Keep a pruned or clustered model's structure: sparsity, clusters or both in "
+        "quantization-aware training (PQAT, CQAT, PCQAT); sparsity when clustering.",
+        choices=("sparsity", "clusters", "both"),
+        entries=(QUANTIZE, CLUSTER),
+        doc_type="str, optional",
+    )
+    skip: Any = option(
+        None,
+        "Layers to leave as they are, comma-separated or a list (QAT: layers tfmot "
+        "refuses, left out of training; pruning: left dense; clustering: unclustered).",
+        entries=(QUANTIZE, PRUNE, CLUSTER),
+        doc_type="str or list of str, optional",
+    )
+    epochs: int = option(
+        1, "Fine-tuning epochs.", type=int, entries=(QUANTIZE, PRUNE, CLUSTER, SWEEP)
+    )
+    batch_size: int = option(
+        32, "Fine-tuning batch size.", type=int, entries=(QUANTIZE, PRUNE, CLUSTER, SWEEP)
+    )
+    fine_tune: Any = option(
+        None,
+        "A callable that trains the wrapped model it receives, instead of fit (nbopt adds "
+        "the pruning callback to its fit); the magics' cell form.",
+        kind="expr",
+        entries=(QUANTIZE, PRUNE, CLUSTER, SWEEP),
+        surfaces=(API,),
+        doc_type="callable(model), optional",
+    )
+    then: str | None = option(
+        None,
+        "A post-training scheme applied to the result: int8, dynamic, float16.",
+        entries=(PRUNE, CLUSTER),
+        doc_type="str, optional",
+    )
