@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .display import comparison_text
-from .engine.request import CLI, COMPARE
+from .engine.request.option import CLI, COMPARE
 from .errors import NbOptError, NbOptUsageError
 from .surface import add_options, given
 

@@ -23,8 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .engine import request as req
-from .engine.request import API, CLI, MAGIC, Declared, Request, declared
+from .engine.request import Declared, Request, declared
+from .engine.request import option as req
+from .engine.request.option import API, CLI, MAGIC
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ import pytest
 
 import nbopt
 from nbopt.cli import build_parser
-from nbopt.engine.request import API, CLI, MAGIC, Request, declared
+from nbopt.engine.request import Request, declared
+from nbopt.engine.request.option import API, CLI, MAGIC
 from nbopt.errors import NbOptUsageError
 from nbopt.surface import ENTRIES
 

@@ -35,16 +35,7 @@ def debug(model: Any, request: Request) -> Any:
     schemes = parse_schemes(request.conversion.scheme)
     if len(schemes) != 1:
         raise NbOptUsageError("debug analyzes one scheme: int8 or int16x8")
-    return analyze(
-        model,
-        request.data.calib,
-        request.data.eval,
-        scheme=schemes[0],
-        metric=request.data.metric,
-        threshold=request.analysis.threshold,
-        name=request.name,
-        settings=request.settings,
-    )
+    return analyze(model, request, schemes[0])
 
 
 def inspect(model: Any, name: str | None = None) -> Any:

@@ -112,7 +112,7 @@ def _selective(model: Any, request: Request) -> TFLiteModel:
     from ..engine.analyse import float_search as per_layer
     from ..engine.analyse.selective import run_selective
 
-    conv, data = request.conversion, request.data
+    conv = request.conversion
     schemes = parse_schemes(conv.scheme if conv.scheme is not None else "int8")
     if len(schemes) != 1 or schemes[0] not in ("int8", "int16x8"):
         raise NbOptUsageError("--float and --max-drop apply to one scheme: int8 or int16x8")
@@ -120,17 +120,10 @@ def _selective(model: Any, request: Request) -> TFLiteModel:
         raise NbOptUsageError("give --float or --max-drop, not both")
     if conv.io == "uint8":
         raise NbOptUsageError("--float and --max-drop make int8 inputs and outputs; drop --io")
-    options = {
-        "scheme": schemes[0],
-        "metric": data.metric,
-        "name": request.name,
-        "listener": request.listener,
-        "settings": request.settings,
-    }
     if conv.max_drop is not None:
-        chosen = per_layer.search(model, data.calib, data.eval, conv.max_drop, **options)
+        chosen = per_layer.search(model, request, schemes[0])
     else:
-        chosen = run_selective(model, conv.float_layers, data.calib, data.eval, **options)
+        chosen = run_selective(model, request, schemes[0])
     save = request.output.save
     if save:
         folder = save if save.endswith("/") else save + "/"

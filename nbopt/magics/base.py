@@ -63,7 +63,7 @@ class MagicsBase(Magics):
 
     def _options(self, entry: str, args: Any, magic: str) -> dict[str, Any]:
         """The options ``args`` gives for ``entry``, evaluated, as API keyword arguments."""
-        from ..engine.request import MAGIC
+        from ..engine.request.option import MAGIC
 
         values = given(args, entry, MAGIC)
         values.pop("as_name", None)

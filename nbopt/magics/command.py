@@ -16,7 +16,7 @@ from IPython.core.magic_arguments import MagicArgumentParser
 
 import nbopt.api as api
 
-from ..engine.request import MAGIC
+from ..engine.request.option import MAGIC
 from ..surface import add_options
 from .base import MagicsBase
 from .errors import one_line_errors

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import NbOptUsageError
+from ..request import Request
 from ..store.schema import check_max_drop, is_accuracy
 from .selective import Session, start_session
 from .sensitivity import rank_layers
@@ -23,18 +24,7 @@ def _row_drop(row: dict[str, Any]) -> float:
     return -float(delta) if is_accuracy(row.get("metric")) else float(delta)
 
 
-def search(
-    model: Any,
-    calib: Any,
-    eval: Any,  # noqa: A002 - the documented name
-    max_drop: float,
-    *,
-    scheme: str = "int8",
-    metric: Any = None,
-    name: str | None = None,
-    settings: Any = None,
-    listener: Any = None,
-) -> Any:
+def search(model: Any, request: Request, scheme: str = "int8") -> Any:
     """The fewest float layers that keep ``scheme`` within ``max_drop`` of float32.
 
     Measures plain ``scheme``; while its drop exceeds ``max_drop``, keeps the next most
@@ -48,20 +38,11 @@ def search(
         The chosen variant; if no variant meets the budget, the one that loses least
         (its row's ``note`` says to use int16x8 or dynamic).
     """
-    if eval is None:
+    max_drop = request.conversion.max_drop
+    if request.data.eval is None:
         raise NbOptUsageError("max_drop needs labelled evaluation data: pass --eval x_test,y_test")
     check_max_drop(max_drop)
-    session = start_session(
-        model,
-        calib,
-        eval,
-        scheme=scheme,
-        metric=metric,
-        name=name,
-        settings=settings,
-        listener=listener,
-        total=3,
-    )
+    session = start_session(model, request, scheme, total=3)
     try:
         order = [r["layer"] for r in rank_layers(session, None)[0]]
         tried = _trail(session, order, float(max_drop))

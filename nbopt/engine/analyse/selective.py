@@ -23,6 +23,7 @@ import numpy as np
 
 from ...errors import ConversionError, NbOptUsageError
 from ..measure.interpreter import first_line
+from ..request import Request
 from .layers import check_layers, float_op_count, layer_ops, model_ops, parse_layers
 
 #: Schemes whose ops can be kept float one layer at a time, and their activation bits.
@@ -172,26 +173,17 @@ def _io_type(content: bytes) -> str:
     return "float" if kind.startswith("FLOAT") else kind.lower()
 
 
-def start_session(
-    model: Any,
-    calib: Any,
-    eval: Any,  # noqa: A002 - the documented name
-    *,
-    scheme: str = "int8",
-    metric: Any = None,
-    name: str | None = None,
-    settings: Any = None,
-    listener: Any = None,
-    total: int = 2,
-) -> Session:
-    """Trace ``model``, measure its float32 baseline as the first row and calibrate once."""
+def start_session(model: Any, request: Request, scheme: str, total: int = 2) -> Session:
+    """Trace ``model``, measure its float32 baseline as the first row and calibrate once.
+
+    ``request`` gives the data, the metric, the name, the settings and the listener.
+    """
     from ..convert.converter import check_calibratable, convert, export_saved_model
-    from ..measure.latency import MeasureSettings
     from ..model.keras_models import output_names, require_model
     from ..pipeline.checks import prepare_data
     from ..pipeline.run import Run
 
-    settings = settings or MeasureSettings()
+    settings, calib = request.settings, request.data.calib
     require_model(model)
     if scheme not in ACTIVATION_BITS:
         raise NbOptUsageError(
@@ -202,15 +194,17 @@ def start_session(
             f"{scheme} needs calibration data; pass representative samples, e.g. "
             "--calib x_train[:256]"
         )
-    calib_arrays, evaluation, resolved = prepare_data(model, calib, eval, metric)
+    calib_arrays, evaluation, resolved = prepare_data(
+        model, calib, request.data.eval, request.data.metric
+    )
     run = Run(
-        name or model.name,
+        request.name or model.name,
         total,
         settings=settings,
         evaluation=evaluation,
         metric=resolved,
         sample=evaluation.x if evaluation else calib_arrays,
-        listener=listener,
+        listener=request.listener,
     )
     run.start(f"tracing {run.comparison.name}")
     with export_saved_model(model) as exported:
@@ -227,26 +221,20 @@ def start_session(
     return Session(run, calibrated, calib_arrays, scheme)
 
 
-def run_selective(
-    model: Any,
-    float_layers: str | list[str],
-    calib: Any,
-    eval: Any = None,  # noqa: A002 - the documented name
-    **options: Any,
-) -> Any:
-    """The float32 baseline and ``scheme`` with ``float_layers`` kept float, measured.
+def run_selective(model: Any, request: Request, scheme: str) -> Any:
+    """The float32 baseline and ``scheme`` with the request's ``float_layers`` kept float.
 
     Returns the selective variant's :class:`TFLiteModel` (its ``comparison`` holds both
-    rows). ``options`` are :func:`start_session`'s.
+    rows).
     """
-    names = parse_layers(float_layers)
+    names = parse_layers(request.conversion.float_layers)
     if not names:
         raise NbOptUsageError("float_layers is empty; name the layers to keep in float")
     from ..model.keras_models import require_model
 
     require_model(model)
     check_layers(names, [layer.name for layer in model.layers])
-    session = start_session(model, calib, eval, **options)
+    session = start_session(model, request, scheme)
     run = session.run
     try:
         check_layers(names, session.calibrated.members)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..measure.interpreter import Runner, _io_details
+from ..request import Request
 from ..store.schema import is_accuracy
 from .debug_report import DebugReport
 from .selective import Calibrated, Session, start_session
@@ -186,31 +187,12 @@ def _tensor_names(calibrated: Calibrated) -> dict[int, str]:
     return {i: fu.get_tensor_name(t) for i, t in enumerate(graph.tensors)}
 
 
-def analyze(
-    model: Any,
-    calib: Any,
-    eval: Any = None,  # noqa: A002 - the documented name
-    *,
-    scheme: str = "int8",
-    metric: Any = None,
-    threshold: float | None = None,
-    name: str | None = None,
-    settings: Any = None,
-    listener: Any = None,
-) -> DebugReport:
-    """Per-layer sensitivity of ``model`` to ``scheme`` (see the module's docstring)."""
+def analyze(model: Any, request: Request, scheme: str = "int8") -> DebugReport:
+    """Per-layer sensitivity of ``model`` to ``scheme`` (see the module's docstring); the
+    request's ``threshold`` marks a layer suspect."""
+    threshold = request.analysis.threshold
     started = time.perf_counter()
-    session = start_session(
-        model,
-        calib,
-        eval,
-        scheme=scheme,
-        metric=metric,
-        name=name,
-        settings=settings,
-        listener=listener,
-        total=1,
-    )
+    session = start_session(model, request, scheme, total=1)
     try:
         rows, measure, rule = rank_layers(session, threshold)
         whole = _evaluate(session, session.calibrated.variant(scheme=scheme))

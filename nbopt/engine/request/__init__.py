@@ -22,44 +22,10 @@ from typing import Any
 
 from ...errors import NbOptUsageError
 from ..measure.latency import MeasureSettings
-from .inputs import Conversion, Data, Training
-from .option import (
-    API,
-    CLI,
-    CLUSTER,
-    COMPARE,
-    DEBUG,
-    EVALUATED,
-    MAGIC,
-    PANEL,
-    PRUNE,
-    QUANTIZE,
-    RECOMMEND,
-    SWEEP,
-    TRAINING,
-    Option,
-)
-from .outputs import Analysis, Grid, Measurement, Output
+from .option import Option
+from .parts import Analysis, Conversion, Data, Grid, Measurement, Output, Training
 
-__all__ = [
-    "API",
-    "CLI",
-    "CLUSTER",
-    "COMPARE",
-    "DEBUG",
-    "EVALUATED",
-    "MAGIC",
-    "PANEL",
-    "PRUNE",
-    "QUANTIZE",
-    "RECOMMEND",
-    "SWEEP",
-    "TRAINING",
-    "Declared",
-    "Option",
-    "Request",
-    "declared",
-]
+__all__ = ["Declared", "Option", "Request", "declared"]
 
 PARTS = {
     "data": Data,
