@@ -30,7 +30,7 @@ def _rows_of(obj: Any) -> list[dict[str, Any]]:
 def _bundle_of(obj: Any) -> dict[str, Any]:
     if hasattr(obj, "related_rows"):
         return model_bundle(obj)
-    from .display import comparison_bundle
+    from ..display import comparison_bundle
 
     return comparison_bundle(obj)
 
@@ -79,8 +79,8 @@ class LiveTable:
 
     def _claim_result(self) -> None:
         """Until this cell ends, show the result of these rows in this table's output."""
-        from .engine.model.tflite_model import TFLiteModel
-        from .engine.pipeline.comparison import Comparison
+        from ..engine.model.tflite_model import TFLiteModel
+        from ..engine.pipeline.comparison import Comparison
 
         formatter = self.shell.display_formatter.ipython_display_formatter
         for cls in (Comparison, TFLiteModel):

@@ -65,10 +65,13 @@ class Panel(PanelControls, PanelObservers, widgets.VBox):
         target: str = "cpu",
         name: str | None = None,
     ):
-        keras_model, _, source_name = api._source(model)
+        from ..api.context import source
+        from ..engine.request import Request
+
+        keras_model, chained = source(model, Request())
         self.recommendation = api.recommend(keras_model, calib, fit, target=target)
         self._sensitive = list(self.recommendation.sensitive)
-        self.name = name or source_name or getattr(keras_model, "name", "model")
+        self.name = name or chained.name or getattr(keras_model, "name", "model")
         self.calib, self.eval, self.fit = calib, eval, fit
         self._display_id = f"nbopt-panel-{uuid.uuid4().hex}"
         self._widget_display_id = f"{self._display_id}-widget"

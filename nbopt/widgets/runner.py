@@ -18,6 +18,7 @@ from typing import Any
 
 import nbopt.api as api
 
+from ..config import current
 from ..engine.convert.converter import NEEDS_CALIBRATION, SCHEMES
 from ..engine.events import Event
 from ..engine.pipeline.comparison import Comparison
@@ -204,7 +205,7 @@ class Runner:
         run = Run(
             self.name,
             1,
-            settings=api._settings(None),
+            settings=current().measure_settings(),
             evaluation=None,
             metric=None,
             sample=None,
