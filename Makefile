@@ -10,7 +10,7 @@ LABEXT_LINK := $(VENV)/share/jupyter/labextensions/nbopt
 WITH_VENV := PATH="$(abspath $(BIN)):$$PATH" NBOPT_VENV="$(abspath $(VENV))"
 LINTED := nbopt tests tutorials/build_notebooks.py $(LABEXT)/ui-tests
 
-.PHONY: demo test lint format check clean labextension tutorials
+.PHONY: demo test lint format check clean labextension tutorials fuzz
 
 # The editable install builds the JupyterLab extension (hatch-jupyter-builder runs jlpm);
 # `labextension develop` then links .venv's copy to nbopt/labextension, so rebuilds show.
@@ -64,3 +64,7 @@ check: test
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache nbopt/labextension \
 		$(LABEXT)/lib $(LABEXT)/node_modules $(LABEXT)/tsconfig.tsbuildinfo
+
+## Thousands of damaged .tflite files through nbopt.load and inspect (NBOPT_FUZZ_CASES each).
+fuzz: $(STAMP)
+	NBOPT_FUZZ_CASES=$${NBOPT_FUZZ_CASES:-2000} $(BIN)/python -m pytest -q -s tests/test_fuzz.py

@@ -15,6 +15,7 @@ __all__ = [
     "cluster",
     "debug",
     "inspect",
+    "load",
     "log",
     "panel",
     "prune",
@@ -26,7 +27,18 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .api import cluster, debug, inspect, log, prune, quantize, recommend, results, sweep
+    from .api import (
+        cluster,
+        debug,
+        inspect,
+        load,
+        log,
+        prune,
+        quantize,
+        recommend,
+        results,
+        sweep,
+    )
     from .engine.model.tflite_model import TFLiteModel
     from .engine.pipeline.comparison import Comparison
     from .widgets.panel import panel
@@ -37,6 +49,7 @@ _LAZY = {
     "sweep": ("nbopt.api", "sweep"),
     "recommend": ("nbopt.api", "recommend"),
     "inspect": ("nbopt.api", "inspect"),
+    "load": ("nbopt.api", "load"),
     "debug": ("nbopt.api", "debug"),
     "log": ("nbopt.api", "log"),
     "panel": ("nbopt.widgets.panel", "panel"),

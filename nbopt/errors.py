@@ -24,3 +24,8 @@ class NbOptTypeError(NbOptError, TypeError):
 
 class ConversionError(NbOptError, RuntimeError):
     """The TFLite converter or the interpreter failed on a model (not the user's mistake)."""
+
+
+class InvalidModelError(NbOptUsageError):
+    """Bytes given as a .tflite model are not one nbopt can open safely (damaged, truncated,
+    not a TFLite flatbuffer); the message names the file and what is wrong."""

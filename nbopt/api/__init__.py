@@ -7,10 +7,12 @@ Each entry point is thin: its options (names, defaults, docs) are declared once 
 - :mod:`.techniques`: ``quantize``, ``prune``, ``cluster``;
 - :mod:`.analysis`: ``debug``, ``inspect``;
 - :mod:`.recommend`: ``recommend``;
+- :mod:`.files`: ``load`` (a .tflite from anywhere, verified);
 - :mod:`.rows`: ``sweep``, ``results``, ``log``.
 """
 
 from .analysis import debug, inspect
+from .files import load
 from .recommend import recommend
 from .rows import log, results, sweep
 from .techniques import cluster, prune, quantize
@@ -19,6 +21,7 @@ __all__ = [
     "cluster",
     "debug",
     "inspect",
+    "load",
     "log",
     "prune",
     "quantize",

@@ -10,7 +10,7 @@ from ..engine.model.tflite_model import TFLiteModel
 from ..engine.request import Request
 from ..errors import NbOptTypeError, NbOptUsageError
 from ..surface import entry_point
-from .context import source, with_settings
+from .context import keras_only, source, with_settings
 
 
 @entry_point("debug", with_settings)
@@ -32,6 +32,7 @@ def debug(model: Any, request: Request) -> Any:
     from ..engine.analyse.sensitivity import analyze
 
     model, request = source(model, request)
+    keras_only(model, "debugging int8 layer by layer")
     schemes = parse_schemes(request.conversion.scheme)
     if len(schemes) != 1:
         raise NbOptUsageError("debug analyzes one scheme: int8 or int16x8")
@@ -59,14 +60,12 @@ def inspect(model: Any, name: str | None = None) -> Any:
         found = inspect_content(model.content, name or model.name, model.scheme)
         found.float_layers = (model.row or {}).get("float_layers") or None
         return found
-    if isinstance(model, (bytes, bytearray)):
-        return inspect_content(bytes(model), name or "model", "?")
-    if isinstance(model, (str, os.PathLike)):
-        if not os.path.isfile(model):
-            raise NbOptUsageError(f"no .tflite file at {str(model)!r}")
-        with open(model, "rb") as fh:
-            content = fh.read()
-        return inspect_content(content, name or os.path.basename(str(model)), "file")
+    if isinstance(model, (bytes, bytearray, memoryview, str, os.PathLike)):
+        from .files import load
+
+        loaded = load(model)  # verified before anything reads it
+        label = os.path.basename(os.fspath(model)) if loaded.path else "model"
+        return inspect_content(loaded.content, name or label, loaded.scheme)
     from ..engine.model.keras_models import keras_flavor
     from .techniques import quantize
 

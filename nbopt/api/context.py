@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from typing import Any
 
@@ -28,13 +29,14 @@ def source(model: Any, request: Request) -> tuple[Any, Request]:
     Keras model, so techniques chain (prune → cluster → QAT); the chain keeps the original
     model's float32 baseline row as its reference.
     """
+    if isinstance(model, (str, os.PathLike, bytes, bytearray, memoryview)):
+        from .files import load
+
+        model = load(model)
     if not isinstance(model, TFLiteModel):
         return model, request
-    if model.keras_model is None:
-        raise NbOptTypeError(
-            f"{model.name!r} ({model.scheme}) is a .tflite model without a Keras model "
-            "behind it; pass the Keras model it came from"
-        )
+    if model.keras_model is None:  # a .tflite: only a comparison starts from it
+        return model, request.with_options(name=request.name or model.name)
     base = None
     if model.comparison is not None:
         base = next(
@@ -46,6 +48,16 @@ def source(model: Any, request: Request) -> tuple[Any, Request]:
             None,
         )
     return model.keras_model, request.with_options(name=request.name or model.name, baseline=base)
+
+
+def keras_only(model: Any, what: str) -> None:
+    """Refuse a .tflite where ``what`` needs the Keras model."""
+    if isinstance(model, TFLiteModel):
+        raise NbOptTypeError(
+            f"{model.name!r} is a .tflite model ({model.scheme}) without a Keras model behind "
+            f"it; {what} needs the Keras model it came from (a .tflite compares with "
+            "%quantize / nbopt.quantize)"
+        )
 
 
 def finish(outcome: Any, request: Request) -> TFLiteModel:

@@ -13,7 +13,7 @@ from ..engine.request import Request
 from ..engine.store.schema import check_max_drop
 from ..errors import ConversionError, NbOptUsageError
 from ..surface import entry_point
-from .context import source, with_settings
+from .context import keras_only, source, with_settings
 from .techniques import quantize
 
 
@@ -38,6 +38,7 @@ def recommend(model: Any, request: Request) -> Any:
         also ``.trail`` (what was measured) and ``.model`` (the chosen TFLiteModel).
     """
     model, request = source(model, request)
+    keras_only(model, "the recommendation")
     rec = _decide(model, request)
     common = {"threads": request.measurement.threads, "name": request.name}
     common["progress"] = request.listener

@@ -15,7 +15,10 @@ from ..engine.pipeline.comparison import Comparison
 from ..engine.request import Request
 from ..errors import ConversionError, NbOptUsageError
 from ..surface import entry_point
-from .context import finish, source, with_settings
+from .context import finish, keras_only, source, with_settings
+
+#: What each training technique is called in messages.
+TRAINED = {"qat": "quantization-aware training", "prune": "pruning", "cluster": "clustering"}
 
 
 def _train(model: Any, request: Request) -> TFLiteModel:
@@ -23,6 +26,7 @@ def _train(model: Any, request: Request) -> TFLiteModel:
     from ..engine.training.pipeline import optimize
 
     keras_model, request = source(model, request)
+    keras_only(keras_model, TRAINED[request.technique])
     return finish(optimize(keras_model, request), request)
 
 
@@ -76,6 +80,10 @@ def quantize(model: Any, request: Request) -> TFLiteModel | Comparison:
     inputs and outputs; every tried variant is a row, the chosen one (returned) has
     ``chosen=True``, and ``save`` writes the float32 baseline and the returned variant.
 
+    ``model`` may be a ``.tflite`` (a path, bytes or a :class:`TFLiteModel` from
+    :func:`nbopt.load`): it is measured as it is, and every scheme that can be made from a
+    float32 flatbuffer is made by the LiteRT Quantizer.
+
     Returns
     -------
     TFLiteModel
@@ -91,10 +99,15 @@ def quantize(model: Any, request: Request) -> TFLiteModel | Comparison:
     model, request = source(model, request)
     conv = request.conversion
     if conv.float_layers is not None or conv.max_drop is not None:
+        keras_only(model, "keeping layers float (--float, --max-drop)")
         return _selective(model, request)
+    from ..engine.pipeline.from_file import run_from_flatbuffer
     from ..engine.pipeline.post_training import requested_schemes, run_post_training
 
-    comparison = run_post_training(model, request)
+    if isinstance(model, TFLiteModel):
+        comparison = run_from_flatbuffer(model, request)
+    else:
+        comparison = run_post_training(model, request)
     if request.output.save:
         comparison.save(request.output.save, force=request.output.force)
     scheme = conv.scheme

@@ -9,6 +9,7 @@ and ``--as`` binds the result.
 from __future__ import annotations
 
 import keyword
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -40,7 +41,11 @@ class MagicsBase(Magics):
                 f"{option} {expr!r}: evaluating it raised {type(exc).__name__}: {exc}"
             ) from exc
 
-    def _model(self, expr: str) -> Any:
+    def _model(self, expr: str, quoted: Any = ()) -> Any:
+        """The model an argument names: a variable, an expression, or a .tflite path (quoted,
+        or a file name ending in .tflite that exists)."""
+        if expr in quoted or (expr.endswith(".tflite") and os.path.isfile(expr)):
+            return expr
         if expr not in self.shell.user_ns and expr.isidentifier():
             raise UsageError(
                 f"no variable named {expr!r} in this kernel; pass the name of a Keras model"
@@ -73,7 +78,8 @@ class MagicsBase(Magics):
         if values.get("save") == "":
             values["save"] = current().output_dir
         if "name" not in values and hasattr(args, "model"):
-            values["name"] = args.model
+            stem, ext = os.path.splitext(os.path.basename(args.model))
+            values["name"] = stem if ext == ".tflite" else args.model
         return values
 
     def _progress(self, title: str) -> Tally:

@@ -63,11 +63,13 @@ SUBCOMMANDS = {
         "debug",
     ),
     "inspect": ("A variant's ops, tensor types and compatibility.", True, None),
+    "load": ("A .tflite file, verified, as a TFLiteModel (bind it with --as).", True, None),
     "sweep": ("Many configurations as Dask tasks; rows stream in as they finish.", True, "sweep"),
 }
 _MODEL_HELPS = {
     "inspect": "A TFLiteModel or Keras model (an expression), or a quoted .tflite path.",
     "sweep": "Keras models: comma-separated variable names.",
+    "load": "The .tflite file's path (quoted if it has spaces).",
 }
 
 
@@ -85,6 +87,8 @@ def nbopt_parser() -> MagicArgumentParser:
             _results_options(p)
         if name == "sweep":
             _sweep_axes(p)
+        if name == "load":
+            p.add_argument("--as", dest="as_name", default=None, help="Bind it to this name.")
     parser.subcommands = dict(sub.choices)  # type: ignore[attr-defined]
     return parser
 
@@ -114,11 +118,11 @@ class CommandMagics(MagicsBase):
             return None
         if args.command == "sweep":
             return self._sweep(args)
-        if args.command == "inspect" and args.model in args.quoted:
-            return api.inspect(args.model)  # a .tflite path
-        model = self._model(args.model)
-        if args.command == "inspect":
-            return api.inspect(model, name=args.model)
+        if args.command == "load":
+            return self._run(args, lambda: api.load(args.model))
+        model = self._model(args.model, args.quoted)
+        if args.command == "inspect":  # a .tflite path is named after its file
+            return api.inspect(model, name=None if isinstance(model, str) else args.model)
         options = self._options(args.command, args, "nbopt")
         if args.command == "debug":
             return api.debug(model, **options)

@@ -55,7 +55,7 @@ class QuantizeMagics(MagicsBase):
         self._check(args)
         if cell is not None and not args.aware:
             raise UsageError("%%quantize is for quantization-aware training: add --aware")
-        model = self._model(args.model)
+        model = self._model(args.model, args.quoted)
         _check_aware(args)
         options = self._options("quantize", args, "quantize")
         if args.aware:

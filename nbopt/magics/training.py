@@ -22,7 +22,7 @@ class TrainingMagics(MagicsBase):
         """Parse a training technique's magic and call ``call(model, **options)``."""
         args = self._parse(name, line)
         self._check(args)
-        model = self._model(args.model)
+        model = self._model(args.model, args.quoted)
         options = self._options(name, args, name)
         options.update(self._fine_tune(args, cell, name))
         options["progress"] = self._progress(args.model)

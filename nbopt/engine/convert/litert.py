@@ -30,6 +30,11 @@ QUANTIZER_ONLY_RECIPES = {
 #: Schemes the quantizer makes: float16 and dynamic with float inputs and outputs, int8 as
 #: an integer-only model (int8 inputs and outputs, like the converter's io="int8").
 QUANTIZER_SCHEMES = frozenset({"float16", "dynamic", "int8", *QUANTIZER_ONLY_RECIPES})
+#: What the quantizer can make from a float32 flatbuffer alone (a .tflite from anywhere):
+#: int16x8 too (``static_wi8_ai16``), which a Keras model gets from the TFLite converter.
+FLATBUFFER_SCHEMES = QUANTIZER_SCHEMES | {"int16x8"}
+#: The schemes that calibrate on representative samples.
+_STATIC = ("int8", "int16x8")
 
 
 def _recipe(scheme: str, per_tensor: bool = False) -> Any:
@@ -53,6 +58,8 @@ def _recipe(scheme: str, per_tensor: bool = False) -> Any:
         return manager.get_quantization_recipe()
     if scheme == "int8":
         return recipe.static_wi8_ai8()
+    if scheme == "int16x8":
+        return recipe.static_wi8_ai16()
     manager = RecipeManager()  # float16: fp16 weights, float compute, as the converter does
     manager.add_weight_only_config(
         regex=".*",
@@ -132,7 +139,7 @@ def quantize_flatbuffer(
 
     ``per_tensor`` (int8 only) gives every weight tensor one scale instead of one per channel.
     """
-    if scheme not in QUANTIZER_SCHEMES:
+    if scheme not in FLATBUFFER_SCHEMES:
         raise ConversionError(f"the LiteRT Quantizer path does not make {scheme}")
     import contextlib
     import io
@@ -185,9 +192,9 @@ def _quantize(
         q = quantizer.Quantizer(bytearray(float_content))
         q.load_quantization_recipe(_recipe(scheme, per_tensor))
         calibration = None
-        if scheme == "int8":
+        if scheme in _STATIC:
             if calib is None:
-                raise ConversionError("int8 needs calibration data")
+                raise ConversionError(f"{scheme} needs calibration data")
             key, names, fixed = _signature_inputs(float_content)
             batch = fixed or batch  # a recurrent model's signature takes one sample
             # Min/max statistics over batches equal those over single samples.

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..data.arrays import _as_array, _split_inputs
 from ..data.metrics import resolve_metric
-from ..data.specs import InputSpec
+from ..data.specs import InputSpec, OutputSpec
 from ..measure.interpreter import Runner
 from ..measure.latency import LatencyStats, MeasureSettings, gzip_size, measure_latency
 from ..store.files import write_atomic
@@ -84,6 +84,16 @@ class TFLiteModel:
             if np.issubdtype(dtype, np.integer) and d["quantization"][0]:
                 dtype = np.dtype(np.float32)
             specs.append(InputSpec(dims, dtype.name))
+        return specs
+
+    def output_specs(self) -> list[OutputSpec]:
+        """The outputs: their names (``out0``... without a signature) and shapes."""
+        specs = []
+        for i, d in enumerate(self._runner_().outputs):
+            sig = d.get("shape_signature")
+            shape = sig if sig is not None and len(sig) else d["shape"]
+            dims = tuple(None if (j == 0 or s < 0) else int(s) for j, s in enumerate(shape))
+            specs.append(OutputSpec(f"out{i}", dims, d.get("name") or None))
         return specs
 
     def _inputs(self, x: Any) -> list[np.ndarray]:

@@ -14,6 +14,7 @@ from ..data.labels import eval_data
 from ..data.metrics import resolve_metrics
 from ..data.specs import EvalData
 from ..model.keras_models import input_specs, output_shapes, output_specs
+from ..model.tflite_model import TFLiteModel
 
 
 def check_request(
@@ -53,8 +54,16 @@ def prepare_data(
     metric: Any,  # noqa: A002
 ) -> tuple[list[Any] | None, EvalData | None, list[tuple[str, Any]] | None]:
     """Calibration arrays, evaluation data and the metric of each scored output of ``model``."""
-    specs = input_specs(model)
+    specs, outputs, shapes = _specs(model)
     calib_arrays = calibration_arrays(calib, specs) if calib is not None else None
-    evaluation = eval_data(eval, specs, output_specs(model)) if eval is not None else None
-    resolved = resolve_metrics(metric, evaluation, output_shapes(model)) if evaluation else None
+    evaluation = eval_data(eval, specs, outputs) if eval is not None else None
+    resolved = resolve_metrics(metric, evaluation, shapes) if evaluation else None
     return calib_arrays, evaluation, resolved
+
+
+def _specs(model: Any) -> tuple[list[Any], list[Any], list[tuple[int | None, ...]]]:
+    """Inputs, outputs and output shapes of a Keras model or a :class:`TFLiteModel`."""
+    if isinstance(model, TFLiteModel):
+        outputs = model.output_specs()
+        return model.input_specs(), outputs, [o.shape for o in outputs]
+    return input_specs(model), output_specs(model), output_shapes(model)
