@@ -51,7 +51,7 @@ def load_keras_model(path: str, unsafe: bool = False) -> Any:
         loaders = ("tf_keras",)
     else:
         loaders = ()
-    if not unsafe and loaders == ("tf_keras",) and _legacy_file_has_code(p):
+    if not unsafe and loaders == ("tf_keras",) and _has_code(p):
         raise NbOptUsageError(
             f"{path} holds code (a Lambda layer) that would run on loading; "
             "pass --unsafe if you trust this file"
@@ -74,6 +74,19 @@ def load_keras_model(path: str, unsafe: bool = False) -> Any:
     raise NbOptUsageError(
         f"{path}: unknown model format; nbopt reads .keras, .h5 and SavedModel folders"
     )
+
+
+def _has_code(path: Path) -> bool:
+    """:func:`_legacy_file_has_code`, with a damaged file said in one line."""
+    try:
+        return _legacy_file_has_code(path)
+    except (OSError, ValueError) as exc:
+        raise NbOptUsageError(f"cannot load {path}: {_first(exc)}") from None
+
+
+def _first(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _legacy_file_has_code(path: Path) -> bool:
@@ -108,7 +121,21 @@ def _legacy_file_has_code(path: Path) -> bool:
 
 
 def load_arrays(spec: str, want_labels: bool) -> Any:
-    """``data.npz`` (keys x and y, or the first one or two arrays) or ``data.npy``."""
+    """``data.npz`` (keys x and y, or the first one or two arrays) or ``data.npy``; a file
+    that is damaged or holds no such arrays is one line."""
+    import zipfile
+    import zlib
+
+    try:
+        return _load_arrays(spec, want_labels)
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+        if isinstance(exc, NbOptUsageError):
+            raise
+        path = spec.partition(":")[0]
+        raise NbOptUsageError(f"{path} is not a readable .npz/.npy file: {_first(exc)}") from None
+
+
+def _load_arrays(spec: str, want_labels: bool) -> Any:
     path, _, keys = spec.partition(":")
     if not os.path.exists(path):
         raise NbOptUsageError(f"no such data file: {path}")
@@ -125,8 +152,8 @@ def load_arrays(spec: str, want_labels: bool) -> Any:
         if want_labels:
             if len(names) < 2:
                 raise NbOptUsageError(f"{path}: evaluation needs two arrays, x and y")
-            return data[names[0]], data[names[1]]
-        return data[names[0]]
+            return np.asarray(data[names[0]]), np.asarray(data[names[1]])
+        return np.asarray(data[names[0]])
 
 
 def _writable(path: Path, option: str) -> None:
@@ -224,7 +251,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     check_outputs(args.csv, args.save, files, args.force)
     from .api import quantize
 
-    model = load_keras_model(args.model, unsafe=args.unsafe)
+    if args.model.endswith(".tflite"):
+        from .api import load
+
+        model = load(args.model, name=stem)  # verified before anything reads it
+    else:
+        model = load_keras_model(args.model, unsafe=args.unsafe)
     options = _options(args)
     kept = _Rows()
     try:
@@ -302,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("compare", help="Compare post-training schemes on a saved model.")
-    c.add_argument("model", help=".keras, .h5 or SavedModel folder")
+    c.add_argument("model", help=".keras, .h5, SavedModel folder or .tflite")
     add_options(c, COMPARE, CLI)
     c.add_argument("--csv", help="file to write the results table to")
     c.add_argument(

@@ -266,3 +266,46 @@ def test_a_stored_variant_is_its_flatbuffer_and_saving_it_updates_its_path(train
     m.save(tmp_path / "m.tflite")
     (record,) = [r for r in target.records(run=m.row["run_id"]) if r.row["scheme"] == "dynamic"]
     assert record.row["path"] == str(tmp_path / "m.tflite")
+
+
+def test_a_damaged_store_is_moved_aside_with_its_readable_rows_kept(tmp_path):
+    path = tmp_path / "results.db"
+    good = Store(path)
+    for i in range(3):
+        good.add({"model": "m", "scheme": f"s{i}", "status": "ok"}, b"flatbuffer %d" % i)
+    good.close()
+    with sqlite3.connect(path) as conn:  # checkpoint, and find the blobs table's page
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'blobs'").fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    with open(path, "r+b") as fh:  # the blobs are garbage now; the rows table is intact
+        fh.seek((page - 1) * size)
+        fh.write(bytes(range(256)) * (size // 256))
+    with pytest.warns(RuntimeWarning, match=r"results store .* is damaged") as caught:
+        store = Store(path)
+        assert store.content(sha256(b"flatbuffer 0")) is None
+        rows = store.rows()
+    aside = [p for p in tmp_path.iterdir() if ".damaged-" in p.name and p.name.count("-") == 2]
+    assert len(aside) == 1 and aside[0].stat().st_size > 0  # moved, never deleted
+    assert f"moved it to {aside[0]}" in str(caught[0].message)
+    assert [r["scheme"] for r in rows] == ["s0", "s1", "s2"]
+    store.add({"model": "m", "scheme": "s3", "status": "ok"}, b"tflite")
+    assert store.count() == 4
+
+
+def test_a_file_that_is_not_a_database_is_set_aside_and_a_new_store_started(tmp_path):
+    path = tmp_path / "results.db"
+    path.write_bytes(b"not a database " * 400)
+    with pytest.warns(RuntimeWarning, match="file is not a database.*kept the 0 rows"):
+        Store(path).add({"model": "m", "scheme": "int8", "status": "ok"})
+    assert Store(path).count() == 1
+    assert any(p.name.startswith("results.db.damaged-") for p in tmp_path.iterdir())
+
+
+def test_a_stored_conversion_changed_on_disk_is_not_reused(tmp_path):
+    store = Store(tmp_path / "results.db")
+    store.put_conversion("key", b"original flatbuffer", {"converter": "x"})
+    assert store.conversion("key") == (b"original flatbuffer", {"converter": "x"})
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("UPDATE blobs SET content = ?", (b"tampered flatbuffer",))
+    assert store.conversion("key") is None and store.content(sha256(b"original flatbuffer")) is None

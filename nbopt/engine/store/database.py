@@ -27,6 +27,7 @@ version, each run in its own transaction.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -34,6 +35,7 @@ import sqlite3
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -140,6 +142,15 @@ class Store:
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
+        try:
+            return self._open()
+        except sqlite3.DatabaseError as exc:
+            if not damaged(exc):
+                raise
+            self._set_aside(str(exc))
+            return self._open()
+
+    def _open(self) -> sqlite3.Connection:
         _make_folder(self.path.parent)
         conn = sqlite3.connect(
             self.path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False
@@ -171,7 +182,36 @@ class Store:
 
     def _read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._connect().execute(sql, tuple(params)).fetchall()
+            try:
+                return self._connect().execute(sql, tuple(params)).fetchall()
+            except sqlite3.DatabaseError as exc:
+                if not damaged(exc):
+                    raise
+                self._set_aside(str(exc))
+                return self._connect().execute(sql, tuple(params)).fetchall()
+
+    def _set_aside(self, reason: str) -> None:
+        """Move a damaged store file aside (never delete it) and start a new one with the
+        rows that could still be read from it."""
+        salvaged = _salvage(self.path)
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+        self._conn = None
+        aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(f"{self.path}{suffix}")
+            if part.exists():
+                os.replace(part, f"{aside}{suffix}")
+        self._open()
+        for row_id, data in salvaged:
+            self.add(json.loads(data), row_id=row_id)
+        warnings.warn(
+            f"nbopt: the results store {self.path} is damaged ({reason}); moved it to {aside}, "
+            f"kept the {len(salvaged)} rows that could be read, and started a new store",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
     @staticmethod
     def _put_blob(conn: sqlite3.Connection, content: bytes) -> str:
@@ -241,7 +281,8 @@ class Store:
     def content(self, digest: str) -> bytes | None:
         """The flatbuffer stored under SHA-256 ``digest``, if any."""
         found = self._read("SELECT content FROM blobs WHERE sha256 = ?", (digest,))
-        return bytes(found[0][0]) if found else None
+        content = bytes(found[0][0]) if found else None
+        return content if content is not None and sha256(content) == digest else None
 
     def stored_keys(self, keys: Iterable[str]) -> set[str]:
         """Which of ``keys`` (``config_key`` values) already have a row with status ``ok``."""
@@ -278,11 +319,16 @@ class Store:
     def conversion(self, key: str) -> tuple[bytes, dict[str, Any]] | None:
         """The flatbuffer and ``info`` a conversion keyed ``key`` made, if stored."""
         found = self._read(
-            "SELECT b.content, c.info FROM conversions c JOIN blobs b ON b.sha256 = c.sha256 "
-            "WHERE c.key = ?",
+            "SELECT b.content, c.info, b.sha256 FROM conversions c "
+            "JOIN blobs b ON b.sha256 = c.sha256 WHERE c.key = ?",
             (key,),
         )
-        return (bytes(found[0][0]), json.loads(found[0][1])) if found else None
+        if not found:
+            return None
+        content = bytes(found[0][0])
+        if sha256(content) != found[0][2]:  # changed on disk: not what nbopt stored
+            return None
+        return content, json.loads(found[0][1])
 
     def has_conversion(self, key: str) -> bool:
         return bool(self._read("SELECT 1 FROM conversions WHERE key = ?", (key,)))
@@ -359,6 +405,33 @@ def migrate(conn: sqlite3.Connection) -> int:
         raise
     conn.execute("COMMIT")
     return start
+
+
+#: What SQLite says of a file that is not (or no longer) a database.
+_DAMAGED = ("file is not a database", "database disk image is malformed")
+
+
+def damaged(exc: BaseException) -> bool:
+    """True if ``exc`` says the store file itself is damaged (not busy, not read-only)."""
+    return isinstance(exc, sqlite3.DatabaseError) and any(s in str(exc) for s in _DAMAGED)
+
+
+def _salvage(path: Path) -> list[tuple[str, str]]:
+    """``(row_id, data)`` of every row a damaged store file still gives up."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+    except sqlite3.Error:
+        return []
+    out: list[tuple[str, str]] = []
+    try:
+        for row_id, data in conn.execute("SELECT row_id, data FROM rows ORDER BY id"):
+            json.loads(data)
+            out.append((row_id, data))
+    except (sqlite3.Error, ValueError, TypeError):
+        pass  # what was read before the damage is kept
+    finally:
+        conn.close()
+    return out
 
 
 def _make_folder(folder: Path) -> None:
