@@ -133,7 +133,8 @@ def test_choosing_a_scheme(tmp_path):
     run = _run(
         "04_choosing_a_scheme.ipynb",
         "{'state': panel.state, 'df': panel.df.to_dict('records'), 'pareto': panel.pareto, "
-        "'trail': rec.trail, 'edge': edge_model.row}",
+        "'trail': rec.trail, 'edge': edge_model.row, 'file': from_file.df.to_dict('records'), "
+        "'downloaded': downloaded.scheme}",
         tmp_path=tmp_path,
     )
     p = run.probe
@@ -148,6 +149,17 @@ def test_choosing_a_scheme(tmp_path):
     assert p["edge"]["edgetpu_ready"] is True
     assert variants["float16"]["gpu_compatible"] is True
     assert not variants["dynamic"]["edgetpu_ready"]
+    from_file = _rows(p["file"], "scheme")
+    assert p["downloaded"] == "float32" and list(from_file) == [
+        "float32",
+        "float16",
+        "dynamic",
+        "int8",
+        "int4",
+    ]
+    assert all(r["status"] == "ok" for r in from_file.values())
+    assert from_file["float32"]["technique"] == "baseline" and from_file["int8"]["io"] == "int8"
+    assert from_file["int4"]["size_ratio"] >= 7 and from_file["dynamic"]["size_ratio"] >= 3.3
 
 
 def test_real_architectures(tmp_path):

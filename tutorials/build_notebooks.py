@@ -520,6 +520,25 @@ shows why, op by op: which ops run in integer, and which stay float.""",
     """%quantize model --scheme int8 --io int8 --calib x_train[:256] --eval x_test,y_test --as edge_model
 %nbopt inspect edge_model""",
     "%nbopt inspect panel.models['dynamic']",
+    """md:## Starting from a .tflite file
+
+Often what you have is a `.tflite`, not the Keras model: a model zoo download, a colleague's
+export, an earlier run. `%nbopt load` reads one as a `TFLiteModel`; before anything opens it,
+nbopt checks it against the TFLite schema and runs it once in its crash-isolated worker
+process, so a damaged file is one line of error, never a dead kernel. Its `scheme` is read
+from its tensors.
+
+Here the float32 baseline of the Edge TPU comparison above stands in for such a file.""",
+    """edge_model.comparison["float32"].save("tutorial_models/digits_float32.tflite", force=True)
+%nbopt load tutorial_models/digits_float32.tflite --as downloaded
+print(downloaded.scheme, f"{downloaded.size:,} bytes")""",
+    """md:`%quantize` takes the file in place of a model: the file itself is the baseline, and every
+scheme that can be made from a float32 flatbuffer is made by the LiteRT Quantizer (float16,
+dynamic, int8 and int16x8 calibrated on `--calib`, int4, blockwise and weight-only). What
+needs the Keras model (quantization-aware training, pruning, clustering, int8 with float
+inputs) cannot come from a file; an already-quantized file is measured as it is.""",
+    """from_file = %quantize tutorial_models/digits_float32.tflite --scheme float16,dynamic,int8,int4 --calib x_train[:256] --eval x_test,y_test
+from_file.df[["scheme", "technique", "io", "size_bytes", "size_ratio", "accuracy_delta", "ram_bytes"]]""",
     """md:## What to try next
 
 - Tick other boxes in the panel and press Run (in JupyterLab); change the target dropdown and

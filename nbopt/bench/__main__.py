@@ -16,13 +16,17 @@ from .memory import bench_converter_memory
 from .models import MOBILENET, digits_mlp, mobilenet_data
 from .rerun import bench_reruns
 from .sweep import bench_sweep
+from .verify import bench_verify
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nbopt.bench", description=bench.__doc__)
     parser.add_argument("--skip-mobilenet", action="store_true", help="only the digits CNN (fast)")
     parser.add_argument(
-        "--only", choices=["rerun"], default=None, help="only this figure (rerun: re-run ratio)"
+        "--only",
+        choices=["rerun", "verify"],
+        default=None,
+        help="only this figure (rerun: re-run ratio; verify: checking a foreign .tflite)",
     )
     parser.add_argument("--sweep-only", action="store_true", help="only the sweep figures")
     args = parser.parse_args(argv)
@@ -33,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
 
     set_current(NbOpt(store=""))  # the benchmark leaves no results store behind
     print(f"nbopt benchmark on {os.cpu_count()} cores, {sys.platform}")
+    if args.only == "verify":
+        bench_verify()
+        return 0
     model, (x_train, y_train, x_test, y_test) = trained_digits_cnn(epochs=5)
     mobilenet = None if args.skip_mobilenet else mobilenet_data()
     if args.only == "rerun":
@@ -64,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_evaluation(mlp.content, x2000, y2000)
     bench_sweep(model, (x_train, y_train, x_test, y_test))
     bench_converter_memory(model)
+    bench_verify()
     return 0
 
 

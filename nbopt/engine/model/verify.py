@@ -36,6 +36,7 @@ ELEMENT_BYTES.update({15: 4, 16: 2, 18: 2, 21: 1, 22: 1})
 #: Control-flow operators and the option fields (slot numbers) holding subgraph indices.
 SUBGRAPH_FIELDS = {118: (92, (0, 1)), 119: (93, (0, 1)), 129: (103, (0,))}
 MAX_ELEMENTS = 1 << 40
+_STRUCTS = {f: struct.Struct(f) for f in ("<b", "<B", "<H", "<i", "<I", "<Q")}
 
 
 class InvalidModel(NbOptError):
@@ -50,10 +51,10 @@ class _Reader:
         self.size = len(buf)
 
     def scalar(self, fmt: str, pos: int, what: str) -> Any:
-        width = struct.calcsize(fmt)
-        if pos < 0 or pos + width > self.size:
+        unpack = _STRUCTS[fmt]
+        if pos < 0 or pos + unpack.size > self.size:
             raise InvalidModel(f"{what} lies outside the file (byte {pos} of {self.size})")
-        return struct.unpack_from(fmt, self.buf, pos)[0]
+        return unpack.unpack_from(self.buf, pos)[0]
 
     def table(self, pos: int, what: str) -> _Table:
         if pos % 4:
@@ -102,7 +103,7 @@ class _Table:
         return self.pos + offset
 
     def scalar(self, slot: int, fmt: str, default: Any = 0) -> Any:
-        at = self.field(slot, struct.calcsize(fmt))
+        at = self.field(slot, _STRUCTS[fmt].size)
         return default if at is None else self.r.scalar(fmt, at, self.what)
 
     def target(self, slot: int, what: str) -> int | None:
@@ -120,7 +121,7 @@ class _Table:
         return (0, 0) if to is None else self.r.vector(to, width, what)
 
     def ints(self, slot: int, fmt: str, what: str) -> tuple[int, ...]:
-        start, count = self.vector(slot, struct.calcsize(fmt), what)
+        start, count = self.vector(slot, _STRUCTS[fmt].size, what)
         return struct.unpack_from(f"<{count}{fmt[-1]}", self.r.buf, start) if count else ()
 
     def string(self, slot: int, what: str) -> str:
