@@ -28,22 +28,48 @@ def models(trained_cnn):
     return {"digits": digits, "sine": sine}
 
 
-def _try(content: bytes) -> str:
-    try:
-        model = nbopt.load(content)
-    except InvalidModelError as exc:
-        assert str(exc).startswith("the flatbuffer is not a valid TFLite model: ")
-        assert "\n" not in str(exc)
-        return "clean error"
+def _load(content: bytes) -> None:
+    model = nbopt.load(content)
     zeros = [np.zeros((1, *s.shape[1:]), s.dtype) for s in model.input_specs()]
     model.predict(zeros if len(zeros) > 1 else zeros[0])  # this process's interpreter
     nbopt.inspect(model)
+
+
+def _magic(ip, path):
+    """``%nbopt inspect 'path'``: its errors are IPython's UsageError, one line."""
+    from IPython.core.error import UsageError
+
+    try:
+        ip.run_line_magic("nbopt", f"inspect '{path}'")
+    except UsageError as exc:
+        assert type(exc) is UsageError
+        raise InvalidModelError(str(exc)) from None
+
+
+def _try(content: bytes, i: int, ip, folder) -> str:
+    """Case ``i`` through nbopt.load (then run here), nbopt.inspect or %nbopt inspect."""
+    label = "the flatbuffer"
+    try:
+        if i % 3 == 0:
+            _load(content)
+        elif i % 3 == 1:
+            nbopt.inspect(content)
+        else:
+            path = folder / f"case{i}.tflite"
+            path.write_bytes(content)
+            label = path.name
+            _magic(ip, path)
+    except InvalidModelError as exc:
+        assert str(exc).startswith(f"{label} is not a valid TFLite model: "), str(exc)
+        assert "\n" not in str(exc)
+        return "clean error"
     return "ok"
 
 
 @pytest.mark.parametrize("name", ["digits", "sine"])
-def test_damaged_models_end_in_a_clean_error_or_a_working_model(models, name):
-    outcomes = [_try(case) for case in cases(models[name], CASES, seed=len(name))]
+def test_damaged_models_end_in_a_clean_error_or_a_working_model(models, name, ip, tmp_path):
+    damaged = cases(models[name], CASES, seed=len(name))
+    outcomes = [_try(case, i, ip, tmp_path) for i, case in enumerate(damaged)]
     counts = {k: outcomes.count(k) for k in ("clean error", "ok")}
     print(f"\nfuzz {name}: {CASES} cases, {counts['clean error']} clean errors, {counts['ok']} ok")
     assert sum(counts.values()) == CASES

@@ -93,7 +93,16 @@ def test_each_magic_lists_only_its_own_options(ip):
 def test_nbopt_help_lists_each_subcommand_with_its_own_options(ip):
     doc = ip.find_line_magic("nbopt").__doc__
     parts = {part.split()[1]: part for part in doc.split("::")[2:]}
-    assert set(parts) == {"results", "log", "panel", "recommend", "debug", "inspect", "sweep"}
+    assert set(parts) == {
+        "results",
+        "log",
+        "panel",
+        "recommend",
+        "debug",
+        "inspect",
+        "sweep",
+        "load",
+    }
     assert "--threshold" in parts["debug"] and "--fit" not in parts["debug"]
     assert "--scheduler" in parts["sweep"] and "--scheduler" not in parts["panel"]
     assert "--verify" in parts["recommend"] and "--verify" not in parts["inspect"]

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from nbopt.engine.store import results, schema
-from nbopt.engine.store.database import SCHEMA_VERSION, Store, sha256
+from nbopt.engine.store.database import Store, sha256
+from nbopt.engine.store.layout import SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 

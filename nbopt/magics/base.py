@@ -14,16 +14,31 @@ from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics
+from IPython.core.magic import Magics, line_cell_magic, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..config import current
-from ..surface import given, is_expression
-from .errors import Tally, mark_from_cell
+from ..surface import given, is_expression, magic_options
+from .errors import Tally, mark_from_cell, one_line_errors
 from .live import LiveTable
 from .parsing import options_of, parse
 
 #: Each optimizing magic's parser, so a line given the wrong magic's option names it.
 PARSERS: dict[str, Any] = {}
+
+
+def optimizing_magic(entry: str, model_help: str) -> Callable[[Callable[..., Any]], Any]:
+    """Declare a line-and-cell magic taking a model and ``entry``'s options (derived from
+    the request), with one-line errors; its parser is registered in :data:`PARSERS`."""
+
+    def decorate(fn: Callable[..., Any]) -> Any:
+        wrapped = line_cell_magic(no_var_expand(one_line_errors(fn)))
+        wrapped = magic_options(entry)(wrapped)
+        wrapped = magic_arguments()(argument("model", help=model_help)(wrapped))
+        PARSERS[entry] = wrapped.parser
+        return wrapped
+
+    return decorate
 
 
 class MagicsBase(Magics):

@@ -5,14 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import line_cell_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic import magics_class
 
 import nbopt.api as api
 
-from ..surface import magic_options
-from .base import PARSERS, MagicsBase
-from .errors import one_line_errors
+from .base import MagicsBase, optimizing_magic
 
 #: Options of quantization-aware training only, and of post-training schemes only.
 AWARE_ONLY = ("fit", "epochs", "preserve", "skip")
@@ -23,12 +20,7 @@ POST_TRAINING_ONLY = ("allow_flex", "per_tensor")
 class QuantizeMagics(MagicsBase):
     """``%quantize``."""
 
-    @magic_arguments()
-    @argument("model", help="The Keras model: a variable name or expression.")
-    @magic_options("quantize")
-    @line_cell_magic
-    @no_var_expand
-    @one_line_errors
+    @optimizing_magic("quantize", "The Keras model (a variable or expression), or a .tflite path.")
     def quantize(self, line: str, cell: str | None = None) -> Any:
         """Quantize a Keras model and measure it against its float32 baseline.
 
@@ -78,6 +70,3 @@ def _check_aware(args: Any) -> None:
             )
     if args.float_layers is not None or args.max_drop is not None:
         raise UsageError("--float and --max-drop are post-training options; drop --aware")
-
-
-PARSERS["quantize"] = QuantizeMagics.quantize.parser

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from IPython.core.magic import line_cell_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic import magics_class
 
 import nbopt.api as api
 
-from ..surface import magic_options
-from .base import PARSERS, MagicsBase
-from .errors import one_line_errors
+from .base import MagicsBase, optimizing_magic
+
+CHAINED = "The Keras model (or a pruned/clustered result to chain), or a .tflite path."
 
 
 @magics_class
@@ -28,12 +27,7 @@ class TrainingMagics(MagicsBase):
         options["progress"] = self._progress(args.model)
         return self._run(args, lambda: call(model, **options))
 
-    @magic_arguments()
-    @argument("model", help="The Keras model (or a pruned/clustered result to chain).")
-    @magic_options("prune")
-    @line_cell_magic
-    @no_var_expand
-    @one_line_errors
+    @optimizing_magic("prune", CHAINED)
     def prune(self, line: str, cell: str | None = None) -> Any:
         """Magnitude pruning with tfmot, fine-tuned, stripped, exported and measured.
 
@@ -50,12 +44,7 @@ class TrainingMagics(MagicsBase):
         """
         return self._technique("prune", line, cell, api.prune)
 
-    @magic_arguments()
-    @argument("model", help="The Keras model (or a pruned/clustered result to chain).")
-    @magic_options("cluster")
-    @line_cell_magic
-    @no_var_expand
-    @one_line_errors
+    @optimizing_magic("cluster", CHAINED)
     def cluster(self, line: str, cell: str | None = None) -> Any:
         """Weight clustering with tfmot, fine-tuned, stripped, exported and measured.
 
@@ -68,7 +57,3 @@ class TrainingMagics(MagicsBase):
         The row's ``max_distinct_values`` counts the distinct values in the exported kernels.
         """
         return self._technique("cluster", line, cell, api.cluster)
-
-
-PARSERS["prune"] = TrainingMagics.prune.parser
-PARSERS["cluster"] = TrainingMagics.cluster.parser

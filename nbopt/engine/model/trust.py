@@ -48,17 +48,25 @@ def check(content: bytes, label: str, isolate: bool = True) -> dict[str, Any]:
         verify(content)
     except InvalidModel as exc:
         raise InvalidModelError(f"{label} is not a valid TFLite model: {exc}") from None
-    if not isolate:
-        return probe(content)
+    try:
+        found = probe(content) if not isolate else _probe_isolated(content)
+    except Exception as exc:  # noqa: BLE001 - whatever the interpreter raised on foreign bytes
+        raise InvalidModelError(f"{label} is not a valid TFLite model: {first_line(exc)}") from None
+    for side in ("inputs", "outputs"):
+        if not found[side]:
+            raise InvalidModelError(f"{label} is not a valid TFLite model: it declares no {side}")
+    return found
+
+
+def _probe_isolated(content: bytes) -> dict[str, Any]:
+    """:func:`probe` in the worker; the worker dying is the interpreter crashing on it."""
     from ..convert import worker
 
     try:
         return worker.call(probe, content)
     except ConversionError as exc:  # the worker died: the interpreter crashed on it
         why = str(exc).split(";")[0].replace("the converter crashed", "it crashed")
-        raise InvalidModelError(f"{label} is not a valid TFLite model: {why}") from None
-    except (RuntimeError, ValueError) as exc:
-        raise InvalidModelError(f"{label} is not a valid TFLite model: {first_line(exc)}") from None
+        raise RuntimeError(why) from None
 
 
 def probe(content: bytes) -> dict[str, Any]:

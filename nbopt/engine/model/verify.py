@@ -196,7 +196,10 @@ def _subgraph(
         _tensor(tensor, buffers)
     count = len(tensors)
     for slot, name in ((1, "inputs"), (2, "outputs")):
-        _indices(graph.ints(slot, "<i", f"{what}'s {name}"), count, f"{what}'s {name}", False)
+        found = graph.ints(slot, "<i", f"{what}'s {name}")
+        _indices(found, count, f"{what}'s {name}", False)
+        if index == 0 and not found:
+            raise InvalidModel(f"its main subgraph has no {name}")
     for op in graph.tables(3, f"{what}: operator"):
         _operator(op, codes, count, n_graphs)
     graph.string(4, f"{what}'s name")
@@ -211,7 +214,13 @@ def _tensor(tensor: _Table, buffers: list[int | None]) -> None:
     shape = tensor.ints(0, "<i", f"{what}'s shape")
     if any(d < 0 for d in shape):
         raise InvalidModel(f"{what} has a negative dimension in its shape {list(shape)}")
-    tensor.ints(7, "<i", f"{what}'s shape signature")
+    signature = tensor.ints(7, "<i", f"{what}'s shape signature")
+    if signature and (
+        len(signature) != len(shape) or any(s not in (-1, d) for s, d in zip(signature, shape))
+    ):
+        raise InvalidModel(
+            f"{what}'s shape {list(shape)} does not match its signature {list(signature)}"
+        )
     tensor.string(3, f"{what}'s name")
     index = tensor.scalar(2, "<I")
     if index >= len(buffers):
