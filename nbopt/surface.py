@@ -259,6 +259,6 @@ def given(args: argparse.Namespace, entry_name: str, surface: str) -> dict[str, 
     return out
 
 
-def is_expression(name: str) -> bool:
-    """True for options whose magic value is a Python expression to evaluate."""
-    return any(d.name == name and d.option.kind in ("data", "expr") for d in declared())
+def kind_of(name: str) -> str | None:
+    """The declared kind of option ``name`` (``data``, ``expr``, ``metric``, ``flag``, ...)."""
+    return next((d.option.kind for d in declared() if d.name == name), None)

@@ -98,10 +98,18 @@ export function variantLabel(row: Row): string {
   return `${technique}+${scheme}`;
 }
 
-/** True if higher values of the comparison's metric are better (accuracy), false for mse. */
+/**
+ * True if higher values of the comparison's metric are better: the rows' own
+ * `higher_is_better` (nbopt computes it from the metric), else accuracy-like names
+ * (outputs saved before nbopt wrote that column).
+ */
 export function higherIsBetter(rows: Row[]): boolean {
+  const flag = rows.map(r => r.higher_is_better).find(f => typeof f === 'boolean');
+  if (typeof flag === 'boolean') {
+    return flag;
+  }
   const metric = rows.map(r => r.metric).find(m => typeof m === 'string');
-  return metric !== 'mse';
+  return typeof metric !== 'string' || metric.includes('accuracy');
 }
 
 /** The metric's name shown in headings: `accuracy`, `mse`, or `metric` if none was measured. */

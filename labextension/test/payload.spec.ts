@@ -51,6 +51,20 @@ describe('Pareto front', () => {
     expect([...front].map(i => rows[i].scheme).sort()).toEqual(['float16', 'int8']);
   });
 
+  it("follows the rows' own direction for any metric", () => {
+    const wer = [
+      row('float32', { metric: 'wer', higher_is_better: false, size_bytes: 400, accuracy: 0.1 }),
+      row('int8', { metric: 'wer', higher_is_better: false, size_bytes: 100, accuracy: 0.3 }),
+      row('int16x8', { metric: 'wer', higher_is_better: false, size_bytes: 200, accuracy: 0.12 })
+    ];
+    expect(qualityAxis(wer).higherIsBetter).toBe(false);
+    expect(qualityAxis(wer).label).toBe('wer (lower is better)');
+    const front = paretoFront(points(wer, qualityAxis(wer)), false);
+    expect([...front].map(i => wer[i].scheme).sort()).toEqual(['float32', 'int16x8', 'int8']);
+    const f1 = [row('float32', { metric: 'f1', higher_is_better: true, accuracy: 0.9 })];
+    expect(qualityAxis(f1).higherIsBetter).toBe(true);
+  });
+
   it('plots latency when no metric was measured', () => {
     const rows = [
       row('float32', { size_bytes: 400, latency_ms: 1 }),

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..engine.model.tflite_model import TFLiteModel
 from ..engine.request import Request
-from ..engine.store.schema import check_max_drop
+from ..engine.store.schema import check_max_drop, metric_drop
 from ..errors import ConversionError, NbOptUsageError
 from ..surface import entry_point
 from .context import keras_only, source, with_settings
@@ -40,7 +40,11 @@ def recommend(model: Any, request: Request) -> Any:
     model, request = source(model, request)
     keras_only(model, "the recommendation")
     rec = _decide(model, request)
-    common = {"threads": request.measurement.threads, "name": request.name}
+    common = {
+        "threads": request.measurement.threads,
+        "name": request.name,
+        "metric": request.data.metric,
+    }
     common["progress"] = request.listener
     samples = request.data.calib if request.data.calib is not None else request.data.fit
     if not request.analysis.verify:
@@ -125,9 +129,7 @@ def _judge(rec: Any, choice: Any, measured: TFLiteModel) -> tuple[bool, bool, fl
     """Is ``measured`` within the budget, does it fit the device, and its metric's drop."""
     row = measured.row or {}
     delta = row.get("accuracy_delta")
-    drop = None
-    if delta is not None:  # accuracy falls, mean squared error rises
-        drop = float(delta) if row.get("metric") == "mse" else -float(delta)
+    drop = metric_drop(row)  # accuracy falls, an error rises
     ok = drop is not None and drop <= rec.max_drop
     fits = True
     if rec.ram_kb is not None or rec.flash_kb is not None or rec.target == "mcu":
@@ -205,10 +207,9 @@ def _offer_int4(
     except ConversionError:
         return
     row = int4.row or {}
-    delta = row.get("accuracy_delta")
-    if delta is None or not picked.get("size_bytes") or not row.get("size_bytes"):
+    delta, drop = row.get("accuracy_delta"), metric_drop(row)
+    if drop is None or not picked.get("size_bytes") or not row.get("size_bytes"):
         return
-    drop = float(delta) if row.get("metric") == "mse" else -float(delta)
     if drop > rec.max_drop:
         return
     rec.alternative = int4

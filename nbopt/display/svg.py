@@ -17,7 +17,7 @@ from typing import Any
 import nbopt.display.units as units
 
 from ..engine.analyse.pareto import pareto_mask
-from ..engine.store.schema import is_accuracy, variant_label
+from ..engine.store.schema import higher_is_better, variant_label
 
 WIDTH, HEIGHT = 560, 300
 LEFT, RIGHT, TOP, BOTTOM = 64, 24, 16, 44
@@ -39,8 +39,9 @@ def _axis(rows: list[dict[str, Any]]) -> tuple[str, str, bool]:
     """(column, label, higher is better) of the vertical axis: the metric, else latency."""
     ok = [r for r in rows if r.get("status") == "ok"]
     if any(not units.missing(r.get("accuracy")) for r in ok):
-        name = next((r.get("metric") for r in ok if r.get("metric")), "metric")
-        higher = is_accuracy(name)
+        scored = next((r for r in ok if r.get("metric")), {})
+        name = scored.get("metric", "metric")
+        higher = higher_is_better(scored)
         return "accuracy", f"{name} ({'higher' if higher else 'lower'} is better)", higher
     return "latency_ms", "latency (lower is better)", False
 

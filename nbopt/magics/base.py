@@ -18,7 +18,8 @@ from IPython.core.magic import Magics, line_cell_magic, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..config import current
-from ..surface import given, is_expression, magic_options
+from ..engine.data.metrics import is_metric_name
+from ..surface import given, kind_of, magic_options
 from .errors import Tally, mark_from_cell, one_line_errors
 from .live import LiveTable
 from .parsing import options_of, parse
@@ -61,6 +62,8 @@ class MagicsBase(Magics):
         or a file name ending in .tflite that exists)."""
         if expr in quoted or (expr.endswith(".tflite") and os.path.isfile(expr)):
             return expr
+        if expr.endswith(".tflite"):
+            raise UsageError(f"no .tflite file at {expr!r} (from {os.getcwd()})")
         if expr not in self.shell.user_ns and expr.isidentifier():
             raise UsageError(
                 f"no variable named {expr!r} in this kernel; pass the name of a Keras model"
@@ -88,7 +91,10 @@ class MagicsBase(Magics):
         values = given(args, entry, MAGIC)
         values.pop("as_name", None)
         for name, value in values.items():
-            if is_expression(name):
+            kind = kind_of(name)
+            if kind == "metric" and is_metric_name(value) and value not in self.shell.user_ns:
+                continue  # a metric nbopt knows by name: --metric top5
+            if kind in ("data", "expr", "metric"):
                 values[name] = self._eval(value, f"--{name.replace('_', '-')}")
         if values.get("save") == "":
             values["save"] = current().output_dir

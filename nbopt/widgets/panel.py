@@ -64,6 +64,7 @@ class Panel(PanelControls, PanelObservers, widgets.VBox):
         *,
         target: str = "cpu",
         name: str | None = None,
+        metric: Any = None,
     ):
         from ..api.context import source
         from ..engine.request import Request
@@ -85,7 +86,13 @@ class Panel(PanelControls, PanelObservers, widgets.VBox):
             }
         )
         self.runner = Runner(
-            self.model_state, keras_model, calib=calib, eval=eval, fit=fit, name=self.name
+            self.model_state,
+            keras_model,
+            calib=calib,
+            eval=eval,
+            fit=fit,
+            name=self.name,
+            metric=metric,
         )
         self._build_choices(target)
         self._build_run()
@@ -271,9 +278,11 @@ def panel(
     *,
     target: str = "cpu",
     name: str | None = None,
+    metric: Any = None,
 ) -> Panel:
-    """The interactive panel for ``model`` (see :class:`Panel`)."""
-    return Panel(model, calib, eval, fit, target=target, name=name)
+    """The interactive panel for ``model`` (see :class:`Panel`); ``metric`` scores every
+    variant (see :func:`nbopt.quantize`)."""
+    return Panel(model, calib, eval, fit, target=target, name=name, metric=metric)
 
 
 __all__ = ["CHOICES", "TRAINING", "Panel", "PanelState", "panel"]

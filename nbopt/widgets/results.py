@@ -6,6 +6,7 @@ from typing import Any
 
 from ..engine.analyse.pareto import pareto_mask
 from ..engine.pipeline.comparison import Comparison
+from ..engine.store.schema import higher_is_better
 from .state import PanelState, variant_name
 
 
@@ -20,7 +21,7 @@ def as_comparison(name: str, state: PanelState, models: dict[str, Any]) -> Compa
 
 
 def pareto_variants(rows: list[dict[str, Any]]) -> list[str]:
-    """The variants no other beats on both size and metric (lower mse is better)."""
+    """The variants no other beats on both size and metric (in the metric's direction)."""
     shown = [
         r
         for r in rows
@@ -28,7 +29,7 @@ def pareto_variants(rows: list[dict[str, Any]]) -> list[str]:
         and r.get("size_bytes") is not None
         and r.get("accuracy") is not None
     ]
-    lower = any(r.get("metric") == "mse" for r in shown)
+    lower = not higher_is_better(shown[0]) if shown else False
     scores = [-float(r["accuracy"]) if lower else float(r["accuracy"]) for r in shown]
     mask = pareto_mask([float(r["size_bytes"]) for r in shown], scores)
     return [variant_name(r) for r, m in zip(shown, mask) if m]

@@ -74,9 +74,11 @@ class Runner:
         eval: Any = None,  # noqa: A002 - the documented name
         fit: Any = None,
         name: str = "model",
+        metric: Any = None,
     ):
         self.state = state
         self.model, self.calib, self.eval, self.fit, self.name = model, calib, eval, fit, name
+        self.metric = metric
         self.models: dict[str, Any] = {}
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
@@ -168,6 +170,7 @@ class Runner:
             calib if needs else None,
             self.eval,
             io=settings.io if "int8" in post else "float",
+            metric=self.metric,
             name=self.name,
             progress=self._listen,
         )
@@ -182,6 +185,7 @@ class Runner:
             "fit": self.fit,
             "epochs": settings.epochs,
             "eval": self.eval,
+            "metric": self.metric,
             "name": self.name,
             "progress": self._listen,
         }
@@ -296,7 +300,9 @@ class Runner:
     def _debug_work(self) -> None:
         s = self.state
         try:
-            report = api.debug(self.model, self.calib, self.eval, "int8", name=self.name)
+            report = api.debug(
+                self.model, self.calib, self.eval, "int8", metric=self.metric, name=self.name
+            )
         except Exception as exc:  # shown in the panel: a thread has no one to raise to
             with s.hold_trait_notifications():
                 s.debug_error = f"{type(exc).__name__}: {exc}"
@@ -350,6 +356,7 @@ class Runner:
                 self.eval,
                 io=settings.io,
                 float_layers=list(self.state.float_layers),
+                metric=self.metric,
                 name=self.name,
                 progress=self._listen,
             )
@@ -373,5 +380,5 @@ class Runner:
         return as_comparison(self.name, self.state, self.models)
 
     def pareto(self) -> list[str]:
-        """The variants no other beats on both size and metric (lower mse is better)."""
+        """The variants no other beats on both size and metric (in the metric's direction)."""
         return pareto_variants(self.state.rows)

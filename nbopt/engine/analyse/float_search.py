@@ -11,17 +11,15 @@ from typing import Any
 
 from ...errors import NbOptUsageError
 from ..request import Request
-from ..store.schema import check_max_drop, is_accuracy
+from ..store.schema import check_max_drop, metric_drop
 from .selective import Session, start_session
 from .sensitivity import rank_layers
 
 
 def _row_drop(row: dict[str, Any]) -> float:
     """The row's metric drop against float32 (inf for a failed row)."""
-    delta = row.get("accuracy_delta")
-    if row.get("status") != "ok" or delta is None:
-        return float("inf")
-    return -float(delta) if is_accuracy(row.get("metric")) else float(delta)
+    drop = metric_drop(row) if row.get("status") == "ok" else None
+    return float("inf") if drop is None else drop
 
 
 def search(model: Any, request: Request, scheme: str = "int8") -> Any:

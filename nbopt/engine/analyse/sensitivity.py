@@ -19,7 +19,7 @@ import numpy as np
 
 from ..measure.interpreter import Runner, _io_details
 from ..request import Request
-from ..store.schema import is_accuracy
+from ..store.schema import higher_is_better
 from .debug_report import DebugReport
 from .selective import Calibrated, Session, start_session
 
@@ -95,9 +95,9 @@ def _stats(quant: tuple[np.ndarray, float, int], reference: np.ndarray) -> dict[
     }
 
 
-def _drop(metric: str, reference: float, value: float) -> float:
+def _drop(base: dict[str, Any], reference: float, value: float) -> float:
     """How much worse ``value`` is than ``reference`` (accuracy falls, an error rises)."""
-    return reference - value if is_accuracy(metric) else value - reference
+    return reference - value if higher_is_better(base) else value - reference
 
 
 def _relative_error(outs: list[np.ndarray], reference: list[np.ndarray]) -> float:
@@ -150,7 +150,7 @@ def _layer_row(
     row["sensitivity"] = (
         row["output_error"]
         if row["metric_alone"] is None
-        else _drop(base.get("metric"), base["accuracy"], row["metric_alone"])
+        else _drop(base, base["accuracy"], row["metric_alone"])
     )
     row.update(_stats(quant[tensor], reference[1][tensor][0]) if tensor in quant else {})
     return row

@@ -113,8 +113,7 @@ class TFLiteModel:
         y = np.asarray(y)
         pred = self.predict(x)
         first = pred[0] if isinstance(pred, list) else pred
-        _, fn = resolve_metric(metric, y, (None, *first.shape[1:]))
-        return float(fn(y, first))
+        return float(resolve_metric(metric, y, (None, *first.shape[1:])).fn(y, first))
 
     def benchmark(self, x: Any = None, **settings: Any) -> LatencyStats:
         """Latency of one invocation at batch 1, on the first sample of ``x`` or on zeros.

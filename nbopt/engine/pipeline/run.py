@@ -160,6 +160,7 @@ class Run:
             scores = score(self.evaluation, metrics, outs)
             headline = self.evaluation.names[0]
             row["metric"] = scores[headline]["metric"]
+            row["higher_is_better"] = scores[headline]["higher_is_better"]
             row["accuracy"] = scores[headline]["value"]
             row["metrics"] = scores
             if len(outs) > 1:

@@ -60,12 +60,13 @@ class Data:
     )
     metric: Any = option(
         None,
-        'The metric: "accuracy", "mse" or a callable (y_true, y_pred) -> float '
-        "(default: top-1 accuracy for classifiers, else mean squared error).",
-        kind="expr",
-        entries=(QUANTIZE, PRUNE, CLUSTER, DEBUG, SWEEP),
-        surfaces=(API,),
-        doc_type='"accuracy", "mse" or callable, optional',
+        "The task's metric: a name (accuracy, topK such as top5, mse, mae, auc, f1), a Keras "
+        "metric, or a function (y_true, y_pred) -> float from the namespace (lower is better "
+        "when it has higher_is_better = False or its name says error or loss, e.g. wer). "
+        "Default: top-1 accuracy for classifiers, else mean squared error.",
+        kind="metric",
+        entries=(QUANTIZE, PRUNE, CLUSTER, DEBUG, RECOMMEND, SWEEP, PANEL),
+        doc_type="str, Keras metric or callable, optional",
     )
     #: A chained model's float32 baseline row, reused instead of measured again.
     baseline: dict[str, Any] | None = context()

@@ -43,6 +43,7 @@ SCHEMA: tuple[Column, ...] = (
     Column("latency_cv", "float64", "latency cv", "share"),
     Column("speedup", "float64", "speedup", "ratio"),
     Column("metric", "object", "metric"),
+    Column("higher_is_better", "boolean", "higher is better", "bool"),
     Column("accuracy", "float64", "accuracy", "metric"),
     Column("accuracy_delta", "float64", "Δ", "delta"),
     # Every scored output: {output name: {"metric": str, "value": float, "delta": float}};
@@ -145,17 +146,40 @@ def is_drop(row: dict[str, Any]) -> bool:
     )
 
 
+def higher_is_better(row: dict[str, Any]) -> bool:
+    """Whether a higher metric is better for ``row`` (rows stored before nbopt said so:
+    accuracy-like names are)."""
+    flag = row.get("higher_is_better")
+    if flag is True or flag is False or type(flag).__name__ == "bool_":
+        return bool(flag)
+    return is_accuracy(row.get("metric"))
+
+
+def metric_drop(row: dict[str, Any]) -> float | None:
+    """How much worse than its baseline ``row``'s metric is, in the metric's own units
+    (positive: worse; accuracy that falls, an error that rises), or None."""
+    delta = row.get("accuracy_delta")
+    if not isinstance(delta, (int, float)) or delta != delta:
+        return None
+    return -float(delta) if higher_is_better(row) else float(delta)
+
+
 def is_accuracy(metric: Any) -> bool:
     """True for a metric that is a share of correct answers (shown in %)."""
     return isinstance(metric, str) and "accuracy" in metric
 
 
 def check_max_drop(max_drop: Any) -> float:
-    """``max_drop`` as a float in [0, 1) (0.01: one point of accuracy), or a one-line error."""
+    """``max_drop`` as a float of 0 or more, in the metric's own units (0.01: one point of
+    accuracy; for an error rate or MSE, how much it may rise), or a one-line error."""
     from ...errors import NbOptUsageError
 
-    if not isinstance(max_drop, (int, float)) or not 0 <= max_drop < 1:
+    if isinstance(max_drop, bool) or not isinstance(max_drop, (int, float)):
         raise NbOptUsageError(
-            f"max_drop must be in [0, 1), e.g. 0.01 for one point; got {max_drop}"
+            f"max_drop must be a number, e.g. 0.01 for one point; got {max_drop!r}"
+        )
+    if not 0 <= max_drop < float("inf"):
+        raise NbOptUsageError(
+            f"max_drop must be 0 or more, in the metric's units (0.01: one point); got {max_drop}"
         )
     return float(max_drop)
