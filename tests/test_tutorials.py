@@ -186,7 +186,7 @@ def test_debugging_int8(tmp_path):
         "06_debugging_int8.ipynb",
         "{'plain': plain.comparison.df.to_dict('records'), 'debug': report.df.to_dict('records'), "
         "'suspects': report.suspects, 'fixed': fixed.row, 'trail': best.comparison.rows, "
-        "'best': best.row}",
+        "'best': best.row, 'speech': speech.df.to_dict('records')}",
         tmp_path=tmp_path,
     )
     p = run.probe
@@ -200,3 +200,10 @@ def test_debugging_int8(tmp_path):
     assert p["best"]["chosen"] and p["best"]["float_layers"] == "hidden,mid"
     assert p["best"]["accuracy_delta"] >= -0.02
     assert [r.get("float_layers") for r in p["trail"][:4]] == [None, "", "hidden", "hidden,mid"]
+    speech = _rows(p["speech"])  # an error rate: lower is better
+    assert {r["metric"] for r in speech.values()} == {"error_rate"}
+    assert not any(r["higher_is_better"] for r in speech.values())
+    error = {k: r["accuracy"] for k, r in speech.items()}
+    assert error["float32"] <= error["int16x8"] < error["int8"]
+    assert error["int8"] - error["float32"] > 0.3  # int8 loses clearly
+    assert error["int16x8"] - error["float32"] < (error["int8"] - error["float32"]) / 2
