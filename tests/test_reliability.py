@@ -180,7 +180,7 @@ BAD_MAGIC_CALLS = [
         "nbopt",
         "frobnicate",
         None,
-        "%nbopt: argument command: invalid choice: 'frobnicate' (choose from 'results', 'log', 'panel', 'recommend', 'debug', 'inspect', 'sweep'); see %nbopt? for the options",
+        "%nbopt: argument command: invalid choice: 'frobnicate' (choose from 'results', 'log', 'panel', 'recommend', 'debug', 'inspect', 'load', 'sweep'); see %nbopt? for the options",
     ),
     (
         "quantize",
