@@ -13,7 +13,7 @@ from nbopt import bench
 from .conversion import bench_comparison
 from .measurement import bench_evaluation, bench_latency
 from .memory import bench_converter_memory
-from .models import MOBILENET, digits_mlp, mobilenet_data
+from .models import EFFICIENTNET, MOBILENET, digits_mlp, efficientnet_data, mobilenet_data
 from .rerun import bench_reruns
 from .sweep import bench_sweep
 from .verify import bench_verify
@@ -24,9 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-mobilenet", action="store_true", help="only the digits CNN (fast)")
     parser.add_argument(
         "--only",
-        choices=["rerun", "verify"],
+        choices=["rerun", "verify", "efficientnet"],
         default=None,
-        help="only this figure (rerun: re-run ratio; verify: checking a foreign .tflite)",
+        help="only this figure (rerun: re-run ratio; verify: checking a foreign .tflite; "
+        "efficientnet: a full comparison of EfficientNetB0 at 224x224)",
     )
     parser.add_argument("--sweep-only", action="store_true", help="only the sweep figures")
     args = parser.parse_args(argv)
@@ -39,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"nbopt benchmark on {os.cpu_count()} cores, {sys.platform}")
     if args.only == "verify":
         bench_verify()
+        return 0
+    if args.only == "efficientnet":
+        bench_comparison(EFFICIENTNET, *efficientnet_data())
         return 0
     model, (x_train, y_train, x_test, y_test) = trained_digits_cnn(epochs=5)
     mobilenet = None if args.skip_mobilenet else mobilenet_data()
@@ -54,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if mobilenet is not None:
         results["mobilenet"] = bench_comparison(MOBILENET, *mobilenet)
+        results["efficientnet"] = bench_comparison(EFFICIENTNET, *efficientnet_data())
     bench_reruns(model, (x_train, x_test, y_test), mobilenet)
     import nbopt
 

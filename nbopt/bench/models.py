@@ -28,6 +28,22 @@ def mobilenet_data() -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
     return mobilenet_v2(), calib, x, rng.integers(0, 10, 300)
 
 
+EFFICIENTNET = "EfficientNetB0 224x224"
+
+
+def efficientnet_data() -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+    """EfficientNetB0 (random weights, 10 classes), 32 calibration and 100 random images."""
+    import tf_keras
+
+    rng = np.random.default_rng(0)
+    model = tf_keras.applications.EfficientNetB0(
+        weights=None, input_shape=(224, 224, 3), classes=10
+    )
+    calib = rng.random((32, 224, 224, 3), dtype=np.float32) * 255
+    x = rng.random((100, 224, 224, 3), dtype=np.float32) * 255
+    return model, calib, x, rng.integers(0, 10, 100)
+
+
 def digits_mlp() -> Any:
     """A small dense classifier on the flattened digits: interpreter overhead dominates."""
     import tf_keras as keras
