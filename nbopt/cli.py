@@ -18,8 +18,12 @@ from .surface import add_options, given
 
 
 def _quiet_tensorflow() -> None:
+    """Select tf_keras and import TensorFlow with its native lines kept, not printed."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    from .engine import capture
+
+    capture.import_tensorflow()
 
 
 def _progress(event: Any) -> None:

@@ -120,3 +120,48 @@ def _points(svg: str) -> list[str]:
     """The variants of the chart's circles (nbconvert may reorder attributes)."""
     circles = re.findall(r"<circle [^>]*>", svg)
     return [re.search(r'data-variant="([^"]+)"', c).group(1) for c in circles if "nbopt-point" in c]
+
+
+def test_the_first_screen_after_load_ext_has_no_native_log_lines(tmp_path):
+    """%load_ext imports TensorFlow with its absl, CUDA and CPU-feature lines kept for
+    %nbopt log: the cell that builds the first model shows nothing of them."""
+    path = tmp_path / "first.ipynb"
+    nb = nbformat.v4.new_notebook()
+    cells = [
+        "%load_ext nbopt",
+        "from nbopt.demo import digits_cnn\nmodel = digits_cnn()\nprint('built')",
+        "%nbopt log",
+        "import sys\nprint('mine', file=sys.stderr)",
+    ]
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nbformat.write(nb, path)
+    env = {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "0"}
+    run = execute(path, cwd=tmp_path, timeout=600, env=env, label="first screen")
+    load, build, log, mine = run.notebook.cells
+    assert not [n for n in (*NOISE, "absl", "I0000", "E0000") if n in _streams(load)]
+    assert _streams(build) == "built\n"
+    assert "oneDNN" in _streams(log) or "cudart" in _streams(log)  # kept, not lost
+    assert [(o.name, o.text) for o in mine.outputs] == [("stderr", "mine\n")]  # yours stays
+
+
+def test_the_command_line_starts_without_native_log_lines():
+    """What `nbopt demo` and `nbopt compare` do first: TensorFlow's import and first device
+    probe print nothing on the terminal (the lines are kept for nbopt.log())."""
+    import subprocess
+    import sys
+
+    code = (
+        "from nbopt.cli import _quiet_tensorflow\n"
+        "_quiet_tensorflow()\n"
+        "import tensorflow as tf, tf_keras, nbopt\n"
+        "tf_keras.Sequential([tf_keras.Input((4,)), tf_keras.layers.Dense(2)])\n"
+        "tf.config.list_physical_devices()\n"
+        "print('kept', len(nbopt.log()) > 0)\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("TF_")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and done.stdout == "kept True\n"

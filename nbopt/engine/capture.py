@@ -38,6 +38,8 @@ _NOISE = re.compile(r"cuInit|cuda|oneDNN|cpu_feature_guard|InitializeLog", re.IG
 #: The converter's own diagnostics: its exception carries them already, restated once.
 _CONVERTER = re.compile(r"^(loc\(|error:|<unknown>|failed while converting)|ops_select|TF Select")
 _LOGGERS = ("tensorflow", "absl", "h5py._conv")
+#: What TensorFlow printed while :func:`import_tensorflow` imported it.
+_startup = ""
 
 
 def set_verbose(on: bool) -> None:
@@ -63,9 +65,36 @@ def add(text: str) -> None:
 
 
 def log() -> str:
-    """Everything TensorFlow, the converter and the quantizer printed in the last run."""
+    """Everything TensorFlow, the converter and the quantizer printed in the last run
+    (before any run: what TensorFlow printed while nbopt imported it)."""
     with _lock:
-        return "".join(c if c.endswith("\n") else c + "\n" for c in _chunks)
+        chunks = _chunks or [_startup]
+        return "".join(c if c.endswith("\n") else c + "\n" for c in chunks if c)
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow and probe its devices with their native lines kept, not printed.
+
+    TensorFlow's import writes absl, CUDA-stub and CPU-feature lines straight to file
+    descriptor 2, and its first device probe a ``failed call to cuInit`` line; setting
+    ``TF_CPP_MIN_LOG_LEVEL`` does not stop all of them. Done under :func:`native` when the
+    extension loads (or the CLI starts), they land in :func:`log`, not in the first cell.
+    Nothing happens if TensorFlow is imported already: the user's own import is theirs.
+    """
+    global _startup
+    if "tensorflow" in sys.modules:
+        return
+    with _lock:
+        before = len(_chunks)
+    with native():
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+        except ImportError:  # said where TensorFlow is first needed, with its context
+            pass
+    with _lock:
+        _startup = "".join(_chunks[before:])
 
 
 def mark() -> int:

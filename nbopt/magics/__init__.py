@@ -46,6 +46,9 @@ def load(ipython: Any) -> None:
         from ..engine.convert import worker
 
         worker.warm()  # the converter's process starts now, not at the first %quantize
+    from ..engine import capture
+
+    capture.import_tensorflow()  # its native log lines go to %nbopt log, not the next cell
 
 
 def unload(ipython: Any) -> None:
