@@ -227,10 +227,17 @@ def _decide_with_samples(
         return Recommendation(target, path, reasons)
     tail = [Choice("int16x8")] if target == "cpu" else []
     path = [Choice("int8"), *tail, *qat, Choice("dynamic"), Choice("float16")]
-    reasons.append(
-        f"{source}: full-integer quantization (int8) quantizes weights and activations, "
-        "up to 75% smaller and the fastest on integer kernels."
-    )
+    if target == "gpu":  # the delegate dequantizes: the gain is size, not integer speed
+        reasons.append(
+            f"{source}: full-integer quantization (int8) makes the model up to 75% smaller; "
+            "the GPU delegate dequantizes its weights and computes in float, so on the GPU "
+            "the gain is size, not integer kernels."
+        )
+    else:
+        reasons.append(
+            f"{source}: full-integer quantization (int8) quantizes weights and activations, "
+            "up to 75% smaller and the fastest on integer kernels."
+        )
     if not calib:
         reasons.append("No --calib: the training inputs serve as representative samples.")
     return Recommendation(target, path, reasons)

@@ -390,5 +390,10 @@ def add_memory_columns(
         if floats:
             ops = ", ".join(f"{op} x{n}" for op, n in sorted(floats.items()))
             notes.insert(0, f"{scheme} leaves float32 weights in {ops} (they stay float)")
+    if scheme == "float16" and columns.get("ram_bytes"):
+        notes.append(
+            "RAM: the float16 weights are dequantized to float32 at load (DEQUANTIZE "
+            "outputs live in the tensor arena)"
+        )
     row.update(columns)
     row["compat_notes"] = "; ".join(filter(None, [row.get("compat_notes") or "", *notes]))

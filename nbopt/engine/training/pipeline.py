@@ -269,13 +269,14 @@ def weights_columns(
     if model is None:
         return
     tensors = weight_tensors(model.content)
-    row["sparsity"] = sparsity(tensors)
+    if technique.kind == "prune" or technique.preserve in ("sparsity", "both"):
+        row["sparsity"] = sparsity(tensors)  # only where the technique sets zeros
     if technique.kind == "cluster" or technique.preserve in ("clusters", "both"):
         counts = distinct_values(tensors)
         row["distinct_values"] = counts
         row["max_distinct_values"] = max(counts.values()) if counts else None
     target = row.get("target_sparsity")
-    if target is not None and row["sparsity"] < target * pruned_share - 0.05:
+    if target is not None and row.get("sparsity", 0.0) < target * pruned_share - 0.05:
         goal = f"{target:.0%} target"
         if pruned_share < 1:
             goal = f"{target * pruned_share:.0%} that {goal} on the pruned layers makes"
