@@ -8,9 +8,9 @@ NODE_STAMP := $(LABEXT)/node_modules/.installed-stamp
 LABEXT_LINK := $(VENV)/share/jupyter/labextensions/nbopt
 # jlpm (JupyterLab's yarn) and `jupyter builder` come from .venv.
 WITH_VENV := PATH="$(abspath $(BIN)):$$PATH" NBOPT_VENV="$(abspath $(VENV))"
-LINTED := nbopt tests tutorials/build_notebooks.py $(LABEXT)/ui-tests
+LINTED := nbopt tests tools tutorials/build_notebooks.py $(LABEXT)/ui-tests
 
-.PHONY: demo test lint format check clean labextension tutorials fuzz
+.PHONY: demo test lint format check clean labextension tutorials fuzz readme
 
 # The editable install builds the JupyterLab extension (hatch-jupyter-builder runs jlpm);
 # `labextension develop` then links .venv's copy to nbopt/labextension, so rebuilds show.
@@ -68,3 +68,7 @@ clean:
 ## Thousands of damaged .tflite files through nbopt.load and inspect (NBOPT_FUZZ_CASES each).
 fuzz: $(STAMP)
 	NBOPT_FUZZ_CASES=$${NBOPT_FUZZ_CASES:-2000} $(BIN)/python -m pytest -q -s tests/test_fuzz.py
+
+## Rewrite the README's quick-start table from a real run of `nbopt demo`.
+readme: $(STAMP)
+	$(BIN)/python tools/readme_demo.py
