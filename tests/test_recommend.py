@@ -89,6 +89,17 @@ def test_verify_moves_down_the_tree_while_the_drop_exceeds_the_budget(trained_cn
     assert rec.model.scheme == rec.scheme
     assert rec.model.row["accuracy_delta"] >= -0.02
     assert any("over the 0.0200 budget" in r for r in rec.reasons)
+    table = rec.trail.df  # shown as a table in a notebook, not as a list of dicts
+    assert list(table["scheme"]) == [s for s, _ in steps]
+    assert list(table["within_budget"]) == [ok for _, ok in steps]
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from nbopt.display.formatters import register
+
+    shell = InteractiveShell.instance()
+    register(shell)
+    data, _ = shell.display_formatter.format(rec.trail)
+    assert data["text/html"].startswith("<table") and "within_budget" in data["text/html"]
 
 
 def test_verify_needs_evaluation_data(trained_cnn):

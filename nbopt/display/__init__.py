@@ -140,6 +140,11 @@ def model_bundle(model: TFLiteModel) -> dict[str, Any]:
     return bundle
 
 
+def trail_html(trail: Any) -> str:
+    """A verified recommendation's steps as a table (every value escaped by pandas)."""
+    return trail.df.to_html(index=False, na_rep="", escape=True)
+
+
 def recommendation_html(rec: Recommendation) -> str:
     esc = html.escape
     return "".join(

@@ -18,6 +18,7 @@ _BUNDLES = (
 _HTML = (
     ("nbopt.engine.analyse.recommend", "Recommendation", "recommendation_html"),
     ("nbopt.engine.analyse.compat", "Inspection", "inspection_html"),
+    ("nbopt.engine.analyse.recommend", "Trail", "trail_html"),
 )
 
 

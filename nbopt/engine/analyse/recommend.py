@@ -52,6 +52,20 @@ def with_selective_step(path: list[Choice]) -> list[Choice]:
     return out
 
 
+class Trail(list):
+    """What a verified recommendation measured: one dict per step, in order.
+
+    A list, so ``trail[0]["scheme"]`` works; ``.df`` is the same as a DataFrame, and a
+    notebook shows it as a table (:mod:`nbopt.display`).
+    """
+
+    @property
+    def df(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(list(self))
+
+
 @dataclass
 class Recommendation:
     """The scheme to try first, the reasons, and where to go if its accuracy misses.
@@ -68,7 +82,7 @@ class Recommendation:
     reasons: list[str]
     needs: str | None = None
     max_drop: float | None = None
-    trail: list[dict[str, Any]] = field(default_factory=list)
+    trail: Trail = field(default_factory=Trail)
     model: Any = None
     chosen: int = 0
     sensitive: list[str] = field(default_factory=list)
