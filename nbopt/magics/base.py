@@ -84,7 +84,7 @@ class MagicsBase(Magics):
         if threads is not None and threads < 1:
             raise UsageError("--threads must be 1 or more")
 
-    def _options(self, entry: str, args: Any, magic: str) -> dict[str, Any]:
+    def _options(self, entry: str, args: Any) -> dict[str, Any]:
         """The options ``args`` gives for ``entry``, evaluated, as API keyword arguments."""
         from ..engine.request.option import MAGIC
 

@@ -123,7 +123,7 @@ class CommandMagics(MagicsBase):
         model = self._model(args.model, args.quoted)
         if args.command == "inspect":  # a .tflite path is named after its file
             return api.inspect(model, name=None if isinstance(model, str) else args.model)
-        options = self._options(args.command, args, "nbopt")
+        options = self._options(args.command, args)
         if args.command == "debug":
             return api.debug(model, **options)
         if args.command == "recommend":
@@ -156,7 +156,7 @@ class CommandMagics(MagicsBase):
             for k in ("prune", "cluster", "then", "scheme")
             if getattr(args, k) is not None
         }
-        options = self._options("sweep", args, "nbopt")
+        options = self._options("sweep", args)
         options.pop("name", None)
         options["progress"] = self._progress(",".join(names))
         return self._run(args, lambda: api.sweep(models, grid, **options))

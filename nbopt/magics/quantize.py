@@ -49,7 +49,7 @@ class QuantizeMagics(MagicsBase):
             raise UsageError("%%quantize is for quantization-aware training: add --aware")
         model = self._model(args.model, args.quoted)
         _check_aware(args)
-        options = self._options("quantize", args, "quantize")
+        options = self._options("quantize", args)
         if args.aware:
             options.update(self._fine_tune(args, cell, "quantize"))
         options["progress"] = self._progress(args.model)

@@ -22,7 +22,7 @@ class TrainingMagics(MagicsBase):
         args = self._parse(name, line)
         self._check(args)
         model = self._model(args.model, args.quoted)
-        options = self._options(name, args, name)
+        options = self._options(name, args)
         options.update(self._fine_tune(args, cell, name))
         options["progress"] = self._progress(args.model)
         return self._run(args, lambda: call(model, **options))
