@@ -338,8 +338,8 @@ def test_killed_worker_gives_one_row_per_config(scheduler, small, digits):
         f"{len(out.rows)} rows, {dict(statuses)}, {len(keys)} configurations"
     )
     assert killed_key.rsplit("-", 1)[1] in keys
-    for row in out.rows:
-        assert row["status"] == "ok" or "died" in row["error"]
+    # Killed once: every task it held (the one it ran and any queued on it) runs again.
+    assert set(statuses) == {"ok"}
 
 
 def abort_at_09(wrapped):

@@ -72,8 +72,9 @@ def run_sweep(models: Any, grid: dict[str, Any], request: Request) -> Comparison
     sweep = Sweep(
         client=dask_client,
         run=run,
-        models=dict(zip(shipped, dask_client.scatter(list(shipped.values())))),
-        data=dask_client.scatter([data])[0],
+        models={},
+        data=None,
+        shipped=(shipped, data),
         request=shipped_request,
         pending={
             name: [b for b in bases if b.model == name] + [c for c in todo if c.model == name]
@@ -82,6 +83,7 @@ def run_sweep(models: Any, grid: dict[str, Any], request: Request) -> Comparison
         recorded={b.key for b in bases if b.key in skip},
         slots=cluster.host_slots(dask_client),
     )
+    sweep.scatter()
     comparison = stream(sweep)
     comparison.skipped = len(configs) - len(todo)  # type: ignore[attr-defined]
     return comparison

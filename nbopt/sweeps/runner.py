@@ -6,7 +6,9 @@ Rows are added as tasks finish (``as_completed``): each goes to the sweep's
 lands in whatever store holds rows) and to the listener, which renders them as ``%quantize``
 does. A progress step says how many configurations are done, running and queued, and the
 ETA. A task that fails, or whose worker dies twice, is a failed row with the reason: every
-configuration gives exactly one row.
+configuration gives exactly one row. A worker that dies takes with it every task it held,
+not only the one that killed it: a configuration whose worker died twice is therefore tried
+once more alone, when nothing else runs, and only a death there makes its row a failure.
 
 Latency comes a little later than the rest of a row. The variants made on one host wait
 together until the oldest has waited :data:`TIME_AFTER` seconds or the last configuration
@@ -74,6 +76,10 @@ class Sweep:
     untimed: dict[str, list[Untimed]] = field(default_factory=dict)  # Dask host -> variants
     timing: dict[Any, tuple[str, list[Untimed]]] = field(default_factory=dict)  # future ->
     # the host and variants it times
+    suspects: list[Config] = field(default_factory=list)  # worker died: to be tried alone
+    shipped: tuple[dict[str, Any], Any] = ({}, None)  # the models' bytes and the data, to
+    # scatter again when the workers that held them died
+    alone: set[str] = field(default_factory=set)  # keys of configurations tried alone
 
     def submit(self, config: Config, baseline: dict[str, Any] | None) -> Any:
         from .task import run_config
@@ -86,22 +92,28 @@ class Sweep:
             self.request,
             baseline,
             (self.sweep_id, self.slots),
-            key=f"nbopt-{self.sweep_id}-{config.kind}-{config.key}",
-            retries=1,
+            key=f"nbopt-{self.sweep_id}-{config.kind}-{config.key}"
+            + ("-alone" if config.key in self.alone else ""),
             priority=10 if config.kind == "baseline" else 0,
             pure=False,
         )
         self.futures[future] = config
         return future
 
-    def finished(self, future: Any) -> tuple[Config, dict[str, Any], bytes | None]:
-        """The row of a finished future (a failed row if the task raised or its worker died);
-        its variant waits for its host's latency timing."""
+    def finished(self, future: Any) -> tuple[Config, dict[str, Any], bytes | None] | None:
+        """The row of a finished future (a failed row if the task raised or its worker died
+        while it ran alone); its variant waits for its host's latency timing. None when its
+        worker died with other tasks on it: it is tried again alone (:meth:`next_alone`)."""
         config = self.futures.pop(future)
         try:
             out = future.result()
             row, content = out["row"], out["content"]
         except Exception as exc:  # noqa: BLE001 - KilledWorker, a crash: the row says why
+            if worker_lost(exc) and config.key not in self.alone:
+                future.release()
+                self.alone.add(config.key)
+                self.suspects.append(config)
+                return None
             row, content, out = failed_row(self.run, config, exc), None, {}
         future.release()
         row["config_key"] = config.key
@@ -110,11 +122,26 @@ class Sweep:
             self.untimed.setdefault(host, []).append(Untimed(row, content, out.get("sample")))
         return config, row, content
 
+    def scatter(self) -> None:
+        """Put the models and the data on every worker (again)."""
+        models, data = self.shipped
+        futures = self.client.scatter(list(models.values()), broadcast=True, hash=False)
+        self.models = dict(zip(models, futures))
+        self.data = self.client.scatter([data], broadcast=True, hash=False)[0]
+
+    def next_alone(self) -> Any | None:
+        """The next configuration to try alone, submitted once no other one runs."""
+        if self.futures or not self.suspects:
+            return None
+        config = self.suspects.pop(0)
+        self.scatter()  # what the dead workers held is gone
+        return self.submit(config, dict(PLACEHOLDER))
+
     def time_due(self) -> list[Any]:
         """Submit the latency timing of each host whose variants are due; the new futures."""
         from .task import time_latencies
 
-        last = not self.futures and not any(self.pending.values())
+        last = not self.futures and not self.suspects and not any(self.pending.values())
         now = time.perf_counter()
         submitted = []
         for host, variants in list(self.untimed.items()):
@@ -194,7 +221,7 @@ class Sweep:
 
     def progress(self) -> str:
         """``done / running / queued`` and the ETA, as the progress line shows them."""
-        left = len(self.futures) + sum(len(v) for v in self.pending.values())
+        left = len(self.futures) + len(self.suspects) + sum(len(v) for v in self.pending.values())
         running = min(left, sum(self.slots.values()) or 1)
         line = f"{self.done} done, {running} running, {left - running} queued"
         if self.done and left:
@@ -205,6 +232,13 @@ class Sweep:
         if untimed:
             line += f"; {count(untimed, 'latency', 'latencies')} to time"
         return line
+
+
+def worker_lost(exc: BaseException) -> bool:
+    """Whether a task failed because a worker died: its own, or the one holding its inputs
+    (the scheduler then cancels it: "lost dependencies", "already forgotten")."""
+    name = type(exc).__name__
+    return name == "KilledWorker" or "Cancelled" in name
 
 
 def worker_host(address: str) -> str:
@@ -227,8 +261,8 @@ def failed_row(run: Run, config: Config, exc: BaseException) -> dict[str, Any]:
     if config.clusters is not None:
         row["clusters"] = config.clusters
     name = type(exc).__name__
-    if name == "KilledWorker":
-        reason = "its Dask worker died (killed or crashed) on every try"
+    if worker_lost(exc):  # also when it took with it the only copy of its inputs
+        name, reason = "KilledWorker", "its Dask worker died (killed or crashed) on every try"
     else:
         reason = first_line(exc) or name
         if exc.__cause__ is not None:  # e.g. what failed to unpickle in the worker
@@ -270,13 +304,14 @@ def stream(sweep: Sweep) -> Comparison:
         for future in queue:
             if future in sweep.timing:
                 sweep.timed(future)
-            else:
-                config, row, content = sweep.finished(future)
+            elif (done := sweep.finished(future)) is not None:
+                config, row, content = done
                 sweep.add(config, row, content)
                 if config.kind == "baseline":
                     late_ratios(run, config.model, row)
-            for timing in sweep.time_due():
-                queue.add(timing)
+            for later in (sweep.next_alone(), *sweep.time_due()):
+                if later is not None:
+                    queue.add(later)
             index = min(run.index, run.total - 1)
             emit(run.listener, Event("step", "sweep", sweep.progress(), index, run.total))
     except KeyboardInterrupt:
