@@ -6,10 +6,12 @@ real model.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -99,30 +101,38 @@ def test_html_escapes_and_calls_out_the_drop(rows):
     assert "<td>5.1 µs</td>" in page and "white-space:nowrap" in page
 
 
-def test_chart_has_one_point_per_ok_row_and_a_dashed_front(rows):
-    svg = chart_svg(rows)
-    points = re.findall(
-        r'<circle class="nbopt-point" data-variant="([^"]+)" cx="([\d.]+)" '
+def _circles(svg):
+    """Each marker's rows and centre and radius, from the SVG."""
+    found = re.findall(
+        r'<circle class="nbopt-point[^"]*"[^>]* data-rows="([\d ]+)" cx="([\d.]+)" '
         r'cy="([\d.]+)" r="([\d.]+)"',
         svg,
     )
-    assert [p[0] for p in points] == ["float32", "int8", "prune"]
-    x = {p[0]: float(p[1]) for p in points}
-    y = {p[0]: float(p[2]) for p in points}
-    r = {p[0]: float(p[3]) for p in points}
-    assert x["int8"] < x["float32"] == x["prune"]  # smaller is left
-    assert y["float32"] < y["int8"] < y["prune"]  # more accurate is higher (smaller y)
-    assert r["int8"] < r["prune"] < r["float32"]  # slower is bigger
-    front = re.search(r'<polyline class="nbopt-front" points="([^"]+)"[^>]*stroke-dasharray', svg)
+    return {tuple(map(int, f[0].split())): tuple(map(float, f[1:])) for f in found}
+
+
+def test_chart_has_one_point_per_ok_row_and_a_dashed_front(rows):
+    svg = chart_svg(rows)
+    at = _circles(svg)
+    assert sorted(at) == [(0,), (1,), (2,)]  # float32, int8, prune; the failed row has none
+    x = {k[0]: v[0] for k, v in at.items()}
+    y = {k[0]: v[1] for k, v in at.items()}
+    r = {k[0]: v[2] for k, v in at.items()}
+    assert x[1] < x[0] == x[2]  # smaller is left
+    assert y[0] < y[1] < y[2]  # more accurate is higher (smaller y)
+    assert r[1] < r[2] < r[0]  # slower is bigger
+    front = re.search(r'<polyline class="nbopt-front-line"[^>]* points="([^"]+)"', svg)
     assert front and len(front.group(1).split()) == 2  # int8 and float32; prune is dominated
-    assert "<title>int8: 159.2 KB, 92.6%, latency 3.1 µs</title>" in svg
+    assert "stroke-dasharray" in front.group(0) + svg[front.end() : front.end() + 80]
+    tip = "int8: 159.2 KB (3.79× smaller), accuracy 92.6% (-0.3 pt), latency 3.1 µs (Pareto front)"
+    assert svg.count(f"<title>{tip}</title>") == 2  # on its circle and on its label
 
 
 def test_chart_escapes_names_and_survives_one_point():
     evil = _row('<script>alert("x")</script>', "float32", 1000, 0.5, 1.0)
     svg = chart_svg([evil])
     assert "<script>" not in svg and "&lt;script&gt;" in svg
-    assert svg.count('class="nbopt-point"') == 1
+    assert len(_circles(svg)) == 1
     assert chart_svg([{"status": "failed", "scheme": "int8"}]) == ""
 
 
@@ -268,10 +278,106 @@ def test_html_table_shows_ram(rows):
 
 def test_chart_plots_ram_against_accuracy_with_its_own_front(rows):
     svg = chart_svg(_with_ram(rows), x="ram_bytes")
-    points = re.findall(r'data-variant="([^"]+)" cx="([\d.]+)" cy="([\d.]+)"', svg)
-    x = {p[0]: float(p[1]) for p in points}
-    assert x["int8"] < x["float32"] == x["prune"]
-    assert "RAM (smaller is better)</text>" in svg and "size (smaller" not in svg
-    assert "<title>int8: RAM 12.5 KB, 92.6%, latency 3.1 µs</title>" in svg
-    front = re.search(r'<polyline class="nbopt-front" points="([^"]+)"', svg)
+    x = {k[0]: v[0] for k, v in _circles(svg).items()}
+    assert x[1] < x[0] == x[2]
+    # 12.5 KB to 3 MB spans more than a decade: a log axis, in MB
+    assert "RAM (MB, log scale), smaller is better</text>" in svg and "size (" not in svg
+    tip = "int8: RAM 12.5 KB, size 159.2 KB (3.79× smaller), accuracy 92.6% (-0.3 pt)"
+    assert f"<title>{tip}, latency 3.1 µs (Pareto front)</title>" in svg
+    front = re.search(r'<polyline class="nbopt-front-line"[^>]* points="([^"]+)"', svg)
     assert front and len(front.group(1).split()) == 2  # int8 and float32
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import payload_fixtures  # noqa: E402
+
+
+def _measured(name):
+    """The rows of a saved version-1 payload: a real comparison (see tools/payload_fixtures)."""
+    return payload_fixtures.version1(name)["rows"]
+
+
+def test_the_payload_carries_the_table_notes_front_and_direction_python_computed():
+    rows = _measured("quickstart")
+    payload = comparison_bundle(_comparison(rows))[COMPARISON_MIME]
+    assert payload["version"] == 2 and payload["caption"] == "nbopt: net · 5 variants"
+    table = payload["table"]
+    assert table["headings"] == [
+        *("variant", "status", "size", "smaller", "gzip", "RAM", "latency", "p90", "speedup"),
+        *("accuracy", "Δ", "compatibility"),
+    ]
+    assert table["keys"][2:6] == ["size_bytes", "size_ratio", "gzip_bytes", "ram_bytes"]
+    assert table["numeric"] == [False, False] + [True] * 9 + [False]
+    assert table["cells"][0] == [
+        *("float32", "ok", "603.3 KB", "", "556.1 KB", "9.0 KB", "8.1 µs", "8.3 µs", ""),
+        *("96.1%", "", "GPU ✓ · Edge TPU ✗ [1,2]"),
+    ]
+    # the same cells as the text view, line by line
+    lines = rows_text(rows).splitlines()
+    for line, cells in zip(lines[1:6], table["cells"]):
+        assert re.split(r"\s{2,}", line.strip()) == [c for c in cells if c]
+    assert table["notes"] == lines[6:] and len(table["notes"]) == 6
+    assert table["notes"][4] == (
+        "[5] Edge TPU: inputs/outputs are float32; convert int8 with integer I/O "
+        "(io='int8', --io int8)"
+    )
+    assert payload["metric"] == "accuracy" and payload["higher_is_better"] is True
+    assert [(c["x"], c["front_rows"]) for c in payload["charts"]] == [
+        ("size_bytes", [2]),
+        ("ram_bytes", [3]),
+    ]
+    assert [r["scheme"] for r in payload["rows"]] == table["labels"]
+    json.dumps(payload, allow_nan=False)
+
+
+def test_a_variant_with_integer_io_or_float_layers_is_named_so_in_every_view():
+    rows = _measured("variety")
+    assert rows[5]["io"] == "int8" and rows[6]["float_layers"] == "dense"
+    text = rows_text(rows)
+    assert re.search(r"^int8 \(int8 I/O\)\s+ok\s+158\.3 KB", text, re.M)
+    assert re.search(r"^int8 float=dense \(int8 I/O\)\s+ok\s+587\.7 KB", text, re.M)
+    payload = comparison_bundle(_comparison(rows))[COMPARISON_MIME]
+    assert payload["table"]["labels"][5:] == [
+        "int8 (int8 I/O)",
+        "int8 float=dense (int8 I/O)",
+        "prune",
+        "cluster",
+    ]
+    assert payload["table"]["headings"][-3:] == ["sparsity", "distinct values", "compatibility"]
+    assert "<td>int8 (int8 I/O)</td>" in rows_html(rows)
+    # the identifier of a model stays its variant: what panel.models and files are named by
+    assert schema.variant_label(rows[5]) == "int8"
+
+
+def test_a_metric_where_lower_is_better_says_so_in_the_payload(rows):
+    for r in rows:
+        r["metric"], r["higher_is_better"] = "mse", False
+    payload = comparison_bundle(_comparison(rows))[COMPARISON_MIME]
+    assert payload["higher_is_better"] is False and "mse" in payload["table"]["headings"]
+    assert "mse (lower is better)" in payload["charts"][0]["title"]
+
+
+def test_the_live_payload_says_its_state_and_the_step_under_way(rows):
+    from nbopt.display import rows_bundle
+
+    payload = rows_bundle("net", rows[:2], done=False, pending="int8 converting")[COMPARISON_MIME]
+    assert payload["caption"] == "nbopt: net (running) · 2 variants"
+    assert payload["table"]["pending"] == "int8 converting"
+    stopped = rows_bundle("net", rows[:2], done=False, interrupted=True)[COMPARISON_MIME]
+    assert stopped["caption"] == "nbopt: net (interrupted) · 2 variants"
+
+
+@pytest.mark.parametrize("name", payload_fixtures.NAMES)
+def test_the_extensions_version2_fixtures_are_what_this_code_writes(name):
+    saved = (payload_fixtures.FOLDER / f"{name}.v2.json").read_text(encoding="utf-8")
+    assert saved == payload_fixtures.version2(name), "run python tools/payload_fixtures.py"
+
+
+def test_a_wide_html_table_scrolls_inside_itself_with_its_variant_column_fixed():
+    page = rows_html(_measured("variety"))
+    assert '<div class="nbopt-scroll"><table class="nbopt-table">' in page
+    assert ".nbopt-scroll{overflow-x:auto;max-width:100%}" in page
+    sticky = re.search(r"\.nbopt-scroll \.nbopt-table td:first-child[^{]*\{([^}]*)\}", page)
+    assert (
+        sticky and "position:sticky;left:0" in sticky.group(1) and "background:" in sticky.group(1)
+    )

@@ -117,9 +117,13 @@ def test_saved_html_shows_the_table_and_one_chart_point_per_ok_row(executed):
 
 
 def _points(svg: str) -> list[str]:
-    """The variants of the chart's circles (nbconvert may reorder attributes)."""
-    circles = re.findall(r"<circle [^>]*>", svg)
-    return [re.search(r'data-variant="([^"]+)"', c).group(1) for c in circles if "nbopt-point" in c]
+    """The variants the chart names (one label each), in row order (nbconvert may reorder
+    attributes)."""
+    found = re.findall(
+        r'<text ([^>]*class="nbopt-point-label"[^>]*)>(?:<title>[^<]*</title>)?([^<]*)</text>', svg
+    )
+    rows = [int(re.search(r'data-rows="(\d+)"', attrs).group(1)) for attrs, _ in found]
+    return [name for _, name in sorted(zip(rows, (name for _, name in found)))]
 
 
 def test_the_first_screen_after_load_ext_has_no_native_log_lines(tmp_path):

@@ -16,11 +16,12 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from ..engine.store.schema import columns_of, is_drop, variant_label
+from ..engine.store.schema import variant_label
 from . import units
 from .debug import debug_bundle
+from .payload import caption, comparison_payload
 from .svg import chart_svg
-from .table import CSS, callout, cells_of, rows_html, rows_text
+from .table import CSS, cells_of, row_label, rows_html, rows_text
 
 if TYPE_CHECKING:
     from ..engine.analyse.compat import Inspection
@@ -43,6 +44,7 @@ __all__ = [
     "register",
     "rows_bundle",
     "rows_html",
+    "row_label",
     "rows_text",
     "variant_label",
 ]
@@ -51,37 +53,6 @@ __all__ = [
 COMPARISON_MIME = "application/vnd.nbopt.comparison+json"
 
 cells = cells_of
-
-
-def _json_value(v: Any) -> Any:
-    if units.missing(v):
-        return None
-    if hasattr(v, "item"):  # numpy scalars
-        return v.item()
-    return v
-
-
-def comparison_payload(name: str, rows: list[dict[str, Any]], done: bool = True) -> dict:
-    """The JSON payload of a comparison: every column of every row, NaN as null.
-
-    ``{"version": 1, "name": str, "done": bool, "columns": [str], "rows": [{column: value}],
-    "callouts": [str]}``; ``callouts`` are the accuracy drops of more than 2 points.
-    """
-    columns = columns_of(rows)
-    return {
-        "version": 1,
-        "name": name,
-        "done": done,
-        "columns": columns,
-        "rows": [{c: _json_value(r.get(c)) for c in columns} for r in rows],
-        "callouts": [callout(r) for r in rows if is_drop(r)],
-    }
-
-
-def caption(name: str, done: bool = True, interrupted: bool = False) -> str:
-    """``nbopt: NAME``, with ``(running)`` or ``(interrupted)`` when so."""
-    state = " (interrupted)" if interrupted else ("" if done else " (running)")
-    return f"nbopt: {name}{state}"
 
 
 def html_of(rows: list[dict[str, Any]], title: str, pending: str = "") -> str:
@@ -102,7 +73,9 @@ def rows_bundle(
     return {
         "text/plain": title + "\n" + rows_text(rows),
         "text/html": html_of(rows, title, pending),
-        COMPARISON_MIME: comparison_payload(name, rows, done),
+        COMPARISON_MIME: comparison_payload(
+            name, rows, done, interrupted=interrupted, pending=pending
+        ),
     }
 
 

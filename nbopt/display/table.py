@@ -37,6 +37,10 @@ CSS = (
     "<style>.nbopt-table td,.nbopt-table th{text-align:right;padding:2px 8px;"
     "white-space:nowrap}"
     ".nbopt-table td:first-child,.nbopt-table th:first-child{text-align:left}"
+    ".nbopt-scroll .nbopt-table{border-collapse:separate;border-spacing:0}"
+    ".nbopt-scroll .nbopt-table td:first-child,.nbopt-scroll .nbopt-table th:first-child"
+    "{position:sticky;left:0;z-index:1;"
+    "background:var(--jp-layout-color0,var(--vscode-editor-background,Canvas))}"
     ".nbopt-failed{color:#b00020}.nbopt-skipped{color:#777}"
     ".nbopt-drop{color:#b00020;font-weight:bold}.nbopt-notes{margin:2px 0}"
     ".nbopt-scroll{overflow-x:auto;max-width:100%}</style>"
@@ -45,11 +49,17 @@ CSS = (
 
 @dataclass
 class Table:
-    """The cells of a comparison table and the notes shown under it (all unescaped)."""
+    """The cells of a comparison table and the notes shown under it (all unescaped).
+
+    ``keys`` names the row column each heading shows (``variant`` for the labels,
+    ``compatibility`` for the compatibility cells); ``numeric`` says which are numbers.
+    """
 
     headings: list[str]
     body: list[list[str]]
     statuses: list[str]
+    keys: list[str] = field(default_factory=list)
+    numeric: list[bool] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     callouts: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -61,6 +71,14 @@ def _has(rows: list[dict[str, Any]], name: str) -> bool:
 
 #: Where one compatibility note ends: before the next ``GPU:`` or ``Edge TPU:``.
 _NOTE_SPLIT = re.compile(r"; (?=GPU: |Edge TPU: )")
+
+
+def row_label(row: dict[str, Any]) -> str:
+    """The variant's name as every view shows it: its label (``int8``, ``prune+int8``,
+    ``int8 float=dense``) and its I/O type where that is not float (``int8 (int8 I/O)``)."""
+    io = row.get("io")
+    suffix = f" ({io} I/O)" if isinstance(io, str) and io not in ("", "float") else ""
+    return variant_label(row) + suffix
 
 
 def compat_notes(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
@@ -91,7 +109,7 @@ def callout(row: dict[str, Any]) -> str:
     """``prune: accuracy fell 17.1 points (92.9% → 75.8%)`` for a drop of more than 2."""
     acc, delta = float(row["accuracy"]), float(row["accuracy_delta"])
     return (
-        f"{variant_label(row)}: accuracy fell {-delta * 100:.1f} points "
+        f"{row_label(row)}: accuracy fell {-delta * 100:.1f} points "
         f"({(acc - delta) * 100:.1f}% → {acc * 100:.1f}%), more than 2 points"
     )
 
@@ -105,11 +123,12 @@ def build(rows: list[dict[str, Any]]) -> Table:
     ]
     compat, notes = compat_notes(rows)
     with_compat = any(compat)
+    keys = ["variant", "status", *shown] + (["compatibility"] if with_compat else [])
     if with_compat:
         headings.append("compatibility")
     body = []
     for r, c in zip(rows, compat):
-        line = [variant_label(r), str(r.get("status", ""))]
+        line = [row_label(r), str(r.get("status", ""))]
         line += [
             ""
             if r.get("technique") == "baseline" and name in _AGAINST_BASE
@@ -117,12 +136,14 @@ def build(rows: list[dict[str, Any]]) -> Table:
             for name in shown
         ]
         body.append(line + ([c] if with_compat else []))
-    table = Table(headings, body, [str(r.get("status", "")) for r in rows], notes=notes)
+    statuses = [str(r.get("status", "")) for r in rows]
+    numeric = [k in shown for k in keys]
+    table = Table(headings, body, statuses, keys, numeric, notes=notes)
     for r in rows:
         if r.get("error"):
-            table.errors.append(f"{variant_label(r)}: {r['error']}")
+            table.errors.append(f"{row_label(r)}: {r['error']}")
         if r.get("note"):
-            table.notes.append(f"{variant_label(r)}: {r['note']}")
+            table.notes.append(f"{row_label(r)}: {r['note']}")
         if is_drop(r):
             table.callouts.append(callout(r))
     return table
@@ -153,7 +174,7 @@ def rows_html(rows: list[dict[str, Any]], caption: str = "", pending: str = "") 
     """An HTML table of ``rows``; ``pending`` names the step under way, if any."""
     esc = html.escape
     t = build(rows)
-    parts = [CSS, '<table class="nbopt-table">']
+    parts = [CSS, '<div class="nbopt-scroll"><table class="nbopt-table">']
     if caption:
         parts.append(f"<caption>{esc(caption)}</caption>")
     parts.append(
@@ -168,7 +189,7 @@ def rows_html(rows: list[dict[str, Any]], caption: str = "", pending: str = "") 
         )
     if pending:
         parts.append(f'<tr><td colspan="{len(t.headings)}"><i>{esc(pending)}…</i></td></tr>')
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
     parts += [f'<div class="nbopt-drop">⚠ {esc(c)}</div>' for c in t.callouts]
     if t.errors:
         parts.append("<ul>" + "".join(f"<li>{_bold_head(e)}</li>" for e in t.errors) + "</ul>")

@@ -1,0 +1,343 @@
+"""The comparison chart's layout: size (or RAM) against the metric, latency as circle size.
+
+Computed once, here, as a list of drawing items (lines, circles, texts in SVG user units);
+:mod:`~nbopt.display.svg` writes them as inline SVG for ``text/html``, and the JupyterLab
+extension draws the same items from the JSON payload. What makes every variant findable
+is decided here:
+
+- points whose markers would overlap at the drawn scale are one marker, with a count, whose
+  tooltip names every variant in it;
+- each marker's labels (one line per variant) go where they cover no other label or
+  marker, with a leader line to the marker when they are not beside it;
+- a size axis spanning a decade or more is a log axis (:mod:`~nbopt.display.scales`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import nbopt.display.units as units
+
+from ..engine.analyse.pareto import pareto_mask
+from ..engine.store.schema import higher_is_better, is_accuracy
+from .labels import Box, along, place
+from .scales import Scale, size_scale, text_width, ticks, value_scale
+from .table import row_label
+
+WIDTH, HEIGHT = 640, 320
+LEFT, RIGHT, TOP, BOTTOM = 64, 124, 16, 44
+R_MIN, R_MAX = 4.0, 12.0
+#: A marker of several variants is at least this large, so that its count fits in it.
+R_GROUP = 8.0
+#: The height of one line of a label.
+LINE = 13.0
+#: What the horizontal axis can show: the .tflite size or the RAM it needs at run time.
+X_LABELS = {"size_bytes": "size", "ram_bytes": "RAM"}
+#: A drawing item: ``{"el": "line" | "polyline" | "circle" | "text", "cls": ..., ...}``.
+Item = dict[str, Any]
+
+
+@dataclass
+class Point:
+    """One ok variant on the chart: its row's index, label, values and tooltip."""
+
+    row: int
+    label: str
+    size: float
+    value: float
+    latency: float | None
+    on_front: bool = False
+    tip: str = ""
+
+
+@dataclass
+class Marker:
+    """What is drawn: one circle for one point, or for several that overlap."""
+
+    points: list[Point]
+    x: float
+    y: float
+    r: float
+
+    @property
+    def on_front(self) -> bool:
+        return any(p.on_front for p in self.points)
+
+    @property
+    def rows(self) -> list[int]:
+        return [p.row for p in self.points]
+
+
+def y_axis(rows: list[dict[str, Any]]) -> tuple[str, str, bool]:
+    """(column, label, higher is better) of the vertical axis: the metric, else latency."""
+    ok = [r for r in rows if r.get("status") == "ok"]
+    if any(not units.missing(r.get("accuracy")) for r in ok):
+        scored = next((r for r in ok if r.get("metric")), {})
+        name = scored.get("metric", "metric")
+        higher = higher_is_better(scored)
+        return "accuracy", f"{name} ({'higher' if higher else 'lower'} is better)", higher
+    return "latency_ms", "latency (lower is better)", False
+
+
+def _tip(row: dict[str, Any], label: str, x: str, column: str, on_front: bool) -> str:
+    """``int8: 158.8 KB (3.80× smaller), accuracy 96.1% (+0.0 pt), latency 3.5 µs``; on
+    the RAM axis ``int8: RAM 2.2 KB, size 158.8 KB (…), …``; ``(Pareto front)`` if so."""
+    base = row.get("technique") == "baseline"
+    size = units.cell("size_bytes", row.get("size_bytes"))
+    ratio = units.cell("size_ratio", row.get("size_ratio"))
+    if size and ratio and not base and ratio != "1.00×":
+        size += f" ({ratio} smaller)"
+    if x == "ram_bytes":
+        parts = [f"{label}: RAM {units.cell('ram_bytes', row.get('ram_bytes'))}"]
+        parts += [f"size {size}"] if size else []
+    else:
+        parts = [f"{label}: {size}"]
+    if column == "accuracy":
+        delta = "" if base else units.cell("accuracy_delta", row.get("accuracy_delta"), row)
+        value = units.cell("accuracy", row.get("accuracy"), row)
+        parts.append(f"{row.get('metric') or 'metric'} {value}" + (f" ({delta})" if delta else ""))
+    latency = row.get("latency_ms")
+    missing = units.missing(latency)
+    parts.append("latency not measured" if missing else f"latency {units.latency(latency)}")
+    return ", ".join(parts) + (" (Pareto front)" if on_front else "")
+
+
+def chart_points(
+    rows: list[dict[str, Any]], x: str = "size_bytes"
+) -> tuple[list[Point], str, bool]:
+    """The chart's points (ok rows with a value on both axes), its y label and direction.
+
+    The Pareto front is computed on ``x`` (``size_bytes`` or ``ram_bytes``).
+    """
+    column, ylabel, higher = y_axis(rows)
+    points = []
+    for i, r in enumerate(rows):
+        size, value = r.get(x), r.get(column)
+        if r.get("status") == "ok" and not units.missing(size) and not units.missing(value):
+            lat = r.get("latency_ms")
+            latency = None if units.missing(lat) else float(lat)
+            points.append(Point(i, row_label(r), float(size), float(value), latency))
+    sign = 1.0 if higher else -1.0
+    mask = pareto_mask([p.size for p in points], [sign * p.value for p in points])
+    for p, front in zip(points, mask):
+        p.on_front = front
+        p.tip = _tip(rows[p.row], p.label, x, column, front)
+    return points, ylabel, higher
+
+
+def _radius(points: list[Point]) -> Callable[[Point], float]:
+    """A point's circle radius: from R_MIN to R_MAX with the square root of its latency."""
+    lats = [p.latency for p in points if p.latency is not None]
+    lo, hi = (min(lats), max(lats)) if lats else (0.0, 0.0)
+
+    def radius(p: Point) -> float:
+        if p.latency is None or hi == lo:
+            return (R_MIN + R_MAX) / 2
+        share = (math.sqrt(p.latency) - math.sqrt(lo)) / (math.sqrt(hi) - math.sqrt(lo))
+        return R_MIN + share * (R_MAX - R_MIN)
+
+    return radius
+
+
+def group(points: list[Point], sx: Scale, sy: Scale, radius: Callable) -> list[Marker]:
+    """One marker per point, then markers that overlap merged until none does.
+
+    A merged marker sits at its points' mean position, as large as its largest point (and
+    at least :data:`R_GROUP`).
+    """
+    markers = [Marker([p], sx(p.size), sy(p.value), radius(p)) for p in points]
+    merged = True
+    while merged:
+        merged = False
+        for i, a in enumerate(markers):
+            b = next(
+                (b for b in markers[i + 1 :] if math.hypot(a.x - b.x, a.y - b.y) < a.r + b.r),
+                None,
+            )
+            if b is not None:
+                pts = sorted(a.points + b.points, key=lambda p: p.row)
+                markers[i] = Marker(
+                    pts,
+                    sum(sx(p.size) for p in pts) / len(pts),
+                    sum(sy(p.value) for p in pts) / len(pts),
+                    max(R_GROUP, *(radius(p) for p in pts)),
+                )
+                markers.remove(b)
+                merged = True
+                break
+    return markers
+
+
+def _scales(points: list[Point], column: str, rows: list[dict[str, Any]]) -> tuple[Scale, Scale]:
+    sx = size_scale([p.size for p in points], LEFT, WIDTH - RIGHT)
+    percent = column == "accuracy" and any(is_accuracy(rows[p.row].get("metric")) for p in points)
+    sy = value_scale([p.value for p in points], HEIGHT - BOTTOM, TOP, 1.0 if percent else None)
+    return sx, sy
+
+
+def _y_text(column: str, metric: Any) -> tuple[float, Callable[[float], str]]:
+    """The unit ticks are round in, and a tick's text, on the vertical axis."""
+    if column == "latency_ms":
+        return 1.0, units.latency
+    if is_accuracy(metric):
+        return 0.01, lambda v: units.metric(v, metric)
+    return 1.0, lambda v: f"{v:.4g}"
+
+
+def _num(v: float) -> str:
+    return f"{v:,.0f}" if v >= 100 else f"{v:g}"
+
+
+def _axes(sx: Scale, sy: Scale, xlabel: str, ylabel: str, y_text: tuple) -> list[Item]:
+    """Both axis lines, their ticks and tick texts, and their names."""
+    bottom, right = HEIGHT - BOTTOM, WIDTH - RIGHT
+    unit, name = (1024.0, "KB") if sx.hi < 1024 * 1024 else (1024.0 * 1024, "MB")
+    items: list[Item] = [
+        {"el": "line", "cls": "nbopt-axis", "x1": LEFT, "y1": bottom, "x2": right, "y2": bottom},
+        {"el": "line", "cls": "nbopt-axis", "x1": LEFT, "y1": TOP, "x2": LEFT, "y2": bottom},
+    ]
+    for at, text in ticks(sx, unit, lambda v: _num(v / unit)):
+        items.append({"el": "line", "cls": "nbopt-axis", "x1": at, "y1": bottom, "x2": at})
+        items[-1]["y2"] = bottom + 4
+        items.append(_text(at, bottom + 15, text, "nbopt-tick nbopt-tick-x", "middle"))
+    for at, text in ticks(sy, y_text[0], y_text[1], vertical=True):
+        items.append({"el": "line", "cls": "nbopt-axis", "x1": LEFT - 4, "y1": at, "x2": LEFT})
+        items[-1]["y2"] = at
+        items.append(_text(LEFT - 6, at + 4, text, "nbopt-tick nbopt-tick-y", "end"))
+    scale = ", log scale" if sx.log else ""
+    items.append(
+        _text(
+            (LEFT + right) / 2,
+            HEIGHT - 6,
+            f"{xlabel} ({name}{scale}), smaller is better",
+            "nbopt-axis-label",
+            "middle",
+        )
+    )
+    label = _text(14, (TOP + bottom) / 2, ylabel, "nbopt-axis-label", "middle")
+    return items + [{**label, "rotate": -90}]
+
+
+def _text(x: float, y: float, text: str, cls: str, anchor: str = "start", **more: Any) -> Item:
+    return {"el": "text", "cls": cls, "x": x, "y": y, "text": text, "anchor": anchor, **more}
+
+
+def _legend(grouped: bool) -> list[Item]:
+    """Pareto front, dominated, what circle size means and, if drawn, what a count means."""
+    x = WIDTH - RIGHT + 16
+    items = [
+        {"el": "circle", "cls": "nbopt-point nbopt-pareto", "cx": x, "cy": TOP + 6, "r": 5},
+        _text(x + 10, TOP + 10, "Pareto front", "nbopt-legend"),
+        {"el": "circle", "cls": "nbopt-point", "cx": x, "cy": TOP + 26, "r": 5},
+        _text(x + 10, TOP + 30, "dominated", "nbopt-legend"),
+        _text(x - 5, TOP + 52, "circle size: latency", "nbopt-legend"),
+    ]
+    if grouped:
+        items += [
+            {"el": "circle", "cls": "nbopt-point nbopt-group", "cx": x + 3, "cy": TOP + 76},
+            _text(x + 3, TOP + 80, "2", "nbopt-count", "middle"),
+            _text(x + 16, TOP + 74, "variants at", "nbopt-legend"),
+            _text(x + 16, TOP + 86, "one place", "nbopt-legend"),
+        ]
+        items[-4]["r"] = R_GROUP
+    return items
+
+
+def _marker_items(markers: list[Marker]) -> list[Item]:
+    """Each marker's circle (the front's drawn last, on top) and a group's count."""
+    items: list[Item] = []
+    for m in sorted(markers, key=lambda m: m.on_front):
+        cls = "nbopt-point" + (" nbopt-pareto" if m.on_front else "")
+        cls += " nbopt-group" if len(m.points) > 1 else ""
+        tip = "\n".join(p.tip for p in m.points)
+        items.append(
+            {"el": "circle", "cls": cls, "cx": m.x, "cy": m.y, "r": m.r, "rows": m.rows, "tip": tip}
+        )
+        if len(m.points) > 1:
+            items.append(_text(m.x, m.y + 4, str(len(m.points)), "nbopt-count", "middle"))
+    return items
+
+
+def _label_items(
+    markers: list[Marker], boxes: list[tuple[Box, str]]
+) -> tuple[list[Item], list[Item]]:
+    """Leader lines, where a label's box is not beside its marker, and each marker's label
+    lines in its box (one per variant, each with its own tooltip)."""
+    leaders: list[Item] = []
+    labels: list[Item] = []
+    for m, (box, align) in zip(markers, boxes):
+        qx, qy = min(max(m.x, box.x0), box.x1), min(max(m.y, box.y0), box.y1)
+        dist = math.hypot(qx - m.x, qy - m.y)
+        if dist > m.r + 5:
+            ex, ey = m.x + (qx - m.x) / dist * m.r, m.y + (qy - m.y) / dist * m.r
+            leaders.append({"el": "line", "cls": "nbopt-leader", "x1": ex, "y1": ey})
+            leaders[-1].update(x2=qx, y2=qy, rows=m.rows)
+        x = {"start": box.x0, "middle": (box.x0 + box.x1) / 2, "end": box.x1}[align]
+        for k, p in enumerate(m.points):
+            y = box.y0 + LINE * (k + 1) - 3
+            labels.append(_text(x, y, p.label, "nbopt-point-label", align))
+            labels[-1].update(rows=[p.row], tip=p.tip)
+    return leaders, labels
+
+
+def chart_layout(rows: list[dict[str, Any]], x: str = "size_bytes") -> dict[str, Any] | None:
+    """The chart of ``rows`` against ``x`` (``size_bytes`` or ``ram_bytes``) as drawing
+    items, or None if no variant has a point.
+
+    ``{"x", "name", "width", "height", "title", "log", "front_rows", "items"}``:
+    ``front_rows`` are the indices of the rows on the Pareto front of ``x`` and the metric.
+    """
+    points, ylabel, _ = chart_points(rows, x)
+    if not points:
+        return None
+    column = y_axis(rows)[0]
+    sx, sy = _scales(points, column, rows)
+    markers = group(points, sx, sy, _radius(points))
+    markers.sort(key=lambda m: (not m.on_front, m.x, m.y))
+    taken = [Box(m.x - m.r - 1, m.y - m.r - 1, m.x + m.r + 1, m.y + m.r + 1) for m in markers]
+    sizes = [(max(text_width(p.label) for p in m.points), LINE * len(m.points)) for m in markers]
+    front = sorted((m for m in markers if m.on_front), key=lambda m: m.x)
+    taken += along([(m.x, m.y) for m in front])
+    bounds = Box(LEFT + 2, TOP - 6, WIDTH - RIGHT, HEIGHT - BOTTOM - 2)
+    boxes = place([(m.x, m.y, m.r) for m in markers], sizes, taken, bounds)
+    metric = next((r.get("metric") for r in rows if r.get("metric")), None)
+    line = (
+        [{"el": "polyline", "cls": "nbopt-front-line", "points": [[m.x, m.y] for m in front]}]
+        if len(front) > 1
+        else []
+    )
+    name = X_LABELS[x]
+    leaders, labels = _label_items(markers, boxes)
+    items = [
+        *_axes(sx, sy, name, ylabel, _y_text(column, metric)),
+        *line,
+        *leaders,
+        *_marker_items(markers),
+        *labels,
+        *_legend(any(len(m.points) > 1 for m in markers)),
+    ]
+    return {
+        "x": x,
+        "name": name,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "title": f"{name} against {ylabel}; circle size: latency",
+        "log": sx.log,
+        "front_rows": [p.row for p in points if p.on_front],
+        "items": [_rounded(item) for item in items],
+    }
+
+
+def _rounded(item: Item) -> Item:
+    """``item`` with its coordinates to a tenth of a unit (what both drawers get)."""
+    out = {}
+    for key, v in item.items():
+        if isinstance(v, float):
+            v = round(v, 1)
+        elif key == "points":
+            v = [[round(x, 1), round(y, 1)] for x, y in v]
+        out[key] = v
+    return out
