@@ -1,30 +1,61 @@
 /**
- * The MIME renderer of nbopt comparisons: a caption, the sortable table, the chart and the
- * errors, built from the saved output alone (no kernel needed).
+ * The MIME renderer of nbopt comparisons: a caption, the sortable table (scrolling inside
+ * itself, its variant column fixed), the call-outs, errors and numbered notes under it, and
+ * the chart, built from the saved output alone (no kernel needed).
  */
 
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 
-import { buildChart } from './chart';
-import {
-  COMPARISON_MIME,
-  IComparison,
-  paretoFront,
-  points,
-  qualityAxis,
-  readComparison,
-  Row,
-  SIZE_NAMES,
-  SizeColumn,
-  sizeColumns,
-  text,
-  variantLabel
-} from './payload';
+import { attachTooltips, drawChart } from './chart';
+import { IChart, IComparison } from './model';
+import { COMPARISON_MIME, readComparison } from './payload';
 import { buildTable, markFront } from './table';
 
 /** CSS class of the renderer's node. */
 export const RENDERER_CLASS = 'nbopt-comparison';
+
+function div(className: string, text?: string): HTMLDivElement {
+  const el = document.createElement('div');
+  el.className = className;
+  if (text !== undefined) {
+    el.textContent = text;
+  }
+  return el;
+}
+
+/**
+ * What goes under the table: the accuracy drops (⚠), the failed variants' errors (the
+ * variant in bold) and the numbered notes.
+ *
+ * @param comparison - the comparison.
+ */
+export function underTable(comparison: IComparison): HTMLElement[] {
+  const { table } = comparison;
+  const out: HTMLElement[] = table.callouts.map(c => div('nbopt-drop', `⚠ ${c}`));
+  if (table.errors.length > 0) {
+    const list = document.createElement('ul');
+    list.className = 'nbopt-errors';
+    for (const error of table.errors) {
+      const cut = error.indexOf(': ');
+      const item = document.createElement('li');
+      const head = document.createElement('b');
+      head.textContent = cut < 0 ? error : error.slice(0, cut);
+      item.appendChild(head);
+      if (cut >= 0) {
+        item.appendChild(document.createTextNode(error.slice(cut)));
+      }
+      list.appendChild(item);
+    }
+    out.push(list);
+  }
+  if (table.notes.length > 0) {
+    const notes = div('nbopt-notes');
+    table.notes.forEach(note => notes.appendChild(div('nbopt-note', note)));
+    out.push(notes);
+  }
+  return out;
+}
 
 /**
  * Render a comparison into `host`, replacing what it held.
@@ -37,96 +68,66 @@ export const RENDERER_CLASS = 'nbopt-comparison';
  */
 export function renderComparison(host: HTMLElement, comparison: IComparison): void {
   host.replaceChildren();
-  const { rows } = comparison;
-  const caption = document.createElement('div');
-  caption.className = 'nbopt-caption';
-  caption.textContent =
-    `nbopt: ${comparison.name}` +
-    (comparison.done ? '' : ' (running)') +
-    ` · ${rows.length} ${rows.length === 1 ? 'variant' : 'variants'}`;
-  host.appendChild(caption);
-
-  const axis = qualityAxis(rows);
-  const pts = points(rows, axis);
-  const front = paretoFront(pts, axis.higherIsBetter);
-
-  const body = document.createElement('div');
-  body.className = 'nbopt-body';
-  const tableBox = document.createElement('div');
-  tableBox.className = 'nbopt-table-box';
-  const table = buildTable(rows, front);
-  tableBox.appendChild(table);
-  body.appendChild(tableBox);
-  if (pts.length > 0) {
+  host.appendChild(div('nbopt-caption', comparison.caption));
+  const body = div('nbopt-body');
+  const column = div('nbopt-table-column');
+  const scroll = div('nbopt-table-box');
+  const first = comparison.charts[0];
+  const table = buildTable(comparison, new Set(first?.frontRows ?? []), first?.name ?? 'size');
+  scroll.appendChild(table);
+  column.appendChild(scroll);
+  underTable(comparison).forEach(el => column.appendChild(el));
+  body.appendChild(column);
+  if (comparison.charts.length > 0) {
     // The table's ◆ marks follow the chart's axis: the front of size, or of RAM.
-    body.appendChild(chartBox(rows, (x, onFront) => markFront(table, onFront, SIZE_NAMES[x])));
+    const onAxis = (chart: IChart): void => markFront(table, new Set(chart.frontRows), chart.name);
+    body.appendChild(chartBox(comparison.charts, onAxis));
   }
   host.appendChild(body);
-
-  const failed = rows.filter(r => text(r, 'error') !== '');
-  if (failed.length > 0) {
-    const list = document.createElement('ul');
-    list.className = 'nbopt-errors';
-    for (const row of failed) {
-      const item = document.createElement('li');
-      const scheme = document.createElement('b');
-      scheme.textContent = variantLabel(row);
-      item.appendChild(scheme);
-      item.appendChild(document.createTextNode(`: ${text(row, 'error')}`));
-      list.appendChild(item);
-    }
-    host.appendChild(list);
-  }
 }
 
 /**
- * The chart of `rows` against size and, when some variant has its RAM, two toggle buttons
- * above it (`size`, `RAM`) that redraw it against the chosen one, Pareto front included.
+ * The first chart and, when there are several (size and RAM), a toggle button per chart
+ * above it that shows that one instead; a tooltip that names the variants under the pointer.
  *
- * @param rows - the payload's rows (some ok variant has a size and a quality).
- * @param onAxis - called with the new axis and its Pareto front when a button redraws it.
- * @returns the `<div>` holding the buttons and the chart.
+ * @param charts - the charts, the first shown first.
+ * @param onAxis - called with the chart a button shows.
+ * @returns the `<div>` holding the buttons, the chart and the tooltip.
  */
-export function chartBox(
-  rows: Row[],
-  onAxis?: (x: SizeColumn, front: Set<number>) => void
-): HTMLDivElement {
-  const box = document.createElement('div');
-  box.className = 'nbopt-chart-box';
-  const axis = qualityAxis(rows);
-  const draw = (x: SizeColumn): SVGSVGElement => {
-    const pts = points(rows, axis, x);
-    const front = paretoFront(pts, axis.higherIsBetter);
-    onAxis?.(x, front);
-    return buildChart(rows, pts, axis, front, x);
-  };
-  let chart = draw('size_bytes');
-  const columns = sizeColumns(rows);
-  if (columns.length > 1) {
-    const control = document.createElement('div');
-    control.className = 'nbopt-chart-x';
+export function chartBox(charts: IChart[], onAxis?: (chart: IChart) => void): HTMLDivElement {
+  const box = div('nbopt-chart-box');
+  const tooltip = div('nbopt-tooltip');
+  tooltip.setAttribute('role', 'tooltip');
+  tooltip.hidden = true;
+  let shown = drawChart(charts[0]);
+  if (charts.length > 1) {
+    const control = div('nbopt-chart-x');
     control.setAttribute('role', 'group');
     control.setAttribute('aria-label', 'horizontal axis');
-    const buttons = columns.map(column => {
+    const buttons = charts.map((chart, i) => {
       const button = document.createElement('button');
       button.type = 'button';
       button.className = 'nbopt-chart-x-button';
-      button.dataset.column = column;
-      button.textContent = SIZE_NAMES[column];
-      button.title = `plot ${SIZE_NAMES[column]} against the metric`;
-      button.setAttribute('aria-pressed', String(column === 'size_bytes'));
+      button.dataset.column = chart.x;
+      button.textContent = chart.name;
+      button.title = `plot ${chart.name} against the metric`;
+      button.setAttribute('aria-pressed', String(i === 0));
       button.addEventListener('click', () => {
         buttons.forEach(b => b.setAttribute('aria-pressed', String(b === button)));
-        const next = draw(column);
-        chart.replaceWith(next);
-        chart = next;
+        const next = drawChart(chart);
+        shown.replaceWith(next);
+        shown = next;
+        tooltip.hidden = true;
+        onAxis?.(chart);
       });
       control.appendChild(button);
       return button;
     });
     box.appendChild(control);
   }
-  box.appendChild(chart);
+  box.appendChild(shown);
+  box.appendChild(tooltip);
+  attachTooltips(box, tooltip);
   return box;
 }
 
@@ -151,9 +152,10 @@ export class ComparisonRenderer extends Widget implements IRenderMime.IRenderer 
   renderModel(model: IRenderMime.IMimeModel): Promise<void> {
     const comparison = readComparison(model.data[this._mimeType]);
     if (comparison === null) {
-      const notice = document.createElement('div');
-      notice.className = 'nbopt-caption';
-      notice.textContent = 'nbopt: this output holds no comparison this extension can read.';
+      const notice = div(
+        'nbopt-caption',
+        'nbopt: this output holds no comparison this extension can read.'
+      );
       this.node.replaceChildren(notice);
     } else {
       renderComparison(this.node, comparison);

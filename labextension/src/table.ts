@@ -1,152 +1,39 @@
 /**
- * The sortable results table. Every payload value reaches the DOM through `textContent`.
+ * The sortable results table, drawn from the cells Python formatted. Every payload value
+ * reaches the DOM through `textContent`.
  */
 
-import {
-  formatBytes,
-  formatLatency,
-  formatMetric,
-  formatRatio,
-  formatShare,
-  metricName,
-  num,
-  Row,
-  text,
-  variantLabel
-} from './payload';
-
-/** One column of the table: what it reads, how it shows it, and how it sorts. */
-export interface ITableColumn {
-  /** The payload column the table sorts by. */
-  key: string;
-  /** The heading. */
-  heading: string;
-  /** Numeric columns sort by value and are right-aligned. */
-  numeric: boolean;
-  /** The cell's text. */
-  format: (row: Row) => string;
-}
-
-function numberCell(key: string, fmt: (v: number) => string): (row: Row) => string {
-  return row => {
-    const v = num(row, key);
-    return v === null ? '' : fmt(v);
-  };
-}
-
-/**
- * The table's columns, the metric's heading named after the payload's metric; RAM, sparsity
- * and distinct values only when some variant has them (pruning, clustering).
- *
- * @param rows - the payload's rows.
- */
-export function tableColumns(rows: Row[]): ITableColumn[] {
-  const has = (key: string): boolean => rows.some(r => num(r, key) !== null);
-  const optional: ITableColumn[] = [
-    {
-      key: 'sparsity',
-      heading: 'sparsity',
-      numeric: true,
-      format: numberCell('sparsity', formatShare)
-    },
-    {
-      key: 'max_distinct_values',
-      heading: 'distinct values',
-      numeric: true,
-      format: numberCell('max_distinct_values', v => Math.round(v).toLocaleString('en-US'))
-    }
-  ];
-  return [
-    { key: 'scheme', heading: 'variant', numeric: false, format: r => variantLabel(r) },
-    { key: 'status', heading: 'status', numeric: false, format: r => text(r, 'status') },
-    {
-      key: 'size_bytes',
-      heading: 'size',
-      numeric: true,
-      format: numberCell('size_bytes', formatBytes)
-    },
-    {
-      key: 'size_ratio',
-      heading: 'smaller',
-      numeric: true,
-      format: numberCell('size_ratio', formatRatio)
-    },
-    {
-      key: 'gzip_bytes',
-      heading: 'gzip',
-      numeric: true,
-      format: numberCell('gzip_bytes', formatBytes)
-    },
-    ...(has('ram_bytes')
-      ? [
-          {
-            key: 'ram_bytes',
-            heading: 'RAM',
-            numeric: true,
-            format: numberCell('ram_bytes', formatBytes)
-          }
-        ]
-      : []),
-    {
-      key: 'latency_ms',
-      heading: 'latency',
-      numeric: true,
-      format: numberCell('latency_ms', formatLatency)
-    },
-    {
-      key: 'latency_p90_ms',
-      heading: 'p90',
-      numeric: true,
-      format: numberCell('latency_p90_ms', formatLatency)
-    },
-    {
-      key: 'speedup',
-      heading: 'speedup',
-      numeric: true,
-      format: numberCell('speedup', formatRatio)
-    },
-    {
-      key: 'accuracy',
-      heading: metricName(rows),
-      numeric: true,
-      format: r => formatMetric(r, 'accuracy')
-    },
-    {
-      key: 'accuracy_delta',
-      heading: 'Δ',
-      numeric: true,
-      format: r => formatMetric(r, 'accuracy_delta')
-    },
-    ...optional.filter(column => has(column.key))
-  ];
-}
+import { IComparison, num, str } from './model';
 
 /** The direction a column is sorted in. */
 export type SortDirection = 'ascending' | 'descending';
 
 /**
- * The rows' indices in sorted order; missing values last in either direction, ties in
- * measurement order.
+ * The rows' indices sorted by column `column` of the table: numbers by the rows' raw
+ * values, text by the cells; missing values last in either direction, ties in measurement
+ * order.
  *
- * @param rows - the payload's rows.
- * @param column - the column to sort by.
+ * @param comparison - the comparison.
+ * @param column - the column's index among the table's headings.
  * @param direction - ascending or descending.
  */
 export function sortedIndices(
-  rows: Row[],
-  column: ITableColumn,
+  comparison: IComparison,
+  column: number,
   direction: SortDirection
 ): number[] {
+  const { table, rows } = comparison;
   const sign = direction === 'ascending' ? 1 : -1;
-  const key = (row: Row): number | string | null => {
-    if (column.numeric) {
-      return num(row, column.key);
+  const key = table.keys[column];
+  const value = (index: number): number | string | null => {
+    if (table.numeric[column]) {
+      return rows[index] ? num(rows[index], key) : null;
     }
-    const t = text(row, column.key);
+    const t = table.cells[index][column] ?? '';
     return t === '' ? null : t;
   };
-  return rows
-    .map((row, index) => ({ index, value: key(row) }))
+  return table.cells
+    .map((_, index) => ({ index, value: value(index) }))
     .sort((a, b) => {
       if (a.value === null || b.value === null) {
         return a.value === b.value ? a.index - b.index : a.value === null ? 1 : -1;
@@ -160,72 +47,86 @@ export function sortedIndices(
     .map(entry => entry.index);
 }
 
+function bodyRow(comparison: IComparison, index: number): HTMLTableRowElement {
+  const { table } = comparison;
+  const tr = document.createElement('tr');
+  const status = table.statuses[index];
+  tr.className = `nbopt-row nbopt-status-${/^[a-z]+$/.test(status) ? status : 'other'}`;
+  tr.dataset.index = String(index);
+  const error = str(comparison.rows[index]?.error);
+  if (error) {
+    tr.title = error;
+  }
+  tr.insertCell().className = 'nbopt-marker-col';
+  table.headings.forEach((_, i) => {
+    const td = tr.insertCell();
+    td.textContent = table.cells[index][i] ?? '';
+    td.className = i === 0 ? 'nbopt-variant-col' : table.numeric[i] ? 'nbopt-num' : '';
+  });
+  return tr;
+}
+
 /**
- * Build the results table. Clicking a heading sorts by that column; clicking again reverses.
+ * Build the results table: a ◆ column (the Pareto front), then Python's columns. Clicking
+ * a heading sorts by that column; clicking again reverses.
  *
- * @param rows - the payload's rows.
+ * @param comparison - the comparison (its table's headings and cells, its raw rows).
  * @param front - indices of the rows on the Pareto front, marked in the first column.
+ * @param against - what the front weighs against the metric (`size`, `RAM`).
  * @returns the `<table>` element.
  */
-export function buildTable(rows: Row[], front: Set<number>): HTMLTableElement {
-  const columns = tableColumns(rows);
-  const table = document.createElement('table');
-  table.className = 'nbopt-table';
-  const thead = table.createTHead();
-  const headRow = thead.insertRow();
+export function buildTable(
+  comparison: IComparison,
+  front: Set<number>,
+  against = 'size'
+): HTMLTableElement {
+  const { table } = comparison;
+  const el = document.createElement('table');
+  el.className = 'nbopt-table';
+  const headRow = el.createTHead().insertRow();
   const marker = document.createElement('th');
   marker.className = 'nbopt-marker-col';
   marker.textContent = '◆';
   headRow.appendChild(marker);
-  const tbody = table.createTBody();
-  const bodyRows = rows.map((row, index) => {
-    const tr = document.createElement('tr');
-    const status = text(row, 'status');
-    tr.className = `nbopt-row nbopt-status-${/^[a-z]+$/.test(status) ? status : 'other'}`;
-    tr.dataset.index = String(index);
-    const error = text(row, 'error');
-    if (error) {
-      tr.title = error;
-    }
-    tr.insertCell().className = 'nbopt-marker-col';
-    for (const column of columns) {
-      const td = tr.insertCell();
-      td.textContent = column.format(row);
-      if (column.numeric) {
-        td.className = 'nbopt-num';
-      }
-    }
-    return tr;
-  });
+  const tbody = el.createTBody();
+  const bodyRows = table.cells.map((_, index) => bodyRow(comparison, index));
   bodyRows.forEach(tr => tbody.appendChild(tr));
-  markFront(table, front, 'size');
+  if (table.pending) {
+    const td = tbody.insertRow().insertCell();
+    td.colSpan = table.headings.length + 1;
+    td.className = 'nbopt-pending';
+    td.textContent = `${table.pending}…`;
+  }
+  markFront(el, front, against);
 
   const headers: HTMLTableCellElement[] = [];
-  columns.forEach(column => {
+  table.headings.forEach((heading, column) => {
     const th = document.createElement('th');
     th.setAttribute('aria-sort', 'none');
-    if (column.numeric) {
-      th.className = 'nbopt-num';
-    }
+    th.className = column === 0 ? 'nbopt-variant-col' : table.numeric[column] ? 'nbopt-num' : '';
     const button = document.createElement('button');
     button.type = 'button';
     button.className = 'nbopt-sort';
-    button.textContent = column.heading;
-    button.title = `sort by ${column.heading}`;
+    button.textContent = heading;
+    button.title = `sort by ${heading}`;
     button.addEventListener('click', () => {
       const direction: SortDirection =
         th.getAttribute('aria-sort') === 'ascending' ? 'descending' : 'ascending';
       headers.forEach(h => h.setAttribute('aria-sort', 'none'));
       th.setAttribute('aria-sort', direction);
-      for (const index of sortedIndices(rows, column, direction)) {
+      const pending = tbody.querySelector('.nbopt-pending')?.parentElement;
+      for (const index of sortedIndices(comparison, column, direction)) {
         tbody.appendChild(bodyRows[index]);
+      }
+      if (pending) {
+        tbody.appendChild(pending);
       }
     });
     th.appendChild(button);
     headers.push(th);
     headRow.appendChild(th);
   });
-  return table;
+  return el;
 }
 
 /**
@@ -241,6 +142,9 @@ export function markFront(table: HTMLTableElement, front: Set<number>, against: 
     head.title = `on the Pareto front of ${against} and metric`;
   }
   for (const tr of Array.from(table.tBodies[0]?.rows ?? [])) {
+    if (tr.dataset.index === undefined) {
+      continue;
+    }
     const on = front.has(Number(tr.dataset.index));
     const mark = tr.cells[0];
     tr.classList.toggle('nbopt-pareto', on);
