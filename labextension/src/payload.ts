@@ -94,14 +94,17 @@ function readChart(value: unknown): IChart | null {
 function readTable(value: unknown, rows: number): ITable {
   const t = isObject(value) ? value : {};
   const headings = strings(t.headings);
+  const [keys, labels, statuses] = [strings(t.keys), strings(t.labels), strings(t.statuses)];
   const cells = (Array.isArray(t.cells) ? t.cells : []).map(strings);
+  const each = <T>(n: number, f: (i: number) => T): T[] =>
+    Array.from({ length: n }, (_, i) => f(i));
   return {
     headings,
-    keys: headings.map((_, i) => strings(t.keys)[i] ?? ''),
-    numeric: headings.map((_, i) => Array.isArray(t.numeric) && t.numeric[i] === true),
-    labels: Array.from({ length: rows }, (_, i) => strings(t.labels)[i] ?? ''),
-    cells: Array.from({ length: rows }, (_, i) => cells[i] ?? []),
-    statuses: Array.from({ length: rows }, (_, i) => strings(t.statuses)[i] ?? ''),
+    keys: each(headings.length, i => keys[i] ?? ''),
+    numeric: each(headings.length, i => Array.isArray(t.numeric) && t.numeric[i] === true),
+    labels: each(rows, i => labels[i] ?? ''),
+    cells: each(rows, i => cells[i] ?? []),
+    statuses: each(rows, i => statuses[i] ?? ''),
     errors: strings(t.errors),
     notes: strings(t.notes),
     callouts: strings(t.callouts),

@@ -20,7 +20,7 @@ from ..engine.store.schema import variant_label
 from . import units
 from .debug import debug_bundle
 from .payload import caption, comparison_payload
-from .svg import chart_svg
+from .svg import chart_svg, layout_svg
 from .table import CSS, cells_of, row_label, rows_html, rows_text
 
 if TYPE_CHECKING:
@@ -55,9 +55,13 @@ COMPARISON_MIME = "application/vnd.nbopt.comparison+json"
 cells = cells_of
 
 
-def html_of(rows: list[dict[str, Any]], title: str, pending: str = "") -> str:
-    """The table and, once a point exists, the chart, as one HTML fragment."""
-    return f'<div class="nbopt-comparison">{rows_html(rows, title, pending)}{chart_svg(rows)}</div>'
+def html_of(
+    rows: list[dict[str, Any]], title: str, pending: str = "", svg: str | None = None
+) -> str:
+    """The table and, once a point exists, the chart (``svg`` if already drawn), as one
+    HTML fragment."""
+    chart = chart_svg(rows) if svg is None else svg
+    return f'<div class="nbopt-comparison">{rows_html(rows, title, pending)}{chart}</div>'
 
 
 def rows_bundle(
@@ -68,14 +72,15 @@ def rows_bundle(
     interrupted: bool = False,
     pending: str = "",
 ) -> dict[str, Any]:
-    """text/plain, text/html (table + SVG chart) and the JSON payload of ``rows``."""
+    """text/plain, text/html (table + SVG chart) and the JSON payload of ``rows``; the
+    HTML's chart is the payload's size chart, laid out once."""
     title = caption(name, done, interrupted)
+    payload = comparison_payload(name, rows, done, interrupted=interrupted, pending=pending)
+    size = next((c for c in payload["charts"] if c["x"] == "size_bytes"), None)
     return {
         "text/plain": title + "\n" + rows_text(rows),
-        "text/html": html_of(rows, title, pending),
-        COMPARISON_MIME: comparison_payload(
-            name, rows, done, interrupted=interrupted, pending=pending
-        ),
+        "text/html": html_of(rows, title, pending, "" if size is None else layout_svg(size)),
+        COMPARISON_MIME: payload,
     }
 
 
