@@ -24,12 +24,27 @@ const CHROMIUM = process.env.NBOPT_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = path.join(REPO, 'build', 'e2e');
 const COMPARISON = 'application/vnd.nbopt.comparison+json';
 
+/** What `crowded.ipynb` shows: the quick start's rows and four more (see make_notebooks.py). */
+interface ICrowded {
+  labels: string[];
+  headings: string[];
+  compat: string[];
+  notes: string[];
+  /** Each chart's markers (by its button's name), as the rows each stands for. */
+  markers: { [chart: string]: number[][] };
+}
+
 interface IExpected {
   rows: number;
   schemes: string[];
   cells: string[][];
+  notes: string[];
+  crowded: ICrowded;
   points: number;
   pareto: string[];
+  /** Each scheme's size and accuracy. */
+  sizes: { [scheme: string]: number };
+  accuracy: { [scheme: string]: number };
   /** Each scheme's `ram_bytes` (null where not measured). */
   ram: { [scheme: string]: number | null };
   pareto_ram: string[];
@@ -120,10 +135,10 @@ function cell(n: number): Locator {
   return page.locator(`${NOTEBOOK} .jp-Cell`).nth(n);
 }
 
-/** The texts of the body cells of the comparison table in `scope`. */
+/** The texts of the body cells of the comparison table in `scope` (one row per variant). */
 async function tableTexts(scope: Locator): Promise<string[][]> {
   return scope
-    .locator('.nbopt-comparison tbody tr')
+    .locator('.nbopt-comparison tbody tr.nbopt-row')
     .evaluateAll(trs =>
       trs.map(tr => Array.from(tr.querySelectorAll('td')).map(td => td.textContent ?? ''))
     );
@@ -256,22 +271,24 @@ test('a saved comparison renders as a table and a chart, with no code run', asyn
 
   const rows = await tableTexts(scope);
   expect(rows).toHaveLength(expected.rows);
-  // Same cells as nbopt's own text table (scheme, status, size, ratio, gzip, ..., metric,
-  // delta); latency columns use the same 4 significant digits.
+  // Same cells as written out independently (scheme, status, size, ratio, gzip, ..., metric,
+  // delta; blank on the baseline where they compare with it), then the compatibility column.
   expect(rows.map(r => r.slice(1))).toEqual(expected.cells);
   const marked = rows
     .filter(r => r[0] === '◆')
     .map(r => r[1])
     .sort();
   expect(marked).toEqual(expected.pareto);
+  expect(await scope.locator('.nbopt-note').allTextContents()).toEqual(expected.notes);
 
-  expect(await scope.locator('.nbopt-points circle').count()).toBe(expected.points);
-  const paretoPoints = await scope
-    .locator('.nbopt-points circle.nbopt-pareto')
-    .evaluateAll(cs =>
-      cs.map(c => (c.querySelector('title')?.textContent ?? '').split(':')[0]).sort()
-    );
-  expect(paretoPoints).toEqual(expected.pareto);
+  const comparison = scope.locator('.nbopt-comparison');
+  const schemeOf = (i: number): string => expected.schemes[i];
+  await expectChart(comparison, expected.points, expected.pareto, schemeOf);
+  await expectAxis(
+    comparison,
+    i => expected.sizes[schemeOf(i)],
+    i => expected.accuracy[schemeOf(i)]
+  );
 
   // Sorting by size puts the smallest variant first.
   await scope.locator('.nbopt-comparison th button', { hasText: /^size$/ }).click();
@@ -286,28 +303,176 @@ test('a saved comparison renders as a table and a chart, with no code run', asyn
   // The RAM button redraws the chart against the RAM each variant needs, with its own front.
   await scope.locator('.nbopt-chart-x-button', { hasText: /^RAM$/ }).click();
   const xLabel = scope.locator('.nbopt-axis-label').first();
-  expect(await xLabel.textContent()).toMatch(/^RAM \((KB|MB)\), smaller is better$/);
-  const byRam = await circles(scope.locator('.nbopt-comparison'));
-  const withRam = Object.entries(expected.ram).filter(([, v]) => v !== null);
-  expect(byRam.map(c => c.variant).sort()).toEqual(withRam.map(([s]) => s).sort());
-  const ramOf = (c: ICircle): number => expected.ram[c.variant]!;
-  const [least, most] = [...byRam]
-    .sort((a, b) => ramOf(a) - ramOf(b))
-    .filter((c, i, all) => i === 0 || i === all.length - 1);
-  const perByte = (most.x - least.x) / (ramOf(most) - ramOf(least) || 1);
-  for (const c of byRam) {
-    expect(Math.abs(c.x - (least.x + perByte * (ramOf(c) - ramOf(least))))).toBeLessThan(0.5);
-  }
-  const ramFront = await scope
-    .locator('.nbopt-points circle.nbopt-pareto')
-    .evaluateAll(cs =>
-      cs.map(c => (c.querySelector('title')?.textContent ?? '').split(':')[0]).sort()
-    );
-  expect(ramFront).toEqual(expected.pareto_ram);
+  expect(await xLabel.textContent()).toMatch(/^RAM \((KB|MB)(, log scale)?\), smaller is better$/);
+  const withRam = Object.values(expected.ram).filter(v => v !== null).length;
+  await expectChart(comparison, withRam, expected.pareto_ram, schemeOf);
+  await expectAxis(
+    comparison,
+    i => expected.ram[schemeOf(i)]!,
+    i => expected.accuracy[schemeOf(i)]
+  );
   await scope.screenshot({ path: path.join(SHOTS, 'chart-ram.png') });
   await scope.locator('.nbopt-chart-x-button', { hasText: /^size$/ }).click();
-  expect(await xLabel.textContent()).toMatch(/^size \((KB|MB)\), smaller is better$/);
+  expect(await xLabel.textContent()).toMatch(/^size \((KB|MB)(, log scale)?\), smaller is better$/);
 }, 180000);
+
+/** Hover `target` (Playwright waits until the target itself gets the pointer) and read the
+ * tooltip it shows. */
+async function hoverTip(comparison: Locator, target: Locator): Promise<string> {
+  await target.hover({ timeout: 10000 });
+  const tip = comparison.locator('.nbopt-tooltip');
+  await tip.waitFor({ state: 'visible', timeout: 5000 });
+  return (await tip.textContent()) ?? '';
+}
+
+/**
+ * Hover every label and every marker of the chart shown: each of `names` has a label whose
+ * tooltip is its own line, and the same line shows when its marker is hovered.
+ */
+async function hoverEveryVariant(comparison: Locator, names: string[]): Promise<void> {
+  const labels = comparison.locator('svg.nbopt-chart .nbopt-point-label');
+  const byLabel = new Map<string, string>();
+  for (let i = 0; i < (await labels.count()); i++) {
+    const name = (await labels.nth(i).textContent()) ?? '';
+    const tip = await hoverTip(comparison, labels.nth(i));
+    expect(tip.startsWith(`${name}: `)).toBe(true);
+    expect(tip.split('\n')).toHaveLength(1);
+    byLabel.set(name, tip);
+  }
+  expect([...byLabel.keys()].sort()).toEqual([...names].sort());
+  const markers = comparison.locator('svg.nbopt-chart circle[data-rows]');
+  const seen: string[] = [];
+  for (let i = 0; i < (await markers.count()); i++) {
+    seen.push(...(await hoverTip(comparison, markers.nth(i))).split('\n'));
+  }
+  expect(seen.sort()).toEqual([...byLabel.values()].sort());
+}
+
+describe('a crowded comparison: the quick start and four more variants', () => {
+  afterAll(() => page.setViewportSize({ width: 1400, height: 1000 }));
+
+  test('shows the compatibility column and the numbered notes, and names I/O types', async () => {
+    await openNotebook('crowded.ipynb');
+    const scope = cell(0);
+    await scope.locator('.nbopt-comparison').waitFor({ timeout: 60000 });
+    // The output area 968 px wide, as a newcomer's was.
+    const output = scope.locator('.jp-OutputArea-output').first();
+    const wide = await output.evaluate(el => el.clientWidth);
+    await page.setViewportSize({ width: 1400 + 968 - wide, height: 1000 });
+    await page.waitForTimeout(500);
+    expect(await output.evaluate(el => el.clientWidth)).toBe(968);
+    const { crowded } = expected;
+    const heads = await scope.locator('.nbopt-comparison thead th').allTextContents();
+    expect(heads).toEqual(['◆', ...crowded.headings]);
+    const rows = await tableTexts(scope);
+    expect(rows.map(r => r[1])).toEqual(crowded.labels);
+    expect(rows.map(r => r[r.length - 1])).toEqual(crowded.compat);
+    expect(crowded.compat[0]).toBe('GPU ✓ · Edge TPU ✗ [1,2]');
+    expect(crowded.labels).toContain('int8 (int8 I/O)');
+    const notes = scope.locator('.nbopt-notes .nbopt-note');
+    expect(await notes.allTextContents()).toEqual(crowded.notes);
+    expect(await notes.first().isVisible()).toBe(true);
+    await scope
+      .locator('.nbopt-table-column')
+      .screenshot({ path: path.join(SHOTS, 'compat-notes.png') });
+  }, 120000);
+
+  test('a table wider than the output area scrolls inside itself, its variant column fixed', async () => {
+    const scope = cell(0);
+    const box = scope.locator('.nbopt-table-box');
+    const before = await scope.evaluate(el => {
+      const output = el.querySelector('.jp-OutputArea-output')!;
+      const comparison = el.querySelector('.nbopt-comparison')!;
+      const tableBox = el.querySelector('.nbopt-table-box')!;
+      return {
+        output: output.clientWidth,
+        outputScrolls: output.scrollWidth > output.clientWidth + 1,
+        comparisonScrolls: comparison.scrollWidth > comparison.clientWidth + 1,
+        table: tableBox.querySelector('table')!.offsetWidth,
+        box: tableBox.clientWidth,
+        boxScrolls: tableBox.scrollWidth > tableBox.clientWidth
+      };
+    });
+    expect(before.output).toBe(968);
+    expect(before.table).toBeGreaterThan(before.output);
+    expect(before).toMatchObject({
+      outputScrolls: false,
+      comparisonScrolls: false,
+      boxScrolls: true
+    });
+    // Before scrolling the last heading is cut; scrolled to the end it shows whole, and the
+    // variant column has stayed at the left edge, over the cells that scrolled under it.
+    const edges = (): Promise<{ [k: string]: number }> =>
+      box.evaluate(b => {
+        const area = b.getBoundingClientRect();
+        const last = b.querySelector('thead th:last-child')!.getBoundingClientRect();
+        const variant = b.querySelector('tbody tr td.nbopt-variant-col')!.getBoundingClientRect();
+        const hit = document.elementFromPoint(variant.left + 4, variant.top + variant.height / 2);
+        return {
+          lastRight: last.right - area.right,
+          variantLeft: variant.left - area.left,
+          variantOnTop: hit?.closest('td')?.classList.contains('nbopt-variant-col') ? 1 : 0
+        };
+      });
+    expect((await edges()).lastRight).toBeGreaterThan(1);
+    await box.evaluate(b => (b.scrollLeft = b.scrollWidth));
+    const after = await edges();
+    expect(after.lastRight).toBeLessThanOrEqual(1);
+    expect(Math.abs(after.variantLeft - 18)).toBeLessThanOrEqual(1);
+    expect(after.variantOnTop).toBe(1);
+    await scope
+      .locator('.nbopt-table-column')
+      .screenshot({ path: path.join(SHOTS, 'wide-table-scrolled.png') });
+    await scope.screenshot({ path: path.join(SHOTS, 'wide-table-cell.png') });
+    await box.evaluate(b => (b.scrollLeft = 0));
+  }, 60000);
+
+  test('every variant of the crowded chart can be found and hovered, on size and on RAM', async () => {
+    const scope = cell(0);
+    const comparison = scope.locator('.nbopt-comparison');
+    const { crowded } = expected;
+    const drawn = async (): Promise<number[][]> =>
+      (await markersOf(comparison)).map(m => m.rows).sort();
+    expect(await drawn()).toEqual([...crowded.markers.size].sort());
+    // dynamic, int8, int16x8 and int8 with int8 I/O (156 to 161 KB, 96.1%): one marker
+    expect(crowded.markers.size).toContainEqual([2, 3, 4, 5]);
+    await expectChart(comparison, crowded.labels.length, null, i => crowded.labels[i]);
+    await hoverEveryVariant(comparison, crowded.labels);
+    await hoverTip(comparison, comparison.locator('circle[data-rows="2 3 4 5"]'));
+    await comparison
+      .locator('.nbopt-chart-box')
+      .screenshot({ path: path.join(SHOTS, 'crowded-chart.png') });
+
+    await comparison.locator('.nbopt-chart-x-button', { hasText: /^RAM$/ }).click();
+    expect(await comparison.locator('.nbopt-axis-label').first().textContent()).toBe(
+      'RAM (KB, log scale), smaller is better'
+    );
+    expect(await drawn()).toEqual([...crowded.markers.RAM].sort());
+    await expectChart(comparison, crowded.labels.length, null, i => crowded.labels[i]);
+    await hoverEveryVariant(comparison, crowded.labels);
+    await hoverTip(comparison, comparison.locator('.nbopt-point-label', { hasText: /^int8$/ }));
+    await comparison
+      .locator('.nbopt-chart-box')
+      .screenshot({ path: path.join(SHOTS, 'ram-log-axis.png') });
+  }, 180000);
+});
+
+test('a comparison saved before payload version 2 still renders', async () => {
+  await openNotebook('saved_v1.ipynb');
+  const scope = cell(0);
+  await scope.locator('.nbopt-comparison').waitFor({ timeout: 60000 });
+  expect(await scope.locator('.nbopt-caption').textContent()).toBe('nbopt: model · 5 variants');
+  const rows = await tableTexts(scope);
+  expect(rows.map(r => r.slice(1, 5))).toEqual([
+    ['float32', 'ok', '603.3 KB', '1.00×'],
+    ['float16', 'ok', '304.0 KB', '1.99×'],
+    ['dynamic', 'ok', '155.9 KB', '3.87×'],
+    ['int8', 'ok', '158.8 KB', '3.80×'],
+    ['int16x8', 'ok', '161.2 KB', '3.74×']
+  ]);
+  expect(await scope.locator('.nbopt-point-label').count()).toBe(5);
+  await scope.screenshot({ path: path.join(SHOTS, 'saved-v1.png') });
+}, 120000);
 
 test('%quantize in a running kernel renders its comparison', async () => {
   await openNotebook('live.ipynb');
@@ -316,7 +481,7 @@ test('%quantize in a running kernel renders its comparison', async () => {
   await cell(3).waitFor({ timeout: 30000 });
   const scope = cell(3);
   // The comparison shows while it runs and fills in row by row: wait for all three.
-  await scope.locator('.nbopt-comparison tbody tr').nth(2).waitFor({ timeout: 420000 });
+  await scope.locator('.nbopt-comparison tbody tr.nbopt-row').nth(2).waitFor({ timeout: 420000 });
   let rows = await tableTexts(scope);
   for (let tries = 0; rows.length < 3 && tries < 50; tries++) {
     await page.waitForTimeout(200); // the live view is being replaced by the result
@@ -324,7 +489,7 @@ test('%quantize in a running kernel renders its comparison', async () => {
   }
   expect(rows.map(r => r[1])).toEqual(['float32', 'float16', 'dynamic']);
   expect(rows.map(r => r[2])).toEqual(['ok', 'ok', 'ok']);
-  expect(await scope.locator('.nbopt-points circle').count()).toBe(expected.live_rows);
+  expect(await scope.locator('.nbopt-point-label').count()).toBe(expected.live_rows);
   await page.screenshot({ path: path.join(SHOTS, 'live.png') });
 }, 480000);
 
@@ -363,11 +528,14 @@ interface IPanelRow {
   accuracy: number;
 }
 
-/** A circle of a comparison chart: its variant (from its tooltip) and its centre. */
-interface ICircle {
-  variant: string;
+/** A marker of a comparison chart: the payload rows it stands for, its centre, its mark. */
+interface IMarker {
+  rows: number[];
   x: number;
   y: number;
+  r: number;
+  pareto: boolean;
+  tip: string;
 }
 
 /** The comparisons rendered in `scope`: inside a widget (the panel's live view) or not. */
@@ -378,44 +546,111 @@ async function comparisons(scope: Locator): Promise<{ live: number; saved: numbe
   }));
 }
 
-async function circles(comparison: Locator): Promise<ICircle[]> {
-  return comparison.locator('.nbopt-points circle').evaluateAll(cs =>
+async function markersOf(comparison: Locator): Promise<IMarker[]> {
+  return comparison.locator('svg.nbopt-chart circle[data-rows]').evaluateAll(cs =>
     cs.map(c => ({
-      variant: (c.querySelector('title')?.textContent ?? '').split(':')[0],
+      rows: (c.getAttribute('data-rows') ?? '')
+        .split(' ')
+        .filter(r => r !== '')
+        .map(Number),
       x: Number(c.getAttribute('cx')),
-      y: Number(c.getAttribute('cy'))
+      y: Number(c.getAttribute('cy')),
+      r: Number(c.getAttribute('r')),
+      pareto: c.classList.contains('nbopt-pareto'),
+      tip: c.getAttribute('aria-label') ?? ''
     }))
   );
 }
 
 /**
- * Assert that each circle sits where its row's size and accuracy put it: x grows linearly
- * with size from 0, y falls linearly with accuracy.
+ * The chart's axes as the browser shows them: its first and last tick texts read back into
+ * values (KB or MB, %), and from them the maps from a value to the chart's units, linear or
+ * log as the axis label says.
  */
-function expectPositions(drawn: ICircle[], rows: IPanelRow[]): void {
-  const measured = rows.filter(r => r.status === 'ok');
-  expect(drawn.map(c => c.variant).sort()).toEqual(measured.map(r => r.variant).sort());
-  const at = (c: ICircle): IPanelRow => measured.find(r => r.variant === c.variant)!;
-  const sorted = [...drawn].sort((a, b) => at(a).size_bytes - at(b).size_bytes);
-  const small = sorted[0];
-  const big = sorted[sorted.length - 1];
-  const perByte = (big.x - small.x) / (at(big).size_bytes - at(small).size_bytes);
-  const origin = small.x - perByte * at(small).size_bytes;
-  const byAccuracy = [...drawn].sort((a, b) => at(a).accuracy - at(b).accuracy);
-  const low = byAccuracy[0];
-  const high = byAccuracy[byAccuracy.length - 1];
-  const perPoint =
-    at(high).accuracy === at(low).accuracy
-      ? 0
-      : (high.y - low.y) / (at(high).accuracy - at(low).accuracy);
-  expect(perByte).toBeGreaterThan(0);
-  expect(perPoint).toBeLessThanOrEqual(0);
-  for (const c of drawn) {
-    expect(Math.abs(c.x - (origin + perByte * at(c).size_bytes))).toBeLessThan(0.5);
-    expect(Math.abs(c.y - (low.y + perPoint * (at(c).accuracy - at(low).accuracy)))).toBeLessThan(
-      0.5
-    );
+async function axesOf(
+  comparison: Locator
+): Promise<{ x: (v: number) => number; y: (v: number) => number }> {
+  const read = await comparison.locator('svg.nbopt-chart').evaluate(svg => ({
+    label: svg.querySelector('.nbopt-axis-label')?.textContent ?? '',
+    x: Array.from(svg.querySelectorAll('.nbopt-tick-x')).map(
+      t => [t.textContent ?? '', Number(t.getAttribute('x'))] as [string, number]
+    ),
+    y: Array.from(svg.querySelectorAll('.nbopt-tick-y')).map(
+      t => [t.textContent ?? '', Number(t.getAttribute('y')) - 4] as [string, number]
+    )
+  }));
+  const unit = /\(MB/.test(read.label) ? 1024 * 1024 : 1024;
+  const same = (v: number): number => v;
+  const fit = (
+    ticks: [string, number][],
+    value: (text: string) => number,
+    f: (v: number) => number
+  ): ((v: number) => number) => {
+    const [a, b] = [ticks[0], ticks[ticks.length - 1]];
+    const [fa, fb] = [f(value(a[0])), f(value(b[0]))];
+    return v => a[1] + ((f(v) - fa) / (fb - fa)) * (b[1] - a[1]);
+  };
+  const number = (text: string): number => Number(text.replace(/[,%]/g, ''));
+  return {
+    x: fit(read.x, t => number(t) * unit, read.label.includes('log scale') ? Math.log10 : same),
+    y: fit(read.y, t => (t.endsWith('%') ? number(t) / 100 : number(t)), same)
+  };
+}
+
+/**
+ * Assert that each marker sits where its variants' values put it on the axes its ticks
+ * show (a marker of several: at their mean).
+ */
+async function expectAxis(
+  comparison: Locator,
+  xOf: (row: number) => number,
+  yOf?: (row: number) => number
+): Promise<void> {
+  const axes = await axesOf(comparison);
+  const mean = (vs: number[]): number => vs.reduce((a, b) => a + b, 0) / vs.length;
+  for (const m of await markersOf(comparison)) {
+    expect(Math.abs(mean(m.rows.map(i => axes.x(xOf(i)))) - m.x)).toBeLessThan(0.6);
+    if (yOf) {
+      expect(Math.abs(mean(m.rows.map(i => axes.y(yOf(i)))) - m.y)).toBeLessThan(0.6);
+    }
   }
+}
+
+/**
+ * Assert that the chart shown in `comparison` has each of its `count` variants in one
+ * marker and under one label of its own, that its marked markers are the Pareto front's
+ * (`pareto`, if given), and that no text overprints another or a marker.
+ */
+async function expectChart(
+  comparison: Locator,
+  count: number,
+  pareto: string[] | null,
+  nameOf: (row: number) => string
+): Promise<void> {
+  const markers = await markersOf(comparison);
+  const rows = markers.flatMap(m => m.rows).sort((a, b) => a - b);
+  expect(new Set(rows).size).toBe(count);
+  expect(rows).toHaveLength(count);
+  const labels = await comparison
+    .locator('.nbopt-point-label')
+    .evaluateAll(ts =>
+      ts.map(t => ({ text: t.textContent ?? '', row: Number(t.getAttribute('data-rows')) }))
+    );
+  expect(labels.map(l => l.row).sort((a, b) => a - b)).toEqual(rows);
+  for (const label of labels) {
+    expect(label.text).toBe(nameOf(label.row));
+  }
+  if (pareto) {
+    const marked = markers.filter(m => m.pareto).map(m => m.rows.map(nameOf));
+    expect(pareto.every(name => marked.some(names => names.includes(name)))).toBe(true);
+    expect(marked.every(names => names.some(name => pareto.includes(name)))).toBe(true);
+    const diamonds = await comparison
+      .locator('tbody tr.nbopt-pareto')
+      .evaluateAll(trs => trs.map(tr => tr.querySelectorAll('td')[1]?.textContent ?? ''));
+    diamonds.sort();
+    expect(diamonds).toEqual([...pareto].sort());
+  }
+  expect(await overprints(comparison)).toEqual([]);
 }
 
 /**
@@ -428,7 +663,7 @@ async function overprints(comparison: Locator): Promise<string[]> {
     const hit = (a: DOMRect, b: DOMRect): boolean =>
       a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
     const labels = Array.from(svg.querySelectorAll('.nbopt-point-label'));
-    const circles = Array.from(svg.querySelectorAll('.nbopt-points circle'));
+    const circles = Array.from(svg.querySelectorAll('circle[data-rows]'));
     const ticks = Array.from(svg.querySelectorAll('.nbopt-tick'));
     const out: string[] = [];
     labels.forEach((a, i) => {
@@ -439,7 +674,7 @@ async function overprints(comparison: Locator): Promise<string[]> {
       });
       circles.forEach(c => {
         if (hit(box(a), box(c))) {
-          out.push(`${a.textContent} / point ${c.querySelector('title')?.textContent}`);
+          out.push(`${a.textContent} / point ${c.getAttribute('aria-label')}`);
         }
       });
     });
@@ -595,7 +830,12 @@ describe('the panel', () => {
         .locator('tbody tr')
         .evaluateAll(trs => trs.map(tr => tr.querySelectorAll('td')[1]?.textContent ?? ''));
       expect(variants).toEqual(rows.map(r => r.variant));
-      expectPositions(await circles(comparison), rows);
+      await expectChart(comparison, rows.length, null, i => rows[i].variant);
+      await expectAxis(
+        comparison,
+        i => rows[i].size_bytes,
+        i => rows[i].accuracy
+      );
       expect(await overprints(comparison)).toEqual([]);
     }
 
@@ -680,7 +920,13 @@ describe('the panel', () => {
     await scope.locator('.nbopt-comparison').waitFor({ timeout: 60000 });
     const table = await tableTexts(scope);
     expect(table.map(r => r[1])).toEqual(rows.map(r => r.variant));
-    expectPositions(await circles(scope.locator('.nbopt-comparison')), rows);
+    const comparison = scope.locator('.nbopt-comparison');
+    await expectChart(comparison, rows.length, null, i => rows[i].variant);
+    await expectAxis(
+      comparison,
+      i => rows[i].size_bytes,
+      i => rows[i].accuracy
+    );
     const widgetText = await scope.locator('.jp-OutputArea-output').first().textContent();
     // JupyterLab's widget renderer shows its own one line (no kernel: "Loading widget...");
     // never the widget's raw repr.
@@ -762,7 +1008,7 @@ test("a sweep's dashboard link opens its plots in the Dask sidebar", async () =>
   await page.screenshot({ path: path.join(SHOTS, 'dashboard.png') });
   // Back in the notebook, the sweep ends with its comparison: the float32 baseline and float16.
   await page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'dashboard.ipynb' }).click();
-  const rows = cell(3).locator('.nbopt-comparison tbody tr');
+  const rows = cell(3).locator('.nbopt-comparison tbody tr.nbopt-row');
   await rows.nth(1).waitFor({ timeout: 300000 });
   expect((await tableTexts(cell(3))).map(r => r.slice(1, 3))).toEqual([
     ['float32', 'ok'],

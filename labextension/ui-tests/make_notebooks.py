@@ -10,9 +10,17 @@
   cell prints the panel's rows as JSON for the test to compare the chart with.
 - ``dashboard.ipynb``: cells that load nbopt, train the CNN and run a one-scheme
   ``%nbopt sweep`` on a LocalCluster, which prints its Dask dashboard link.
+- ``crowded.ipynb``: a saved output of the quick start's measured rows (``nbopt demo``:
+  dynamic, int8 and int16x8 at 156, 159 and 161 KB with the same accuracy; RAM from 2 KB to
+  581 KB) with an int8 variant with int8 I/O, one with a layer kept float, a pruned and a
+  clustered one: a crowded chart and a table wider than the output area. The rows are the
+  real ones kept in ``labextension/test/payloads/variety.v1.json``, displayed by today's code.
+- ``saved_v1.ipynb``: a saved output of a real version-1 payload (written by nbopt before
+  payload version 2), as notebooks saved then hold it.
 - ``expected.json``: what the renderer must show for ``saved.ipynb``, computed here from
   the payload with units written out independently (KB/MB, µs/ms, %, points) and an
-  independent Pareto front.
+  independent Pareto front; the compatibility cells and notes as nbopt's text table has
+  them; and what ``crowded.ipynb`` shows (labels, markers, notes).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -27,6 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import nbformat  # noqa: E402
 from nbformat.v4 import new_code_cell, new_notebook, new_output  # noqa: E402
 
+PAYLOADS = Path(__file__).resolve().parent.parent / "test" / "payloads"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 TRAIN = """\
@@ -76,13 +86,16 @@ def _points(v: float) -> str:
     return f"{points:+.2f} pt" if abs(points) < 0.1 and points else f"{points:+.1f} pt"
 
 
-def cells(row: dict, ram: bool) -> list[str]:
+def cells(row: dict, ram: bool, compat: str) -> list[str]:
     """The table's cells: variant, status, size, smaller, gzip, RAM (if ``ram``: some row
-    has it), latency, p90, speedup, accuracy and its change, written out here so the test
-    does not trust the renderer's own formatting."""
+    has it), latency, p90, speedup, accuracy and its change (blank on the baseline where
+    they compare with it), written out here so the test trusts no formatting of nbopt's;
+    then ``compat``, the compatibility cell."""
+    base = row["technique"] == "baseline"
 
     def fmt(key: str, f) -> str:
-        return "" if row.get(key) is None else f(row[key])
+        against = key in ("size_ratio", "speedup", "accuracy_delta")
+        return "" if row.get(key) is None or (base and against) else f(row[key])
 
     return [
         row["scheme"],
@@ -96,6 +109,7 @@ def cells(row: dict, ram: bool) -> list[str]:
         fmt("speedup", lambda v: f"{v:.2f}×"),
         fmt("accuracy", lambda v: f"{v * 100:.1f}%"),
         fmt("accuracy_delta", _points),
+        compat,
     ]
 
 
@@ -118,6 +132,40 @@ def pareto(rows: list[dict], x: str = "size_bytes") -> list[str]:
     )
 
 
+def write_saved(out: str, name: str, data: dict, source: str = "comparison") -> None:
+    """A notebook whose one cell, ``source``, holds ``data`` as its saved output (no kernel
+    needed)."""
+    notebook = new_notebook(metadata={"kernelspec": KERNELSPEC})
+    cell = new_code_cell(source, execution_count=1)
+    cell.outputs = [new_output("execute_result", data=data, execution_count=1)]
+    notebook.cells = [cell]
+    nbformat.write(notebook, os.path.join(out, name))
+
+
+def crowded(out: str) -> dict:
+    """Write ``crowded.ipynb`` and ``saved_v1.ipynb``; what the first must show."""
+    from nbopt.display import COMPARISON_MIME, rows_bundle
+    from nbopt.display.table import build
+
+    v1 = json.loads((PAYLOADS / "quickstart.v1.json").read_text(encoding="utf-8"))
+    write_saved(out, "saved_v1.ipynb", {COMPARISON_MIME: v1, "text/plain": "nbopt: model"})
+    rows = json.loads((PAYLOADS / "variety.v1.json").read_text(encoding="utf-8"))["rows"]
+    bundle = json.loads(json.dumps(rows_bundle("model", rows), allow_nan=False))
+    write_saved(out, "crowded.ipynb", bundle)
+    charts = bundle[COMPARISON_MIME]["charts"]
+    table = build(rows)
+    return {
+        "labels": [cells[0] for cells in table.body],
+        "headings": table.headings,
+        "compat": [cells[-1] for cells in table.body],
+        "notes": table.notes,
+        "markers": {
+            c["name"]: [i["rows"] for i in c["items"] if i["el"] == "circle" and "rows" in i]
+            for c in charts
+        },
+    }
+
+
 def write_kernel_notebook(out: str, name: str, *sources: str) -> None:
     """A notebook that loads nbopt, sets fast latency, trains the CNN, then runs ``sources``."""
     notebook = new_notebook(metadata={"kernelspec": KERNELSPEC})
@@ -131,6 +179,7 @@ def main(out: str) -> None:
     from nbopt.config import NbOpt, set_current
     from nbopt.demo import digits_cnn, digits_data
     from nbopt.display import COMPARISON_MIME, comparison_bundle
+    from nbopt.display.table import build, compat_notes
 
     set_current(NbOpt(latency_runs=5, latency_min_seconds=0.0))
     x_train, y_train, x_test, y_test = digits_data()
@@ -141,15 +190,9 @@ def main(out: str) -> None:
     )
     bundle = json.loads(json.dumps(comparison_bundle(comparison), allow_nan=False))
     rows = bundle[COMPARISON_MIME]["rows"]
-
-    saved = new_notebook(metadata={"kernelspec": KERNELSPEC})
-    cell = new_code_cell(
-        'nbopt.quantize(model, "float16,dynamic,int8", x_train[:64], (x_test, y_test))',
-        execution_count=1,
-    )
-    cell.outputs = [new_output("execute_result", data=bundle, execution_count=1)]
-    saved.cells = [cell]
-    nbformat.write(saved, os.path.join(out, "saved.ipynb"))
+    compat = compat_notes(rows)[0]
+    source = 'nbopt.quantize(model, "float16,dynamic,int8", x_train[:64], (x_test, y_test))'
+    write_saved(out, "saved.ipynb", bundle, source)
 
     write_kernel_notebook(out, "live.ipynb", LIVE_MAGIC)
     write_kernel_notebook(out, "panel.ipynb", PANEL, PANEL_ROWS)
@@ -159,8 +202,11 @@ def main(out: str) -> None:
     expected = {
         "rows": len(rows),
         "schemes": [r["scheme"] for r in rows],
-        "cells": [cells(r, ram) for r in rows],
+        "cells": [cells(r, ram, c) for r, c in zip(rows, compat)],
+        "notes": build(rows).notes,
         "ram": {r["scheme"]: r.get("ram_bytes") for r in rows},
+        "sizes": {r["scheme"]: r["size_bytes"] for r in rows},
+        "accuracy": {r["scheme"]: r["accuracy"] for r in rows},
         "pareto_ram": pareto(rows, "ram_bytes"),
         "points": sum(
             1
@@ -169,6 +215,7 @@ def main(out: str) -> None:
         ),
         "pareto": pareto(rows),
         "live_rows": 3,
+        "crowded": crowded(out),
     }
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(expected, f, indent=1)
