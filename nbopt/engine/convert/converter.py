@@ -24,6 +24,7 @@ from .. import capture
 from ..data.specs import InputSpec
 from ..measure.interpreter import first_line
 from ..model.keras_models import input_specs, output_names, recurrent_layers, require_model
+from .shapes import fold_reshape_targets
 
 #: Post-training schemes, in the order a comparison shows them (the default comparison).
 SCHEMES = ("float16", "dynamic", "int8", "int16x8")
@@ -109,8 +110,9 @@ def export_saved_model(model: Any) -> ExportedModel:
     Inputs are named ``in0, in1, ...`` and outputs ``out0, out1, ...`` (in the order of
     ``model.outputs``, whose Keras names ``ExportedModel.output_names`` keeps) with a free
     batch dimension, so the interpreter can be resized for batched evaluation; recurrent
-    models get a fixed batch of one (see the module's docstring). The user's model is only
-    read.
+    models get a fixed batch of one (see the module's docstring). A reshape whose target the
+    model computes from its input's run-time shape (Keras 3's ``Flatten``) gets a constant
+    target with ``-1`` for the batch (:mod:`.shapes`). The user's model is only read.
     """
     flavor = require_model(model)
     specs = input_specs(model)
@@ -164,9 +166,10 @@ def _save_signature(model: Any, specs: list[InputSpec], batch: int | None, folde
         args: Any = xs[0] if len(xs) == 1 else list(xs)
         if isinstance(struct, dict) and len(xs) > 1:  # a model built on a dict of inputs
             args = tf.nest.pack_sequence_as(struct, list(xs))
-        out = model(args, training=False)
+        outs = tf.nest.flatten(model(args, training=False))
+        fold_reshape_targets(outs[0].graph)  # no SHAPE ops for a Keras 3 Flatten (shapes.py)
         # Flattening orders a dict of outputs by key, as Keras orders model.outputs.
-        return {f"out{i}": o for i, o in enumerate(tf.nest.flatten(out))}
+        return {f"out{i}": o for i, o in enumerate(outs)}
 
     fn = tf.function(serve, input_signature=tf_specs, autograph=False)
     concrete = fn.get_concrete_function()
