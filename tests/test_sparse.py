@@ -142,6 +142,23 @@ def test_prune_magic_stores_sparse(ip, ns):
     assert rows["prune sparse"]["size_bytes"] <= 0.5 * rows["prune"]["size_bytes"]
     assert rows["prune sparse"]["ram_bytes"] >= rows["prune"]["ram_bytes"]
     assert "--sparse" in ip.find_line_magic("prune").__doc__
+    stored = ip.run_line_magic("nbopt", "results --all").tail(2)  # the store has every column
+    assert stored["stored_sparse"].tolist() == [False, True]
+    assert stored["sparsity"].tolist() == [pytest.approx(rows["prune"]["sparsity"])] * 2
+
+
+def test_clustering_a_pruned_model_keeps_its_zeros_stored_sparse(stored, digits):
+    x_train, y_train, _, _ = digits
+    pruned = stored[0].keras_model
+    result = nbopt.cluster(
+        pruned, 8, (x_train, y_train), preserve="sparsity", sparse=True, epochs=1
+    )
+    rows = {nbopt.engine.store.schema.variant_label(r): r for r in result.comparison.rows}
+    assert list(rows) == ["float32", "cluster", "cluster sparse"]
+    dense, sparse = rows["cluster"], rows["cluster sparse"]
+    assert sparse["size_bytes"] <= 0.5 * dense["size_bytes"]
+    assert sparse["sparsity"] == pytest.approx(dense["sparsity"]) and dense["sparsity"] >= 0.75
+    assert sparse["max_distinct_values"] == dense["max_distinct_values"] <= 8
 
 
 def test_weights_pruned_in_blocks_stay_sparse_where_tflite_micro_cannot_read_them():
