@@ -56,7 +56,7 @@ class Plan:
 
     def run(self) -> Run:
         then = self.request.training.then is not None
-        sparse = self.request.conversion.sparse and self.technique.kind != "qat"
+        sparse = self.request.conversion.sparse  # a twin of each (QAT refuses it)
         total = 2 + then + sparse * (1 + then) - (self.request.data.baseline is not None)
         return Run(
             self.name,
