@@ -69,8 +69,8 @@ def _has(rows: list[dict[str, Any]], name: str) -> bool:
     return any(not units.missing(r.get(name)) for r in rows)
 
 
-#: Where one compatibility note ends: before the next ``GPU:`` or ``Edge TPU:``.
-_NOTE_SPLIT = re.compile(r"; (?=GPU: |Edge TPU: )")
+#: Where one compatibility note ends: before the next note of a runtime or of the memory.
+_NOTE_SPLIT = re.compile(r"; (?=(?:GPU|Edge TPU|MCU|CPU|RAM): )")
 
 
 def row_label(row: dict[str, Any]) -> str:

@@ -10,11 +10,20 @@ from ...errors import ConversionError
 
 
 def make_interpreter(content: bytes, threads: int | None = None) -> Any:
-    """A LiteRT interpreter for ``content`` (not yet allocated)."""
-    from ai_edge_litert.interpreter import Interpreter
+    """A LiteRT interpreter for ``content`` (not yet allocated).
 
+    A model that XNNPack fails to prepare (integer weights stored sparse:
+    :func:`.sparse.xnnpack_refuses`) gets TFLite's built-in kernels instead.
+    """
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from .sparse import xnnpack_refuses
+
+    options: dict[str, Any] = {}
+    if xnnpack_refuses(content):
+        options["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     try:
-        return Interpreter(model_content=bytes(content), num_threads=threads)
+        return Interpreter(model_content=bytes(content), num_threads=threads, **options)
     except Exception as exc:
         raise interpreter_error("load", exc) from exc
 

@@ -156,14 +156,15 @@ def lifetimes(graph: Graph) -> dict[int, tuple[int, int, int]]:
 
     As TFLite Micro's AllocationInfoBuilder: inputs live from op 0, outputs to the last op,
     an op's outputs from that op, its inputs until that op; constants and variables are not
-    planned.
+    planned. DENSIFY's dense weights live throughout (TFLite keeps them: :mod:`.sparse`).
     """
     last = max(len(graph.ops) - 1, 0)
     first: dict[int, int] = {i: 0 for i in graph.inputs}
     end: dict[int, int] = {i: last for i in graph.outputs}
-    for index, (_, ins, outs) in enumerate(graph.ops):
+    for index, (name, ins, outs) in enumerate(graph.ops):
         for t in outs:
-            first.setdefault(t, index)
+            first.setdefault(t, 0 if name == "DENSIFY" else index)
+            end[t] = last if name == "DENSIFY" else end.get(t, index)
         for t in ins:
             if t >= 0:
                 end[t] = max(end.get(t, index), index)

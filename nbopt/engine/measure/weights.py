@@ -1,7 +1,8 @@
 """Reading the constant weight tensors stored in a .tflite flatbuffer.
 
 Pruning and clustering are judged by what was exported, not by what was asked for: the
-share of zeros and the distinct values per tensor are counted in the flatbuffer itself.
+share of zeros and the distinct values per tensor are counted in the flatbuffer itself
+(tensors stored sparse are read back dense).
 """
 
 from __future__ import annotations
@@ -47,11 +48,29 @@ def weight_tensors(content: bytes, min_rank: int = 2) -> list[WeightTensor]:
             if len(shape) < min_rank:
                 continue
             values = np.frombuffer(bytes(bytearray(data)), dtype=dtype)
+            if tensor.sparsity is not None:  # stored sparse: its non-zero values only
+                values = _densified(values, shape, tensor.sparsity)
             if values.size != int(np.prod(shape)):
                 continue
             name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
             out.append(WeightTensor(name, values.reshape(shape)))
     return out
+
+
+def _densified(values: np.ndarray, shape: tuple[int, ...], params: object) -> np.ndarray:
+    """The dense tensor of ``values`` stored sparse with ``params`` (``SparsityParametersT``)."""
+    from .sparse import densify
+
+    def vector(v: object) -> object:
+        return None if v is None else v.values  # Int32Vector, Uint16Vector or Uint8Vector
+
+    dims = [
+        (d.format, d.denseSize, vector(d.arraySegments), vector(d.arrayIndices))
+        for d in params.dimMetadata
+    ]
+    order = [int(i) for i in params.traversalOrder]
+    blocks = [int(i) for i in params.blockMap] if params.blockMap is not None else []
+    return densify(values, shape, order, blocks, dims)
 
 
 def sparsity(tensors: list[WeightTensor]) -> float:

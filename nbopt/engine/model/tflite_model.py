@@ -161,9 +161,13 @@ class TFLiteModel:
 
     @property
     def variant(self) -> str:
-        """The variant's name as tables show it: ``int8``, ``prune``, ``prune+int8``, ``qat``."""
+        """The variant's name as tables show it: ``int8``, ``prune``, ``prune+int8``, ``qat``,
+        ``prune sparse``."""
+        row = self.row or {}
         fallback = {"technique": self.technique, "scheme": self.scheme}
-        return variant_label({**fallback, "float_layers": (self.row or {}).get("float_layers")})
+        return variant_label(
+            {**fallback, **{k: row.get(k) for k in ("float_layers", "stored_sparse")}}
+        )
 
     def related_rows(self) -> list[dict[str, Any]]:
         """This variant's rows with its baseline: what its display compares.

@@ -19,6 +19,7 @@ from ..events import Event, Listener, emit
 from ..measure.interpreter import Runner, first_line
 from ..measure.latency import MeasureSettings, measure_latency
 from ..measure.memory import add_memory_columns
+from ..measure.sparse import sparse_columns
 from ..model.tflite_model import TFLiteModel
 from ..store import cache, results
 from ..store.schema import fill_ratios
@@ -150,6 +151,7 @@ class Run:
             note = f"needs the Flex delegate (TensorFlow ops: {', '.join(flex)})"
             row["compat_notes"] = "; ".join(n for n in (note, row.get("compat_notes")) if n)
         add_memory_columns(row, model.content, model.scheme, self.settings.isolate)
+        sparse_columns(row, model.content)
         self.fill_latency(row, model.content)
         if self.evaluation is not None and self.metric is not None:
             self.step(model.scheme, "evaluating")

@@ -120,6 +120,15 @@ class Conversion:
         entries=(QUANTIZE,),
         doc_type='list of str or "a,b", optional',
     )
+    sparse: bool = option(
+        False,
+        "Also store each variant with its zeros encoded sparse (the converter's "
+        "EXPERIMENTAL_SPARSITY; pruning, or clustering with --preserve sparsity): a smaller "
+        ".tflite whose DENSIFY ops write the dense weights into RAM at load, measured in a "
+        "row of its own after the dense one.",
+        kind="flag",
+        entries=(PRUNE, CLUSTER),
+    )
     max_drop: float | None = option(
         None,
         "The metric budget (0.01: one point): with --eval, keep the fewest layers float "

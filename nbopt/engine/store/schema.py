@@ -51,6 +51,9 @@ SCHEMA: tuple[Column, ...] = (
     Column("metrics", "object", "metrics"),
     Column("metric_output", "object", "output"),
     Column("sparsity", "float64", "sparsity", "share"),
+    # Weights stored sparse in the flatbuffer (DENSIFY ops); on a failed row, that it was
+    # asked for. The variant's name says it (``prune sparse``).
+    Column("stored_sparse", "boolean", "stored sparse", "bool"),
     Column("max_distinct_values", "Int64", "distinct values", "count"),
     Column("path", "object", "path"),
     Column("gpu_compatible", "boolean", "GPU", "bool"),
@@ -121,10 +124,17 @@ def fill_ratios(row: dict[str, Any], base: dict[str, Any] | None) -> None:
 
 
 def variant_label(row: dict[str, Any]) -> str:
-    """``int8`` for post-training variants, ``prune``, ``prune+int8``, ``qat`` otherwise.
+    """``int8`` for post-training variants, ``prune``, ``prune+int8``, ``qat`` otherwise,
+    followed by `` sparse`` for weights stored sparse (``prune sparse``).
 
     A pruned or clustered float model is named by its technique, never ``float32``.
     """
+    name, flag = _variant_name(row), row.get("stored_sparse")
+    sparse = flag is True or (type(flag).__name__ == "bool_" and bool(flag))
+    return f"{name} sparse" if sparse else name
+
+
+def _variant_name(row: dict[str, Any]) -> str:
     technique = str(row.get("technique") or "")
     scheme = str(row.get("scheme") or "")
     if technique in ("", "baseline", "ptq"):

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import NbOptUsageError
-from ..convert.converter import SCHEMES
+from ..convert.converter import SCHEMES, check_arguments
 from ..pipeline.checks import check_request
 from ..request import Request
 from .technique import Technique
@@ -44,6 +44,14 @@ def check_training(request: Request, technique: Technique) -> None:
             )
     schemes = ["int8"] if kind == "qat" else [then] if then else []
     check_request(schemes, data.calib, request.conversion.io, aware=kind == "qat", option="--then ")
+    if request.conversion.sparse:
+        if kind == "qat" or (kind == "cluster" and technique.preserve != "sparsity"):
+            raise NbOptUsageError(
+                "--sparse stores a model's zeros sparse: prune (--sparsity), or cluster a "
+                "pruned model with --preserve sparsity"
+            )
+        if then is not None:
+            check_arguments(then, data.calib, request.conversion.io, sparse=True)
 
 
 def _unlabelled(fit: Any) -> bool:

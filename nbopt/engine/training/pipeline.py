@@ -19,6 +19,7 @@ from ..pipeline.comparison import Comparison
 from ..pipeline.run import Run
 from ..pipeline.variants import derive
 from ..request import Request
+from ..store import results
 from . import finetune
 from .checks import check_training
 from .technique import NbOptWarning, Technique
@@ -55,7 +56,8 @@ class Plan:
 
     def run(self) -> Run:
         then = self.request.training.then is not None
-        total = 2 + then - (self.request.data.baseline is not None)
+        sparse = self.request.conversion.sparse  # a twin of each (QAT refuses it)
+        total = 2 + then + sparse * (1 + then) - (self.request.data.baseline is not None)
         return Run(
             self.name,
             total,
@@ -204,7 +206,8 @@ def strip(wrapped: Any, kind: str) -> Any:
 
 
 def export_and_measure(run: Run, plan: Plan, result: Any) -> TFLiteModel | None:
-    """Step 4: convert the fine-tuned model (and its ``--then`` scheme) and measure each."""
+    """Step 4: convert the fine-tuned model (and its ``--then`` scheme) and measure each;
+    with ``--sparse``, each also stored sparse, in a row after its dense one."""
     technique, request = plan.technique, plan.request
     isolate = request.settings.isolate
     params = technique.params()
@@ -222,13 +225,36 @@ def export_and_measure(run: Run, plan: Plan, result: Any) -> TFLiteModel | None:
             io = request.conversion.io
             make = lambda: convert(exported.path, "int8", None, io, True, isolate)  # noqa: E731
             return _measured(run, row, make, "qat", plan)
-        kind = technique.kind
+        kind, then = technique.kind, request.training.then
         row = run.row("float32", kind, io="float", converter="tflite-converter", **params)
         make = lambda: convert(exported.path, "float32", isolate=isolate)  # noqa: E731
-        final = _measured(run, row, make, kind, plan)
-        if request.training.then is None:
+        dense = final = _measured(run, row, make, kind, plan)
+        if request.conversion.sparse:
+            final = _stored_sparse(run, plan, exported.path, "float32", params)
+        if then is None:
             return final
-        return _then(run, plan, exported.path, final, params)
+        final = _then(run, plan, exported.path, dense, params)
+        if request.conversion.sparse:
+            final = _stored_sparse(run, plan, exported.path, then, params)
+        return final
+
+
+def _stored_sparse(
+    run: Run, plan: Plan, saved_model: str, scheme: str, params: dict[str, Any]
+) -> TFLiteModel | None:
+    """``scheme`` of the fine-tuned model with its zeros stored sparse (the converter's
+    ``EXPERIMENTAL_SPARSITY``), measured in a row of its own."""
+    kind, isolate = plan.technique.kind, plan.request.settings.isolate
+    io = plan.request.conversion.io if scheme == "int8" else "float"
+    row = run.row(scheme, kind, io=io, converter="tflite-converter", stored_sparse=True, **params)
+    calib = plan.calib if scheme in NEEDS_CALIBRATION else None
+    if scheme != "float32":
+        row["then"] = scheme
+    if calib is not None:
+        row["calib_samples"] = len(calib[0])
+    make = lambda: convert(saved_model, scheme, calib, io, isolate=isolate, sparse=True)  # noqa: E731
+    label = kind if scheme == "float32" else f"{kind}+{scheme}"
+    return _measured(run, row, make, f"{label} sparse", plan)
 
 
 def _then(
@@ -253,6 +279,7 @@ def _then(
 def _measured(run: Run, row: dict[str, Any], make: Any, key: str, plan: Plan) -> TFLiteModel | None:
     variant = run.variant(row, make, key=key)
     weights_columns(variant, row, plan.technique, plan.pruned_share)
+    results.update(row)  # recorded as it was measured: the store gets the weights' columns
     return variant
 
 
