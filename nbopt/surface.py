@@ -108,6 +108,12 @@ ENTRIES: dict[str, Entry] = {
             positional=("fit", "calib", "eval", "client"),
         ),
         Entry(req.PANEL, positional=("calib", "eval", "fit")),
+        Entry(
+            req.OPTIMIZE,
+            positional=("goal", "max_drop", "calib", "fit", "eval"),
+            defaults={"max_drop": 0.01},
+            choices={"target": ("cpu", "gpu", "edgetpu", "mcu")},
+        ),
         Entry(req.COMPARE),
     )
 }
@@ -199,7 +205,7 @@ def entry_point(
 
 def _argument(entry: Entry, d: Declared, surface: str) -> tuple[list[str], dict[str, Any]]:
     opt = d.option
-    flags = [opt.flag_for(d.name, surface)]
+    flags = [opt.flag_for(d.name, surface), *opt.aliases]
     if opt.short and surface == MAGIC:
         flags.insert(0, opt.short)
     helptext = (opt.cli_help if surface == CLI else None) or opt.help

@@ -7,12 +7,14 @@ Each entry point is thin: its options (names, defaults, docs) are declared once 
 - :mod:`.techniques`: ``quantize``, ``prune``, ``cluster``;
 - :mod:`.analysis`: ``debug``, ``inspect``;
 - :mod:`.recommend`: ``recommend``;
+- :mod:`.optimize`: ``optimize`` (the search; its result in :mod:`.optimized`);
 - :mod:`.files`: ``load`` (a .tflite from anywhere, verified);
 - :mod:`.rows`: ``sweep``, ``results``, ``log``.
 """
 
 from .analysis import debug, inspect
 from .files import load
+from .optimize import optimize
 from .recommend import recommend
 from .rows import log, results, sweep
 from .techniques import cluster, prune, quantize
@@ -23,6 +25,7 @@ __all__ = [
     "inspect",
     "load",
     "log",
+    "optimize",
     "prune",
     "quantize",
     "recommend",

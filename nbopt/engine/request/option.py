@@ -31,6 +31,8 @@ class Option:
     doc_type: str = ""
     #: In a magic, the flag may stand alone (``--save``: the default folder).
     bare: bool = False
+    #: Other spellings of the flag on the magics and the CLI (``--ram-kb`` for ``--ram``).
+    aliases: tuple[str, ...] = ()
 
     def flag_for(self, name: str, surface: str) -> str:
         if surface == CLI and self.cli_flag:
@@ -51,5 +53,6 @@ def context(default: Any = None) -> Any:
 # Entry points: the operations whose options are declared here.
 QUANTIZE, PRUNE, CLUSTER = "quantize", "prune", "cluster"
 DEBUG, RECOMMEND, SWEEP, PANEL, COMPARE = "debug", "recommend", "sweep", "panel", "compare"
+OPTIMIZE = "optimize"
 TRAINING = (QUANTIZE, PRUNE, CLUSTER)
-EVALUATED = (QUANTIZE, PRUNE, CLUSTER, DEBUG, RECOMMEND, SWEEP, PANEL, COMPARE)
+EVALUATED = (QUANTIZE, PRUNE, CLUSTER, DEBUG, RECOMMEND, SWEEP, PANEL, COMPARE, OPTIMIZE)

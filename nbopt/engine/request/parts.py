@@ -14,6 +14,7 @@ from .option import (
     DEBUG,
     EVALUATED,
     MAGIC,
+    OPTIMIZE,
     PANEL,
     PRUNE,
     QUANTIZE,
@@ -34,7 +35,7 @@ class Data:
         "(x, y), a tf.data.Dataset or a generator.",
         kind="data",
         short="-c",
-        entries=(QUANTIZE, PRUNE, CLUSTER, DEBUG, RECOMMEND, SWEEP, PANEL, COMPARE),
+        entries=(QUANTIZE, PRUNE, CLUSTER, DEBUG, RECOMMEND, SWEEP, PANEL, COMPARE, OPTIMIZE),
         surfaces=(API, MAGIC, CLI),
         cli_help="Representative samples: data.npz[:key] or data.npy.",
         doc_type="array, (x, y), tf.data.Dataset or generator, optional",
@@ -55,7 +56,7 @@ class Data:
         "Labelled training data for the fine-tune, e.g. (x_train, y_train) (the line form).",
         kind="data",
         short="-f",
-        entries=(QUANTIZE, PRUNE, CLUSTER, RECOMMEND, SWEEP, PANEL),
+        entries=(QUANTIZE, PRUNE, CLUSTER, RECOMMEND, SWEEP, PANEL, OPTIMIZE),
         doc_type="(x, y), tf.data.Dataset or generator, optional",
     )
     metric: Any = option(
@@ -65,8 +66,16 @@ class Data:
         "when it has higher_is_better = False or its name says error or loss, e.g. wer). "
         "Default: top-1 accuracy for classifiers, else mean squared error.",
         kind="metric",
-        entries=(QUANTIZE, PRUNE, CLUSTER, DEBUG, RECOMMEND, SWEEP, PANEL),
+        entries=(QUANTIZE, PRUNE, CLUSTER, DEBUG, RECOMMEND, SWEEP, PANEL, OPTIMIZE),
         doc_type="str, Keras metric or callable, optional",
+    )
+    val: Any = option(
+        None,
+        "Labelled validation data the candidates are compared on (default: a seeded 20% "
+        "held out of fit; the rest trains them); the pick is then reported on eval.",
+        kind="data",
+        entries=(OPTIMIZE,),
+        doc_type="(x, y), optional",
     )
     #: A chained model's float32 baseline row, reused instead of measured again.
     baseline: dict[str, Any] | None = context()
@@ -132,9 +141,10 @@ class Conversion:
     max_drop: float | None = option(
         None,
         "The metric budget (0.01: one point): with --eval, keep the fewest layers float "
-        "that hold the drop to this; recommend --verify moves down the tree while missed.",
+        "that hold the drop to this; recommend --verify moves down the tree while missed; "
+        "optimize picks among the candidates within it.",
         type=float,
-        entries=(QUANTIZE, RECOMMEND),
+        entries=(QUANTIZE, RECOMMEND, OPTIMIZE),
         doc_type="float, optional",
     )
 
@@ -226,7 +236,7 @@ class Measurement:
         "Interpreter threads for measurement (default: NbOpt.threads, one per core).",
         type=int,
         short="-t",
-        entries=(QUANTIZE, PRUNE, CLUSTER, DEBUG, RECOMMEND, SWEEP, COMPARE),
+        entries=(QUANTIZE, PRUNE, CLUSTER, DEBUG, RECOMMEND, SWEEP, COMPARE, OPTIMIZE),
         surfaces=(API, MAGIC, CLI),
         doc_type="int, optional",
     )
@@ -250,7 +260,7 @@ class Analysis:
         "cpu",
         "The hardware to run on (mcu: TensorFlow Lite for Microcontrollers).",
         choices=("cpu", "gpu", "edgetpu", "dsp", "mcu"),
-        entries=(RECOMMEND, PANEL),
+        entries=(RECOMMEND, PANEL, OPTIMIZE),
     )
     verify: bool = option(
         False,
@@ -263,7 +273,8 @@ class Analysis:
         "A microcontroller's RAM budget in KB.",
         type=float,
         flag="--ram",
-        entries=(RECOMMEND,),
+        aliases=("--ram-kb",),
+        entries=(RECOMMEND, OPTIMIZE),
         doc_type="float, optional",
     )
     flash_kb: float | None = option(
@@ -271,8 +282,28 @@ class Analysis:
         "A microcontroller's flash budget in KB.",
         type=float,
         flag="--flash",
-        entries=(RECOMMEND,),
+        aliases=("--flash-kb",),
+        entries=(RECOMMEND, OPTIMIZE),
         doc_type="float, optional",
+    )
+    goal: str = option(
+        "size",
+        "What the search makes smallest: size (the .tflite file), gzip (the download), "
+        "latency (on this machine's CPU) or ram.",
+        choices=("size", "gzip", "latency", "ram"),
+        entries=(OPTIMIZE,),
+    )
+    budget: Any = option(
+        "10m",
+        "How much the search may do: a number of candidates (12) or a time (10m, 90s).",
+        entries=(OPTIMIZE,),
+        doc_type="int or str",
+    )
+    seed: int = option(
+        0,
+        "Seed of the validation split and of the fine-tunes.",
+        type=int,
+        entries=(OPTIMIZE,),
     )
 
 
@@ -318,7 +349,7 @@ class Output:
     name: str | None = option(
         None,
         "The name shown in tables (default: the model's own name).",
-        entries=(QUANTIZE, PRUNE, CLUSTER, DEBUG, RECOMMEND, PANEL),
+        entries=(QUANTIZE, PRUNE, CLUSTER, DEBUG, RECOMMEND, PANEL, OPTIMIZE),
         surfaces=(API,),
         doc_type="str, optional",
     )
@@ -343,14 +374,14 @@ class Output:
         None,
         "Receives progress events (nbopt.engine.events.Event) while the work runs.",
         kind="expr",
-        entries=(QUANTIZE, PRUNE, CLUSTER, RECOMMEND, SWEEP),
+        entries=(QUANTIZE, PRUNE, CLUSTER, RECOMMEND, SWEEP, OPTIMIZE),
         surfaces=(API,),
         doc_type="callable(Event), optional",
     )
     as_name: str | None = option(
         None,
-        "Bind the result (TFLiteModel or Comparison) to this variable.",
+        "Bind the result (TFLiteModel or Comparison; optimize: its pick) to this variable.",
         flag="--as",
-        entries=(QUANTIZE, PRUNE, CLUSTER, SWEEP),
+        entries=(QUANTIZE, PRUNE, CLUSTER, SWEEP, OPTIMIZE),
         surfaces=(MAGIC,),
     )

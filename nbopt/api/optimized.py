@@ -1,0 +1,153 @@
+"""What ``optimize`` returns (:class:`Optimized`), and the pick's figures on ``eval``."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from ..engine.analyse import search
+from ..engine.convert.converter import NEEDS_CALIBRATION
+from ..engine.model.tflite_model import TFLiteModel
+
+#: Placeholder names of the data in :attr:`Optimized.line` (the magic puts the user's own).
+DEFAULT_NAMES = {"calib": "x_calib", "fit": "x_train,y_train", "eval": "x_test,y_test"}
+
+
+def skipped_row(name: str, c: Any, why: str) -> dict[str, Any]:
+    """The row of a candidate that was not measured (``status`` skipped)."""
+    technique = {"quantize": "ptq", "float-search": "ptq"}.get(c.call, c.call)
+    if c.options.get("aware"):
+        technique = "qat"
+    scheme = c.options.get("then") or c.options.get("scheme") or "int8"
+    return {
+        "model": name,
+        "technique": technique,
+        "scheme": scheme,
+        "status": "skipped",
+        "note": why.split(": ", 1)[-1],
+        "candidate": c.label,
+        "verdict": why,
+    }
+
+
+def _baseline(pick: TFLiteModel) -> TFLiteModel | None:
+    comparison = pick.comparison
+    models = comparison.models.values() if comparison is not None else ()
+    return next((m for m in models if (m.row or {}).get("technique") == "baseline"), None)
+
+
+def eval_figures(pick: TFLiteModel, eval: Any, metric: Any) -> TFLiteModel:  # noqa: A002
+    """A copy of ``pick`` whose row holds its metric on ``eval`` (and its change from the
+    float32 baseline there); the figures it was chosen by stay as ``val_accuracy`` and
+    ``val_accuracy_delta``."""
+    x, y = eval
+    row = dict(pick.row or {})
+    value = pick.evaluate(x, y, metric)
+    base = _baseline(pick)
+    row["val_accuracy"], row["val_accuracy_delta"] = row.get("accuracy"), row.get("accuracy_delta")
+    row["accuracy"] = value
+    row["accuracy_delta"] = value - base.evaluate(x, y, metric) if base is not None else None
+    row["eval_samples"] = len(y)
+    out = copy.copy(pick)
+    out.row = row
+    return out
+
+
+def _line(row: dict[str, Any], c: Any, names: dict[str, str]) -> str:
+    """The one magic line that makes candidate ``c`` (measured as ``row``)."""
+    model = names["model"]
+    io = f" --io {row['io']}" if row.get("io") in ("int8", "uint8") else ""
+    tail = f"{io} --eval {names['eval']}"
+    if c.trains:
+        return _train_line(c, names, tail)
+    scheme = row.get("scheme")
+    calib = f" --calib {names['calib']}" if scheme in NEEDS_CALIBRATION else ""
+    floats = row.get("float_layers") if c.call == "float-search" else None
+    if floats:
+        return f"%quantize {model} --scheme {scheme}{calib} --float {floats} --eval {names['eval']}"
+    return f"%quantize {model} --scheme {scheme}{calib}{tail}"
+
+
+def _train_line(c: Any, names: dict[str, str], tail: str) -> str:
+    """The magic line of a training candidate ``c``."""
+    model, fit = names["model"], f"--fit {names['fit']} --epochs {search.EPOCHS}"
+    if c.options.get("aware"):
+        return f"%quantize {model} --aware {fit}{tail}"
+    then = f" --then {c.options['then']} --calib {names['calib']}"
+    if c.call == "prune":
+        return f"%prune {model} --sparsity {c.options['sparsity']:g} {fit}{then}{tail}"
+    return f"%cluster {model} --clusters {c.options['clusters']} {fit}{then}{tail}"
+
+
+def _change(row: dict[str, Any]) -> str:
+    delta = row.get("accuracy_delta")
+    return "" if delta is None else f" ({delta:+.4f} against float32)"
+
+
+class Optimized:
+    """The search's outcome.
+
+    ``df``: one row per candidate (every results column, ``candidate`` and ``verdict``);
+    ``pick``: the chosen :class:`TFLiteModel` (its row's figures on ``eval``), or None;
+    ``reason``: one sentence why; ``line``: the magic that reproduces the pick;
+    ``front``: the rows kept on the front of goal against metric drop.
+    """
+
+    def __init__(self, rows: list[dict[str, Any]], pick: Any, index: Any, plan: dict[str, Any]):
+        self.rows = rows
+        self.pick = pick
+        self.index = index
+        self.goal, self.max_drop = plan["goal"], plan["max_drop"]
+        self.names = {"model": plan["name"], **DEFAULT_NAMES}
+        self.candidates = plan["candidates"]
+
+    @property
+    def df(self) -> Any:
+        from ..engine.store import results
+
+        return results.frame(self.rows)
+
+    @property
+    def front(self) -> Any:
+        df = self.df
+        return df[df["verdict"] == "kept"]
+
+    @property
+    def line(self) -> str | None:
+        if self.index is None:
+            return None
+        return _line(self.rows[self.index], self.candidates[self.index], self.names)
+
+    @property
+    def reason(self) -> str:
+        goal, budget = self.goal, self.max_drop
+        if self.index is None:
+            return (
+                f"No candidate kept its metric within max_drop {budget:g} on the validation data."
+            )
+        row, eval_row = self.rows[self.index], self.pick.row
+        within = sum(1 for r in self.rows if r.get("verdict") in ("kept", "dominated"))
+        value = search.goal_value(row, goal)
+        shown = f"{value:,.3g} ms" if goal == "latency" else f"{value:,.0f} bytes"
+        return (
+            f"{row['candidate']} has the smallest {goal} ({shown}) of the {within} candidates "
+            f"within max_drop {budget:g} on the validation data (its {row.get('metric')} "
+            f"changed {row.get('accuracy_delta'):+.4f} there); on eval its "
+            f"{eval_row.get('metric')} is {eval_row['accuracy']:.4f}{_change(eval_row)}."
+        )
+
+    def table(self) -> str:
+        """The candidates as text: label, status, goal, metric change, verdict."""
+        col = search.GOALS[self.goal]
+        lines = [f"{'candidate':20} {'status':8} {col:>12} {'Δ metric':>9}  verdict"]
+        for r in self.rows:
+            value = r.get(col)
+            delta = r.get("accuracy_delta")
+            shown = "" if value is None else f"{value:,.6g}"
+            d = "" if delta is None else f"{delta:+.4f}"
+            lines.append(f"{r['candidate']:20} {r['status']:8} {shown:>12} {d:>9}  {r['verdict']}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        pick = f"pick: {self.line}\n{self.reason}" if self.line else self.reason
+        return f"{self.table()}\n{pick}"
