@@ -132,7 +132,7 @@ def _search(model: Any, request: Request, plan: dict[str, Any]) -> tuple[list, l
             models.append(None)
             continue
         best = search.best_so_far(rows, plan["goal"], plan["max_drop"])
-        message = f"candidate {ran + 1}, {len(cands) - i - 1} after it; best so far: {best}"
+        message = f"{ran} done, {len(cands) - i} left; best so far: {best}"
         emit(listener, Event("step", scheme=c.label, message=message, index=i, total=len(cands)))
         row, made = _run(model, c, request, plan)
         ran += 1

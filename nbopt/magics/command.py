@@ -65,6 +65,12 @@ SUBCOMMANDS = {
     "inspect": ("A variant's ops, tensor types and compatibility.", True, None),
     "load": ("A .tflite file, verified, as a TFLiteModel (bind it with --as).", True, None),
     "sweep": ("Many configurations as Dask tasks; rows stream in as they finish.", True, "sweep"),
+    "optimize": (
+        "Search the techniques for the smallest model (--goal) within --max-drop; "
+        "--as binds the pick.",
+        True,
+        "optimize",
+    ),
 }
 _MODEL_HELPS = {
     "inspect": "A TFLiteModel or Keras model (an expression), or a quoted .tflite path.",
@@ -118,6 +124,8 @@ class CommandMagics(MagicsBase):
             return None
         if args.command == "sweep":
             return self._sweep(args)
+        if args.command == "optimize":
+            return self._optimize(args)
         if args.command == "load":
             return self._run(args, lambda: api.load(args.model))
         model = self._model(args.model, args.quoted)
@@ -160,6 +168,21 @@ class CommandMagics(MagicsBase):
         options.pop("name", None)
         options["progress"] = self._progress(",".join(names))
         return self._run(args, lambda: api.sweep(models, grid, **options))
+
+    def _optimize(self, args: Any) -> Any:
+        """Run the search; its line names the user's data; ``--as`` binds the pick."""
+        model = self._model(args.model, args.quoted)
+        options = self._options("optimize", args)
+        options["progress"] = self._progress(args.model)
+        result = api.optimize(model, **options)
+        fit_x = args.fit.split(",")[0] if args.fit else None
+        texts = {"calib": args.calib or fit_x, "fit": args.fit, "eval": args.eval}
+        result.names.update({k: v for k, v in texts.items() if v})
+        if args.as_name and result.pick is None:
+            print(f"nbopt: no candidate is within --max-drop; {args.as_name} is not bound")
+        elif args.as_name:
+            self.shell.user_ns[args.as_name] = result.pick
+        return result
 
     def _results(self, args: Any) -> Any:
         from ..engine.store import results as store

@@ -1,0 +1,231 @@
+"""``nbopt.optimize`` and ``%nbopt optimize``: the search's candidates, verdicts and pick.
+
+Real TensorFlow and tfmot on the digits CNN; budgets in candidates keep it short.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from IPython.core.error import UsageError
+
+import nbopt
+from nbopt.engine.store.schema import metric_drop
+from nbopt.errors import NbOptUsageError
+
+PTQ = ["float16", "dynamic", "int8", "int16x8", "int4", "int4-block32", "weight-int8"]
+TRAINING = ["qat", "prune 0.5+int8", "prune 0.8+int8", "cluster 16+int8"]
+ALL = [*PTQ, "int8 float layers", *TRAINING]
+
+
+@pytest.fixture(scope="module")
+def searched(trained_cnn, digits):
+    """A search of 9 candidates (the PTQ schemes, then training) on the digits CNN."""
+    x_train, y_train, x_test, y_test = digits
+    events = []
+    result = nbopt.optimize(
+        trained_cnn,
+        "size",
+        0.01,
+        fit=(x_train, y_train),
+        eval=(x_test, y_test),
+        budget=9,
+        progress=events.append,
+    )
+    return result, events
+
+
+def _split(digits):
+    """A validation split of the training data, and calibration samples."""
+    x_train, y_train, _, _ = digits
+    return (x_train[-300:], y_train[-300:]), x_train[:200]
+
+
+def test_pick_is_the_smallest_within_max_drop_on_val_and_reported_on_eval(searched, digits):
+    result, _ = searched
+    _, _, x_test, y_test = digits
+    df = result.df
+    assert list(df["candidate"]) == ALL
+    within = [r for r in result.rows if r["status"] == "ok" and metric_drop(r) <= 0.01]
+    assert within, "no candidate within max_drop"
+    smallest = min(r["size_bytes"] for r in within)
+    chosen = result.rows[result.index]
+    assert chosen["size_bytes"] == smallest
+    assert metric_drop(chosen) <= 0.01
+    pick = result.pick
+    assert isinstance(pick, nbopt.TFLiteModel)
+    assert pick.size == smallest
+    # Reported on eval, not on the validation split it was chosen by.
+    assert pick.row["eval_samples"] == len(y_test)
+    assert pick.row["accuracy"] == pytest.approx(pick.evaluate(x_test, y_test))
+    assert pick.row["val_accuracy"] == chosen["accuracy"]
+    assert chosen["eval_samples"] == len(digits[1]) // 5  # the seeded 20% of fit
+    assert chosen["candidate"] in result.reason and "max_drop 0.01" in result.reason
+    assert result.line.startswith("%") and "--eval x_test,y_test" in result.line
+
+
+def test_verdicts_follow_drop_front_and_budget(searched):
+    result, events = searched
+    rows = result.rows
+    ran = [r for r in rows if r["status"] in ("ok", "failed")]
+    assert len(ran) == 9  # the budget: nine candidates measured
+    assert all(r["status"] == "ok" for r in ran)
+    for r in ran:
+        if metric_drop(r) > 0.01:
+            assert r["verdict"] == "over budget"
+        else:
+            assert r["verdict"] in ("kept", "dominated")
+    within = [r for r in ran if r["verdict"] in ("kept", "dominated")]
+    for r in within:
+        beaten = any(
+            o["size_bytes"] <= r["size_bytes"]
+            and metric_drop(o) <= metric_drop(r)
+            and (o["size_bytes"] < r["size_bytes"] or metric_drop(o) < metric_drop(r))
+            for o in within
+        )
+        assert (r["verdict"] == "dominated") == beaten, r["candidate"]
+    skipped = [r for r in rows if r["status"] == "skipped"]
+    assert len(skipped) == 3
+    float_search = next(r for r in rows if r["candidate"] == "int8 float layers")
+    int8 = next(r for r in rows if r["candidate"] == "int8")
+    if metric_drop(int8) <= 0.01:
+        assert float_search["verdict"] == "not run: plain int8 is within max_drop"
+        spent = ["prune 0.8+int8", "cluster 16+int8"]
+    else:
+        assert float_search["status"] == "ok"
+        spent = ["prune 0.5+int8", "prune 0.8+int8", "cluster 16+int8"]
+    assert [r["candidate"] for r in rows if r["verdict"].startswith("not run: budget")] == spent
+    assert list(result.front["verdict"].unique()) == ["kept"]
+    assert len(result.front) == sum(r["verdict"] == "kept" for r in rows)
+    # Progress: a start, a step and a row per measured candidate, then done.
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done"
+    assert kinds.count("row") == 9 and kinds.count("step") == 9
+    assert "best so far" in next(e.message for e in events if e.kind == "step")
+
+
+def test_edgetpu_excludes_models_without_integer_io(trained_cnn, digits):
+    _, _, x_test, y_test = digits
+    val, calib = _split(digits)
+    result = nbopt.optimize(
+        trained_cnn, "size", 0.05, calib=calib, eval=(x_test, y_test), val=val,
+        target="edgetpu", budget=1,
+    )  # fmt: skip
+    by = {r["candidate"]: r for r in result.rows}
+    excluded = [c for c, r in by.items() if r["verdict"].startswith("excluded")]
+    assert excluded == [*[s for s in PTQ if s != "int8"], "int8 float layers"]
+    assert by["int8"]["io"] == "int8" and by["int8"]["edgetpu_ready"] is True
+    assert [r["status"] for r in result.rows].count("ok") == 1
+    assert all(by[c]["verdict"] == "not run: it fine-tunes; pass --fit" for c in TRAINING)
+    assert by["int8"]["verdict"] == "kept"
+    assert result.pick.row["io"] == "int8"
+    assert result.line == (
+        "%quantize digits_cnn --scheme int8 --calib x_calib --io int8 --eval x_test,y_test"
+    )
+
+
+def _error_rate(y_true, y_pred):
+    return float(np.mean(np.argmax(y_pred, axis=1) != y_true))
+
+
+_error_rate.higher_is_better = False
+
+
+@pytest.fixture(scope="module")
+def regression(digits):
+    """A small regression (the digit's value from its pixels): mean squared error."""
+    import tf_keras
+
+    x_train, y_train, _, _ = digits
+    tf_keras.utils.set_random_seed(0)
+    model = tf_keras.Sequential(
+        [
+            tf_keras.layers.Flatten(input_shape=x_train.shape[1:]),
+            tf_keras.layers.Dense(32, activation="relu"),
+            tf_keras.layers.Dense(1),
+        ]
+    )
+    model.compile("adam", "mse")
+    model.fit(x_train, y_train.astype("float32"), epochs=5, verbose=0)
+    return model
+
+
+def test_lower_is_better_metric_respected_in_max_drop(regression, digits):
+    """Mean squared error may rise by max_drop at most: a fall is no drop at all."""
+    _, _, x_test, y_test = digits
+    (x_val, y_val), calib = _split(digits)
+    val, test = (x_val, y_val.astype("float32")), (x_test, y_test.astype("float32"))
+    result = nbopt.optimize(regression, "size", 0.0, calib=calib, eval=test, val=val, budget=5)
+    ok = [r for r in result.rows if r["status"] == "ok"]
+    assert len(ok) == 5
+    assert {r["metric"] for r in ok} == {"mse"}
+    # Some errors fell: read as accuracy (higher is better) they would be over budget.
+    assert any(r["accuracy_delta"] < 0 for r in ok)
+    for r in ok:
+        assert r["higher_is_better"] is False
+        assert (r["verdict"] == "over budget") == (r["accuracy_delta"] > 0), r["candidate"]
+    chosen = result.rows[result.index]
+    assert chosen["accuracy_delta"] <= 0
+    assert result.pick.row["accuracy"] == pytest.approx(
+        float(np.mean((result.pick.predict(x_test)[:, 0] - y_test) ** 2)), rel=1e-5
+    )
+
+
+def test_a_callable_lower_is_better_metric_is_read_as_such(trained_cnn, digits):
+    _, _, x_test, y_test = digits
+    val, calib = _split(digits)
+    result = nbopt.optimize(
+        trained_cnn, "size", 0.0, calib=calib, eval=(x_test, y_test), val=val,
+        metric=_error_rate, budget=1,
+    )  # fmt: skip
+    row = result.rows[0]
+    assert row["higher_is_better"] is False
+    assert (row["verdict"] == "over budget") == (row["accuracy_delta"] > 0)
+
+
+def test_a_candidate_budget_makes_the_same_choices_twice(trained_cnn, digits):
+    _, _, x_test, y_test = digits
+    val, calib = _split(digits)
+    runs = [
+        nbopt.optimize(
+            trained_cnn, "gzip", 0.02, calib=calib, eval=(x_test, y_test), val=val, budget="3"
+        )
+        for _ in range(2)
+    ]
+    first, second = ([(r["candidate"], r["status"], r["verdict"]) for r in x.rows] for x in runs)
+    assert first == second
+    assert [c for c, status, _ in first if status == "ok"] == ["float16", "dynamic", "int8"]
+    assert runs[0].line == runs[1].line
+
+
+def test_one_line_mistakes(trained_cnn, digits):
+    _, _, x_test, y_test = digits
+    with pytest.raises(NbOptUsageError, match=r"^budget must be a number of candidates"):
+        nbopt.optimize(trained_cnn, eval=(x_test, y_test), val=(x_test, y_test), budget="soon")
+    with pytest.raises(NbOptUsageError, match=r"^optimize reports the pick on --eval"):
+        nbopt.optimize(trained_cnn, val=(x_test, y_test))
+
+
+def test_latency_for_a_gpu_is_refused_in_one_line(ip, ns):
+    line = "optimize model --goal latency --target gpu --fit x_train,y_train --eval x_test,y_test"
+    with pytest.raises(UsageError) as err:
+        ip.run_line_magic("nbopt", line)
+    assert str(err.value) == (
+        "--goal latency is measured on this machine's CPU; it cannot rank models for gpu: "
+        "use --goal size, gzip or ram"
+    )
+
+
+def test_magic_binds_the_pick_with_as(ip, ns):
+    ns.pop("best", None)
+    result = ip.run_line_magic(
+        "nbopt",
+        "optimize model --goal size --max-drop 0.02 --fit x_train,y_train "
+        "--eval x_test,y_test --budget 3 --as best",
+    )
+    assert [r["status"] for r in result.rows].count("ok") == 3
+    assert ns["best"] is result.pick
+    assert isinstance(ns["best"], nbopt.TFLiteModel)
+    scheme = result.pick.row["scheme"]
+    calib = " --calib x_train" if scheme in ("int8", "int16x8") else ""
+    assert result.line == f"%quantize model --scheme {scheme}{calib} --eval x_test,y_test"
