@@ -102,7 +102,12 @@ def test_nbopt_help_lists_each_subcommand_with_its_own_options(ip):
         "inspect",
         "sweep",
         "load",
+        "optimize",
     }
+    assert "--goal {size,gzip,latency,ram}" in parts["optimize"]
+    assert "--target {cpu,gpu,edgetpu,mcu}" in parts["optimize"]
+    assert "--ram RAM_KB, --ram-kb RAM_KB" in parts["optimize"]
+    assert "--budget BUDGET" in parts["optimize"] and "--threshold" not in parts["optimize"]
     assert "--threshold" in parts["debug"] and "--fit" not in parts["debug"]
     assert "--scheduler" in parts["sweep"] and "--scheduler" not in parts["panel"]
     assert "--verify" in parts["recommend"] and "--verify" not in parts["inspect"]
