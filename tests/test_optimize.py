@@ -124,6 +124,44 @@ def test_edgetpu_excludes_models_without_integer_io(trained_cnn, digits):
     )
 
 
+def test_mcu_excludes_what_tflite_micro_cannot_run_or_what_needs_more_ram(trained_cnn, digits):
+    _, _, x_test, y_test = digits
+    val, calib = _split(digits)
+    result = nbopt.optimize(
+        trained_cnn, "size", 0.05, calib=calib, eval=(x_test, y_test), val=val,
+        target="mcu", ram_kb=3, budget=4,
+    )  # fmt: skip
+    ok = [r for r in result.rows if r["status"] == "ok"]
+    assert [r["candidate"] for r in ok] == ["float16", "dynamic", "int8", "int16x8"]
+    micro = "excluded: does not run under TFLite Micro"
+    for r in ok:
+        if r["mcu_ready"] is not True:
+            assert r["verdict"] == micro
+        elif r["ram_bytes"] > 3 * 1024:
+            assert (
+                r["verdict"]
+                == f"excluded: needs {r['ram_bytes'] / 1024:,.1f} KB RAM, over --ram-kb 3"
+            )
+        else:
+            assert r["verdict"] in ("kept", "dominated", "over budget")
+    verdicts = [r["verdict"] for r in ok]
+    assert verdicts.count(micro) >= 1 and any("over --ram-kb 3" in v for v in verdicts)
+    by = {r["candidate"]: r for r in ok}
+    assert by["int8"]["io"] == "int8" and by["int8"]["verdict"] == "kept"
+    assert result.pick.size == by["int8"]["size_bytes"]
+
+
+def test_a_time_budget_stops_the_search(trained_cnn, digits):
+    _, _, x_test, y_test = digits
+    val, calib = _split(digits)
+    result = nbopt.optimize(
+        trained_cnn, calib=calib, eval=(x_test, y_test), val=val, budget="0.05s"
+    )
+    assert [r["status"] for r in result.rows].count("ok") == 1
+    spent = [r for r in result.rows if r["verdict"].startswith("not run: budget spent (")]
+    assert len(spent) == 6  # the other post-training schemes; the rest lack --fit
+
+
 def _error_rate(y_true, y_pred):
     return float(np.mean(np.argmax(y_pred, axis=1) != y_true))
 

@@ -50,7 +50,7 @@ def optimize(model: Any, request: Request) -> Optimized:
     index = search.judge(rows, plan["goal"], plan["max_drop"])
     pick = None
     if index is not None:
-        pick = eval_figures(models[index], request.data.eval, request.data.metric)
+        pick = eval_figures(models[index], plan["eval"], request.data.metric)
     return Optimized(rows, pick, index, plan)
 
 
@@ -75,6 +75,7 @@ def _check(model: Any, request: Request) -> dict[str, Any]:
             raise NbOptUsageError(f"{label} must be a positive number of KB; got {kb!r}")
     count, seconds = search.parse_budget(request.analysis.budget)
     train, val = _splits(model, data.fit, data.val, request.analysis.seed)
+    evaluation = _labelled(model, data.eval)
     calib = data.calib if data.calib is not None else (train[0] if train else None)
     low_bit = tuple(s for s in ("int4", "int4-block32", "weight-int8") if s in LOW_BIT_SCHEMES)
     return {
@@ -84,6 +85,7 @@ def _check(model: Any, request: Request) -> dict[str, Any]:
         "seconds": seconds,
         "train": train,
         "val": val,
+        "eval": evaluation,
         "calib": calib,
         "candidates": search.candidates(analysis.target, low_bit),
         "name": request.name or getattr(model, "name", "model"),
@@ -112,6 +114,15 @@ def _splits(model: Any, fit: Any, val: Any, seed: int) -> tuple[Any, Any]:
     held, rest = order[: max(1, n // 5)], order[max(1, n // 5) :]
     pick = lambda arrays, idx: _one([a[idx] for a in arrays])  # noqa: E731
     return (pick(data.x, rest), pick(data.ys, rest)), (pick(data.x, held), pick(data.ys, held))
+
+
+def _labelled(model: Any, data: Any) -> tuple[Any, Any]:
+    """``eval`` as ``(x, y)`` arrays (a dataset or generator read once), or a one-line error."""
+    from ..engine.data.labels import eval_data
+    from ..engine.model.keras_models import input_specs, output_specs
+
+    checked = eval_data(data, input_specs(model), output_specs(model))
+    return _one(checked.x), _one(checked.ys)
 
 
 def _one(arrays: list[Any]) -> Any:
