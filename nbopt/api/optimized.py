@@ -139,7 +139,7 @@ class Optimized:
     def table(self) -> str:
         """The candidates as text: label, status, goal, metric change, verdict."""
         col = search.GOALS[self.goal]
-        lines = [f"{'candidate':20} {'status':8} {col:>12} {'Δ metric':>9}  verdict"]
+        lines = [f"{'candidate':20} {'status':8} {col:>12} {'Δ val':>9}  verdict"]
         for r in self.rows:
             value = r.get(col)
             delta = r.get("accuracy_delta")
