@@ -263,6 +263,12 @@ def test_magic_binds_the_pick_with_as(ip, ns):
     )
     assert [r["status"] for r in result.rows].count("ok") == 3
     assert ns["best"] is result.pick
+    # Every measured candidate is a row of the results store, with its float32 baseline.
+    stored = nbopt.results(all=True)
+    for r in (r for r in result.rows if r["status"] == "ok"):
+        run = stored[stored["run_id"] == r["run_id"]]
+        assert set(run["scheme"]) == {"float32", r["scheme"]}
+        assert int(run[run["scheme"] == r["scheme"]]["size_bytes"].iloc[0]) == r["size_bytes"]
     assert isinstance(ns["best"], nbopt.TFLiteModel)
     scheme = result.pick.row["scheme"]
     calib = " --calib x_train" if scheme in ("int8", "int16x8") else ""
