@@ -58,6 +58,24 @@ def check(content: bytes, label: str, isolate: bool = True) -> dict[str, Any]:
     return found
 
 
+def runs_safely(content: bytes, scheme: str) -> None:
+    """Run a variant nbopt just made once in the worker before this process does.
+
+    The TFLite runtime can abort on a model its own converter made (an int16x8 transformer
+    block aborts at its first invoke): that kills the worker, and the variant's row fails,
+    instead of the kernel dying at measurement.
+    """
+    try:
+        _probe_isolated(content)
+    except RuntimeError as exc:
+        how = str(exc).rpartition("(")[2].rstrip(")") or "it died"
+        raise ConversionError(
+            f"the TFLite runtime crashes running this {scheme} model ({how} in nbopt's worker "
+            "process, which runs each new model once first; your kernel is unaffected); use "
+            "another scheme for this model"
+        ) from None
+
+
 def _probe_isolated(content: bytes) -> dict[str, Any]:
     """:func:`probe` in the worker; the worker dying is the interpreter crashing on it."""
     from ..convert import worker

@@ -21,6 +21,7 @@ from ..measure.latency import MeasureSettings, measure_latency
 from ..measure.memory import add_memory_columns
 from ..measure.sparse import sparse_columns
 from ..model.tflite_model import TFLiteModel
+from ..model.trust import runs_safely
 from ..store import cache, results
 from ..store.schema import fill_ratios
 from .comparison import Comparison
@@ -105,6 +106,8 @@ class Run:
             with capture.native():
                 content = self.convert(row, make, cache_key)
                 row["convert_seconds"] = time.perf_counter() - started
+                if self.settings.isolate:
+                    runs_safely(content, scheme)  # a runtime abort kills the worker, not the kernel
                 variant = TFLiteModel(
                     content,
                     name=self.comparison.name,
