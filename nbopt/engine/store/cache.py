@@ -28,6 +28,11 @@ from . import results
 
 #: Bytes of flatbuffers the in-memory cache (used when there is no store) holds at most.
 MEMORY_LIMIT = 256 * 2**20
+#: How nbopt converts, in every key too: raised when a change of nbopt's conversion (not of
+#: its version number) makes different flatbuffers, so that stores filled before it do not
+#: serve the old ones. 2: reshape targets made constant at export (Keras 3 without SHAPE).
+CONVERSION_REVISION = 2
+
 #: The distributions whose versions go into every key.
 VERSIONED = ("tensorflow", "tf-keras", "ai-edge-litert", "litert-quantizer", "nbopt")
 
@@ -92,7 +97,13 @@ def arrays_digest(arrays: list[np.ndarray] | None) -> str | None:
 def conversion_key(model: str, scheme: str, **options: Any) -> str:
     """The key of converting the model of digest ``model`` with ``scheme`` and ``options``
     (JSON-able values: ``io``, ``engine``, ``calib`` as a digest, ...)."""
-    parts = {"model": model, "scheme": scheme, "options": options, "versions": versions()}
+    parts = {
+        "model": model,
+        "scheme": scheme,
+        "options": options,
+        "versions": versions(),
+        "revision": CONVERSION_REVISION,
+    }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
