@@ -13,6 +13,7 @@ from IPython.core.error import UsageError
 import nbopt
 from nbopt.engine.analyse.compat import op_report
 from nbopt.engine.measure.weights import distinct_values, weight_tensors
+from nbopt.engine.training.technique import NbOptWarning
 from nbopt.engine.training.tfmot_wrap import supported_clusters
 from nbopt.errors import NbOptUsageError
 
@@ -77,7 +78,7 @@ def test_mobilenetv2_qat_leaves_no_float_compute_op():
     assert qat.row["edgetpu_ready"] is False  # float input/output: only --io int8 is ready
 
 
-def test_tfmot_refusal_names_only_the_refused_layer_and_skip_keeps_the_rest_int8(digits):
+def test_a_refused_layer_with_nothing_to_train_stays_float_and_the_rest_int8(digits):
     import tf_keras as keras
 
     x_train, y_train, _, _ = digits
@@ -87,17 +88,45 @@ def test_tfmot_refusal_names_only_the_refused_layer_and_skip_keeps_the_rest_int8
     x = keras.layers.Rescaling(0.5, name="halve")(x)
     outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x))
     model = keras.Model(inputs, outputs)
-    with pytest.raises(NbOptUsageError) as info:
-        nbopt.quantize(model, aware=True, fit=(x_train, y_train))
-    assert str(info.value) == (
-        "tfmot cannot quantize layer 'halve' (Rescaling); pass --skip halve to quantize the "
-        "other layers"
+    with pytest.warns(NbOptWarning, match="left float"):
+        qat = nbopt.quantize(model, aware=True, fit=(x_train[:256], y_train[:256]))
+    assert qat.row["note"] == (
+        "tfmot cannot quantize 'halve' (Rescaling), which is left float (nothing in it "
+        "trains); its output is quantized, so the layers after it run in int8"
     )
-    qat = nbopt.quantize(model, aware=True, fit=(x_train[:256], y_train[:256]), skip="halve")
-    # The skipped layer's output is quantized: the layers after it (and the MUL) are int8.
+    # The layer left float has its output quantized: the layers after it (and the MUL) are
+    # int8, as with --skip.
     report = op_report(qat.content)
     assert report.ops["MUL"] == 1 and report.ops["FULLY_CONNECTED"] == 1
     assert not report.float_ops
+
+
+def test_conv1d_trains_quantization_aware_and_exports_int8(digits):
+    """tfmot's registry leaves Conv1D and MaxPooling1D out; nbopt gives them its configs."""
+    import tf_keras as keras
+
+    x_train, y_train, x_test, y_test = digits
+    keras.utils.set_random_seed(0)
+    frames = keras.Sequential(
+        [
+            keras.Input((8, 8)),
+            keras.layers.Conv1D(16, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling1D(2),
+            keras.layers.Conv1D(16, 3, padding="same", activation="relu"),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    frames.compile("adam", "sparse_categorical_crossentropy")
+    frames.fit(x_train[..., 0], y_train, epochs=10, verbose=0)
+    qat = nbopt.quantize(
+        frames, aware=True, fit=(x_train[..., 0], y_train), eval=(x_test[..., 0], y_test)
+    )
+    report = op_report(qat.content)
+    assert report.ops["CONV_2D"] == 2 and report.ops["MAX_POOL_2D"] == 1
+    assert not report.float_ops
+    base = qat.comparison.rows[0]
+    assert base["accuracy"] > 0.7 and qat.row["accuracy"] >= base["accuracy"] - 0.03
 
 
 @pytest.fixture(scope="module")

@@ -291,6 +291,11 @@ def conversion_error(scheme: str, exc: BaseException, allow_flex: bool = False) 
     if "not yet supported for op" in text:  # e.g. int16x8 of a fused LSTM
         others = ", ".join(s for s in ("int8", "dynamic", "float16") if s != scheme)
         return f"{scheme} conversion failed: {text} Use {others} for this model."
+    if "same scale constraint" in text:  # a QAT model whose ranges TFLite cannot take
+        return (
+            f"{scheme} conversion failed: {text}; training gave this op's input and output "
+            "different scales: use post-training int8 (--scheme int8) for this model"
+        )
     return f"{scheme} conversion failed: {text}"
 
 

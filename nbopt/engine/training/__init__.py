@@ -9,6 +9,8 @@ apply and how is a :class:`~nbopt.engine.request.Request` (its ``technique`` and
 - :mod:`.technique`: what to apply (:class:`Technique`, read from the request);
 - :mod:`.checks`: the request's training mistakes, raised before any work;
 - :mod:`.tfmot_wrap`: wrapping a copy with tfmot (``skip``, refused layers, cluster limits);
+- :mod:`.qat_layers`: layers tfmot's QAT registry leaves out (``Conv1D``, a
+  BatchNormalization after no convolution) and those left float by default;
 - :mod:`.finetune`: compiling and fitting the wrapped copy;
 - :mod:`.pipeline`: the four steps every technique takes (:func:`optimize`).
 

@@ -153,7 +153,7 @@ def fit(
             f"fine-tuning ({kind}) ran out of memory: {first_line(exc)}; pass a smaller "
             "--batch-size"
         ) from exc
-    except (tf.errors.OpError, ValueError, TypeError, RuntimeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - tfmot's traced code raises any Python error
         raise NbOptUsageError(
             f"fine-tuning ({kind}) failed: {first_line(exc)}; check that --fit's labels fit the "
             "model's output, or fine-tune in the cell body with your own compile and fit"

@@ -111,13 +111,12 @@ def wrap(
     An error of tfmot or TensorFlow while wrapping becomes one :class:`NbOptUsageError` line
     (the original stays on ``__cause__``).
     """
-    import tensorflow as tf
 
     try:
         return _wrap(work, technique, request, training)
     except NbOptError:
         raise
-    except (tf.errors.OpError, ValueError, TypeError, RuntimeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - tfmot's rewriting raises any Python error
         raise NbOptUsageError(
             f"tfmot cannot apply {technique.kind} to model {work.name!r}: {first_line(exc)}; "
             "pass --skip LAYER to leave out the layer it names"
@@ -134,7 +133,8 @@ def _wrap(
             for layer in work.layers
             if type(layer).__name__ == "Lambda" and layer.name not in technique.skip
         ]
-        return quantize_wrap(work, technique), notes
+        wrapped, left_float = quantize_wrap(work, technique)
+        return wrapped, notes + left_float
     if technique.kind == "prune":
         steps = None
         if training is not None:

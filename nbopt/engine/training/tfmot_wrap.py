@@ -16,6 +16,7 @@ import numpy as np
 from ...errors import NbOptUsageError
 from ..measure.interpreter import first_line
 from ..model.keras_models import is_graph_model, require_model
+from .qat_layers import extra_config, left_float_note, nothing_to_train, unsupported_layers
 from .technique import INITS, Technique
 
 
@@ -87,14 +88,16 @@ def _qat_apply(model: Any, leave: set[str], preserve: str | None) -> Any:
             if layer.name in leave:
                 return layer
             raise ValueError(f"Layer {layer.name}: a model nested in the model")
-        if layer.name in leave and _reads_integers(layer):
-            return layer  # token ids: tfmot cannot put a quantizer on an integer input
+        if layer.name in leave and (_reads_integers(layer) or _several_inputs(layer)):
+            # token ids: tfmot cannot put a quantizer on an integer input; attention (query,
+            # value): tfmot's annotation cannot wrap a layer called on several tensors
+            return layer
         if layer.name in leave or isinstance(layer, tf_keras.layers.Lambda):
             # Not quantization-aware (tfmot cannot see inside a Lambda), but its output is
             # quantized so that the layers after it still compute in int8.
             output_only = configs.Default8BitOutputQuantizeConfig()
             return q.quantize_annotate_layer(layer, quantize_config=output_only)
-        return q.quantize_annotate_layer(layer)
+        return q.quantize_annotate_layer(layer, quantize_config=extra_config(layer))
 
     scheme = _qat_scheme(preserve)
     # tfmot clones through layer configs; a Lambda's code is the user's own, in memory.
@@ -112,20 +115,26 @@ def _refused_layer(exc: Exception, names: list[str]) -> str | None:
     return found.group(1) if found and found.group(1) in names else None
 
 
-def quantize_wrap(model: Any, technique: Technique) -> Any:
-    """``model`` with fake quantization: the whole model, as tfmot's ``quantize_model``.
+def quantize_wrap(model: Any, technique: Technique) -> tuple[Any, list[str]]:
+    """``model`` with fake quantization: the whole model, as tfmot's ``quantize_model``; and
+    notes on the layers left float.
 
     If tfmot refuses a layer, it is left out and tfmot asked again, to find every layer it
-    refuses; they are then named in one error that suggests ``--skip``.
+    refuses. Those with nothing to train stay float (noted); the others are named in one
+    error that suggests ``--skip``.
     """
     names = [layer.name for layer in model.layers]
-    refused: list[str] = []
+    # What tfmot's registry has no config for is known without asking (each try clones the
+    # whole model: 18 tries on EfficientNetB0); the tries find the rest.
+    refused = unsupported_layers(model, set(technique.skip))
     for _ in range(len(names) + 1):
         try:
             wrapped = _qat_apply(model, {*technique.skip, *refused}, technique.preserve)
             break
         except (RuntimeError, ValueError, TypeError) as exc:
-            name = _refused_layer(exc, names) or _integer_consumer(model, {*refused})
+            name = _refused_layer(exc, names) or _integer_consumer(
+                model, {*technique.skip, *refused}
+            )
             if name is None or name in refused:
                 raise NbOptUsageError(
                     f"tfmot cannot quantize model {model.name!r}: {first_line(exc)}; pass "
@@ -133,14 +142,15 @@ def quantize_wrap(model: Any, technique: Technique) -> Any:
                     "Keras layers"
                 ) from exc
             refused.append(name)
-    if refused:
-        layers = {layer.name: layer for layer in model.layers}
-        listed = ", ".join(f"{n!r} ({type(layers[n]).__name__})" for n in refused)
+    layers = {layer.name: layer for layer in model.layers}
+    to_skip = [n for n in refused if not nothing_to_train(layers[n])]
+    if to_skip:
+        listed = ", ".join(f"{n!r} ({type(layers[n]).__name__})" for n in to_skip)
         raise NbOptUsageError(
-            f"tfmot cannot quantize layer {listed}; pass --skip {','.join(refused)} to "
+            f"tfmot cannot quantize layer {listed}; pass --skip {','.join(to_skip)} to "
             "quantize the other layers"
         )
-    return wrapped
+    return wrapped, [left_float_note([layers[n] for n in refused])] if refused else []
 
 
 def _reads_integers(layer: Any) -> bool:
@@ -150,6 +160,16 @@ def _reads_integers(layer: Any) -> bool:
     except (AttributeError, ValueError):
         return False
     return any(getattr(t, "dtype", None) is not None and t.dtype.is_integer for t in inputs)
+
+
+def _several_inputs(layer: Any) -> bool:
+    """Whether ``layer`` is called on more than one tensor (``MultiHeadAttention(q, v)``)."""
+    import tensorflow as tf
+
+    for node in getattr(layer, "_inbound_nodes", [])[:1]:
+        args = [*node.call_args, *node.call_kwargs.values()]
+        return len(tf.nest.flatten(args)) > 1
+    return False
 
 
 def _integer_consumer(model: Any, refused: set[str]) -> str | None:
@@ -175,8 +195,9 @@ def _layerwise(model: Any, technique: Technique, wrap_layer: Any) -> Any:
     def clone(layer: Any) -> Any:
         if _is_input(layer):
             return _fresh_input(layer)
-        if layer.name in technique.skip or not layer.weights:
-            return layer  # skipped, or nothing to prune or cluster (Rescaling, pooling, ...)
+        if layer.name in technique.skip or not layer.trainable_weights:
+            return layer  # skipped, or nothing to prune or cluster (Rescaling, pooling, a
+            # Normalization's statistics, ...)
         if isinstance(layer, tf_keras.Model):
             return tf_keras.models.clone_model(layer, clone_function=clone)
         try:
