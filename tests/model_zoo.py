@@ -39,6 +39,31 @@ class Data:
 
 
 @dataclass
+class DatasetData(Data):
+    """Data as ``tf.data`` pipelines: nbopt is handed the pipelines, never the arrays (which
+    train the model only)."""
+
+    train_set: Any = None
+    test_set: Any = None
+
+    @property
+    def fit(self) -> Any:
+        return self.train_set
+
+    @property
+    def eval(self) -> Any:
+        return self.test_set
+
+    @property
+    def calib(self) -> Any:
+        return self.train_set.take(2)
+
+    @property
+    def arrays(self) -> tuple[Any, Any]:
+        return self.x_train, self.y_train
+
+
+@dataclass
 class Family:
     """A model family: what it is, how it is built, what it learns from."""
 
@@ -47,6 +72,14 @@ class Family:
     data: Callable[[], Data]
     loss: Any = "sparse_categorical_crossentropy"
     epochs: int = 4
+    #: The Keras flavors it is built with: tf_keras, and keras3 (``import keras``).
+    flavors: tuple[str, ...] = ("tf_keras",)
+    #: A callable ``(data, keras_module) -> None`` run after building, before training
+    #: (an adapted Normalization layer learns its statistics here).
+    adapt: Callable[[Any, Any], None] | None = None
+    #: Set each BatchNormalization's statistics from the training data after training (a few
+    #: steps leave a deep network's moving averages far from its activations).
+    refresh_bn: bool = False
 
 
 def _digits() -> tuple[np.ndarray, ...]:
@@ -74,6 +107,59 @@ def digits_rgb96() -> Data:
         return np.repeat(big[..., None], 3, axis=-1).astype("float32")
 
     return Data(up(x_train[:256]), y_train[:256], up(x_test[:128]), y_test[:128])
+
+
+def digits_rgb32_255() -> Data:
+    """Digits upscaled to 32x32x3 in 0..255, as the applications' own preprocessing expects
+    (their Rescaling and Normalization layers are part of the model)."""
+    x_train, y_train, x_test, y_test = _digits()
+
+    def up(x: np.ndarray) -> np.ndarray:
+        big = np.kron(x[..., 0], np.ones((4, 4), "float32")) * 255.0
+        return np.repeat(big[..., None], 3, axis=-1).astype("float32")
+
+    return Data(up(x_train[:512]), y_train[:512], up(x_test[:200]), y_test[:200])
+
+
+def digits_uint8() -> Data:
+    """Digits as 8-bit images (0..255), as a camera gives them."""
+    x_train, y_train, x_test, y_test = _digits()
+    return Data(
+        np.round(x_train * 255).astype("uint8"),
+        y_train,
+        np.round(x_test * 255).astype("uint8"),
+        y_test,
+    )
+
+
+def tones() -> Data:
+    """One second of 'audio' at 1 kHz per sample: a noisy tone at one of 8 pitches (the label),
+    framed as 50 frames of 20 samples, as a Conv1D keyword spotter reads its input."""
+    rng = np.random.default_rng(0)
+    n = 1000
+    y = rng.integers(0, 8, n)
+    t = np.arange(1000) / 1000.0
+    freq = 40.0 + 30.0 * y[:, None]
+    phase = rng.random((n, 1)) * 2 * np.pi
+    wave = np.sin(2 * np.pi * freq * t + phase) * rng.uniform(0.2, 1.0, (n, 1))
+    wave += 0.3 * rng.standard_normal((n, 1000))
+    x = wave.reshape(n, 50, 20).astype("float32")
+    return Data(x[:800], y[:800].astype("int64"), x[800:], y[800:].astype("int64"))
+
+
+def digits_datasets() -> Data:
+    """Digits as batched ``tf.data`` pipelines of ``(x, y)`` tuples (calibration and evaluation
+    read from the same kind of pipeline a training loop does)."""
+    import tensorflow as tf
+
+    x_train, y_train, x_test, y_test = _digits()
+
+    def pipeline(x: np.ndarray, y: np.ndarray) -> Any:
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(32).prefetch(2)
+
+    return DatasetData(
+        x_train, y_train, x_test, y_test, pipeline(x_train, y_train), pipeline(x_test, y_test)
+    )
 
 
 def digits_sequences() -> Data:
@@ -223,6 +309,78 @@ def rescaling(keras: Any) -> Any:
     return keras.Model(inputs, layers.Dense(10, activation="softmax")(x), name="rescaling")
 
 
+def efficientnet_b0(keras: Any) -> Any:
+    return keras.applications.EfficientNetB0(
+        input_shape=(32, 32, 3), weights=None, classes=10, drop_connect_rate=0.0
+    )
+
+
+def mobilenet_v3_small(keras: Any) -> Any:
+    return keras.applications.MobileNetV3Small(
+        input_shape=(32, 32, 3), weights=None, classes=10, dropout_rate=0.0
+    )
+
+
+def densenet121(keras: Any) -> Any:
+    return keras.applications.DenseNet121(input_shape=(32, 32, 3), weights=None, classes=10)
+
+
+def transformer(keras: Any) -> Any:
+    """One encoder block: token embeddings, self-attention, LayerNorm, a feed-forward MLP."""
+    layers = keras.layers
+    inputs = keras.Input((20,), dtype="int32", name="tokens")
+    x = layers.Embedding(1000, 32, name="embed")(inputs)
+    attended = layers.MultiHeadAttention(num_heads=2, key_dim=16, name="attention")(x, x)
+    x = layers.LayerNormalization(name="norm1")(layers.Add()([x, attended]))
+    mlp = layers.Dense(32)(layers.Dense(64, activation="relu")(x))
+    x = layers.LayerNormalization(name="norm2")(layers.Add()([x, mlp]))
+    x = layers.GlobalAveragePooling1D()(x)
+    return keras.Model(inputs, layers.Dense(2, activation="softmax")(x), name="transformer")
+
+
+def conv1d_audio(keras: Any) -> Any:
+    layers = keras.layers
+    inputs = keras.Input((50, 20), name="frames")
+    x = layers.Conv1D(32, 5, padding="same", activation="relu")(inputs)
+    x = layers.MaxPooling1D(2)(x)
+    x = layers.Conv1D(32, 3, padding="same", activation="relu")(x)
+    x = layers.GlobalAveragePooling1D()(x)
+    return keras.Model(inputs, layers.Dense(8, activation="softmax")(x), name="conv1d_audio")
+
+
+def bidirectional(cell: str) -> Callable[[Any], Any]:
+    def build(keras: Any) -> Any:
+        layers = keras.layers
+        inputs = keras.Input((8, 8), name="rows")
+        x = layers.Bidirectional(getattr(layers, cell)(32), name="bi")(inputs)
+        return keras.Model(inputs, layers.Dense(10, activation="softmax")(x), name=f"bi{cell}")
+
+    return build
+
+
+def uint8_rescaling(keras: Any) -> Any:
+    layers = keras.layers
+    inputs = keras.Input((8, 8, 1), dtype="uint8", name="image")
+    x = layers.Rescaling(1 / 255.0)(inputs)
+    x = layers.Conv2D(16, 3, activation="relu")(x)
+    x = layers.Flatten()(x)
+    return keras.Model(inputs, layers.Dense(10, activation="softmax")(x), name="uint8_rescaling")
+
+
+def normalized(keras: Any) -> Any:
+    """The digits unscaled (0..16), standardised by an adapted Normalization layer."""
+    layers = keras.layers
+    inputs = keras.Input((8, 8, 1), name="image")
+    x = layers.Normalization(name="norm")(inputs)
+    x = layers.Conv2D(16, 3, activation="relu")(x)
+    x = layers.Flatten()(x)
+    return keras.Model(inputs, layers.Dense(10, activation="softmax")(x), name="normalized")
+
+
+def adapt_norm(model: Any, data: Data) -> None:
+    model.get_layer("norm").adapt(data.x_train)
+
+
 FAMILIES = {
     f.name: f
     for f in [
@@ -242,11 +400,37 @@ FAMILIES = {
         ),
         Family("regression", regression, diabetes, loss="mse", epochs=20),
         Family("Rescaling", rescaling, digits_raw),
+        Family(
+            "EfficientNetB0 32x32", efficientnet_b0, digits_rgb32_255, epochs=6, refresh_bn=True
+        ),
+        Family(
+            "MobileNetV3Small 32x32",
+            mobilenet_v3_small,
+            digits_rgb32_255,
+            epochs=6,
+            refresh_bn=True,
+        ),
+        Family("DenseNet121 32x32", densenet121, digits_rgb32_255, epochs=3, refresh_bn=True),
+        Family("transformer block", transformer, token_sequences, epochs=6),
+        Family("Conv1D audio", conv1d_audio, tones, epochs=6),
+        Family("Bidirectional LSTM", bidirectional("LSTM"), digits_sequences, epochs=6),
+        Family("Bidirectional GRU", bidirectional("GRU"), digits_sequences, epochs=6),
+        Family("uint8 input + Rescaling", uint8_rescaling, digits_uint8),
+        Family(
+            "adapted Normalization",
+            normalized,
+            digits_raw,
+            flavors=("keras3",),
+            adapt=adapt_norm,
+        ),
+        Family("tf.data pipelines", plain_cnn, digits_datasets),
     ]
 }
 
 #: Families also built with Keras 3 (``import keras``), rebuilt as tf_keras where tfmot needs it.
 KERAS3 = ("plain CNN", "Conv+BN+Dropout", "LSTM", "two inputs")
+for _name in KERAS3:
+    FAMILIES[_name].flavors = ("tf_keras", "keras3")
 
 
 def trained(family: Family, keras_module: Any) -> tuple[Any, Data]:
@@ -254,6 +438,26 @@ def trained(family: Family, keras_module: Any) -> tuple[Any, Data]:
     keras_module.utils.set_random_seed(0)
     data = family.data()
     model = family.build(keras_module)
+    if family.adapt is not None:
+        family.adapt(model, data)
     model.compile(optimizer="adam", loss=family.loss)
-    model.fit(*data.fit, epochs=family.epochs, batch_size=32, verbose=0)
+    model.fit(data.x_train, data.y_train, epochs=family.epochs, batch_size=32, verbose=0)
+    if family.refresh_bn:
+        refresh_batchnorm(model, data.x_train[:256], keras_module)
     return model, data
+
+
+def refresh_batchnorm(model: Any, x: Any, keras_module: Any) -> None:
+    """Each BatchNormalization's moving statistics set to those of ``x`` (one forward pass in
+    training mode with momentum 0), as a long training would have left them."""
+    norms = [
+        layer
+        for layer in model._flatten_layers()
+        if isinstance(layer, keras_module.layers.BatchNormalization)
+    ]
+    momenta = [layer.momentum for layer in norms]
+    for layer in norms:
+        layer.momentum = 0.0
+    model(x, training=True)
+    for layer, momentum in zip(norms, momenta):
+        layer.momentum = momentum

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from model_zoo import FAMILIES, KERAS3, trained
+from model_zoo import FAMILIES, trained
 
 import nbopt
 from nbopt.errors import NbOptError
@@ -33,17 +33,54 @@ EXPECTED: dict[tuple[str, str, str], str] = {
     ("GRU", "tf_keras", "int8"): _GRU,
     ("GRU", "tf_keras", "int16x8"): _GRU,
     ("GRU", "tf_keras", "qat"): "pass --skip gru " + _SKIP,
-    ("Rescaling", "tf_keras", "qat"): "pass --skip rescaling " + _SKIP,
+    ("MobileNetV3Small 32x32", "tf_keras", "int16x8"): "16x8-bit not yet supported for op: "
+    "'HARD_SWISH'",
+    ("DenseNet121 32x32", "tf_keras", "qat"): "different scales: use post-training int8",
+    ("transformer block", "tf_keras", "int16x8"): "the TFLite runtime crashes running this "
+    "int16x8 model",
+    ("transformer block", "tf_keras", "qat"): "pass --skip embed,attention,norm1,norm2 " + _SKIP,
+    ("Bidirectional LSTM", "tf_keras", "int16x8"): _LSTM16,
+    ("Bidirectional LSTM", "tf_keras", "qat"): "pass --skip bi " + _SKIP,
+    ("Bidirectional LSTM", "tf_keras", "prune"): "pass --skip bi to leave it as it is",
+    ("Bidirectional GRU", "tf_keras", "int8"): _GRU,
+    ("Bidirectional GRU", "tf_keras", "int16x8"): _GRU,
+    ("Bidirectional GRU", "tf_keras", "qat"): "pass --skip bi " + _SKIP,
+    ("Bidirectional GRU", "tf_keras", "prune"): "pass --skip bi to leave it as it is",
+    ("uint8 input + Rescaling", "tf_keras", "int16x8"): "16x8-bit not yet supported for op: 'CAST'",
 }
 #: Cells that are ok but do not shrink: TFLite's fused LSTM keeps float32 weights under
 #: dynamic-range quantization.
-NOT_SMALLER = {("LSTM", "tf_keras", "dynamic"), ("LSTM", "keras3", "dynamic")}
+NOT_SMALLER = {
+    ("LSTM", "tf_keras", "dynamic"),
+    ("LSTM", "keras3", "dynamic"),
+    ("Bidirectional LSTM", "tf_keras", "dynamic"),
+}
 #: Cells that are ok but fall short, with the note the row must carry: tfmot prunes the
-#: tf_keras rebuild of a Keras 3 LSTM's dense layer only.
-SHORT = {("LSTM", "keras3", "prune"): "short of the 50% target"}
+#: tf_keras rebuild of a Keras 3 LSTM's dense layer only; tfmot leaves EfficientNet's
+#: squeeze-excite multiplies float (their convolutions' swish too).
+SHORT = {
+    ("LSTM", "keras3", "prune"): "short of the 50% target",
+    ("EfficientNetB0 32x32", "tf_keras", "qat"): "16 Multiply layers",
+}
+#: Deep networks trained a few epochs from random weights and fine-tuned one epoch on 512
+#: images: the technique works (ok row, sizes asserted), but one epoch is far too little for
+#: them to recover from pruning or clustering; their accuracy is recorded, not bounded.
+BRIEF = {
+    ("EfficientNetB0 32x32", "tf_keras", "prune"),
+    ("EfficientNetB0 32x32", "tf_keras", "cluster"),
+    ("MobileNetV3Small 32x32", "tf_keras", "prune"),
+    ("DenseNet121 32x32", "tf_keras", "prune"),
+    ("DenseNet121 32x32", "tf_keras", "cluster"),
+}
 
 #: Smallest size ratio (float32 size / variant size) each technique must reach when ok.
 MIN_SIZE_RATIO = {"float16": 1.6, "dynamic": 2.0, "int8": 2.0, "int16x8": 1.8, "qat": 2.0}
+#: Smaller ratios where the model's fixed overhead is a large part of it: a GRU's WHILE loop
+#: has subgraphs whose tensors and ops do not shrink.
+MIN_SIZE_RATIO_OF = {
+    ("Bidirectional GRU", "tf_keras", "float16"): 1.5,
+    ("Bidirectional GRU", "tf_keras", "dynamic"): 1.7,
+}
 #: Largest accuracy drop (points of accuracy; relative growth of mean squared error).
 MAX_DROP = {"float16": 0.01, "dynamic": 0.05, "int8": 0.08, "int16x8": 0.05}
 MAX_TRAINING_DROP = 0.15
@@ -51,7 +88,7 @@ MAX_TRAINING_DROP = 0.15
 CELLS = [
     (family, flavor, technique)
     for family in FAMILIES
-    for flavor in (("tf_keras", "keras3") if family in KERAS3 else ("tf_keras",))
+    for flavor in FAMILIES[family].flavors
     for technique in TECHNIQUES
 ]
 OUTCOMES: dict[tuple[str, str, str], str] = {}
@@ -133,15 +170,19 @@ def test_cell(family: str, flavor: str, technique: str) -> None:
         assert expected in message
         return
     assert row["status"] == "ok", row.get("error")
-    if (family, flavor, technique) in SHORT:
-        assert SHORT[(family, flavor, technique)] in str(row.get("note"))
+    cell = (family, flavor, technique)
+    if cell in SHORT:
+        assert SHORT[cell] in str(row.get("note"))
         return
-    if (family, flavor, technique) in NOT_SMALLER:
+    if cell in NOT_SMALLER:
         assert row["size_ratio"] == pytest.approx(1.0, abs=0.05)
     elif technique in MIN_SIZE_RATIO:
-        assert row["size_ratio"] >= MIN_SIZE_RATIO[technique]
+        assert row["size_ratio"] >= MIN_SIZE_RATIO_OF.get(cell, MIN_SIZE_RATIO[technique])
     if technique in ("prune", "cluster"):
         assert row["gzip_ratio"] >= 1.2
+    if cell in BRIEF:
+        assert 0.0 <= row["accuracy"] <= 1.0
+        return
     assert _drop(row) <= MAX_DROP.get(technique, MAX_TRAINING_DROP)
 
 
