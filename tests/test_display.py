@@ -316,9 +316,9 @@ def test_the_payload_carries_the_table_notes_front_and_direction_python_computed
     lines = rows_text(rows).splitlines()
     for line, cells in zip(lines[1:6], table["cells"]):
         assert re.split(r"\s{2,}", line.strip()) == [c for c in cells if c]
-    assert table["notes"] == lines[6:] and len(table["notes"]) == 6
-    assert table["notes"][4] == (
-        "[5] Edge TPU: inputs/outputs are float32; convert int8 with integer I/O "
+    assert table["notes"] == lines[6:] and len(table["notes"]) == 7
+    assert table["notes"][5] == (
+        "[6] Edge TPU: inputs/outputs are float32; convert int8 with integer I/O "
         "(io='int8', --io int8)"
     )
     assert payload["metric"] == "accuracy" and payload["higher_is_better"] is True

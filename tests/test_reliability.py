@@ -180,7 +180,7 @@ BAD_MAGIC_CALLS = [
         "nbopt",
         "frobnicate",
         None,
-        "%nbopt: argument command: invalid choice: 'frobnicate' (choose from 'results', 'log', 'panel', 'recommend', 'debug', 'inspect', 'load', 'sweep'); see %nbopt? for the options",
+        "%nbopt: argument command: invalid choice: 'frobnicate' (choose from 'results', 'log', 'panel', 'recommend', 'debug', 'inspect', 'load', 'sweep', 'optimize'); see %nbopt? for the options",
     ),
     (
         "quantize",
@@ -337,7 +337,7 @@ BAD_MAGIC_CALLS = [
         "nbopt",
         "panel model --max-drop 0.1",
         None,
-        "%nbopt panel does not take --max-drop: it is an option of %nbopt recommend; see %nbopt? for the options",
+        "%nbopt panel does not take --max-drop: it is an option of %nbopt recommend and %nbopt optimize; see %nbopt? for the options",
     ),
 ]
 

@@ -70,7 +70,7 @@ describe('a version-2 payload (the quick start, measured by nbopt demo)', () => 
       '',
       'GPU ✓ · Edge TPU ✗ [1,2]'
     ]);
-    expect(cells[3][12]).toBe('GPU ✓ · Edge TPU ✗ [5]');
+    expect(cells[3][12]).toBe('GPU ✓ · Edge TPU ✗ [6]');
   });
 
   it('lists the numbered notes under the table', () => {
@@ -79,9 +79,9 @@ describe('a version-2 payload (the quick start, measured by nbopt demo)', () => 
       n => n.textContent
     );
     expect(notes).toEqual(table.notes);
-    expect(notes).toHaveLength(6);
-    expect(notes[4]).toBe(
-      "[5] Edge TPU: inputs/outputs are float32; convert int8 with integer I/O (io='int8', --io int8)"
+    expect(notes).toHaveLength(7);
+    expect(notes[5]).toBe(
+      "[6] Edge TPU: inputs/outputs are float32; convert int8 with integer I/O (io='int8', --io int8)"
     );
   });
 
