@@ -41,7 +41,9 @@ def _run(name: str, probe: str, env: dict[str, str] | None = None, tmp_path: Pat
     run = execute(
         TUTORIALS / name, cwd=tmp_path, timeout=CELL_TIMEOUT, probe=_probe(probe), env=env
     )
-    print(f"\n{name}: {run.seconds:.0f} s, peak memory {run.peak_mb:.0f} MB")
+    print(
+        f"\n{name}: {run.seconds:.0f} s, peak PSS {run.peak_mb:.0f} MB ({run.memory.breakdown()})"
+    )
     assert run.peak_mb < MEMORY_LIMIT_MB, f"{name} peaked at {run.peak_mb:.0f} MB"
     return run
 
