@@ -1,5 +1,5 @@
-"""What nbopt leaves in memory: tfmot's import, and a fine-tune whose result was dropped
-(the tutorials' peaks: tests/test_tutorials.py)."""
+"""What nbopt leaves in memory: the converter worker between calls, tfmot's import, and a
+fine-tune whose result was dropped (the tutorials' peaks: tests/test_tutorials.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,20 @@ from pathlib import Path
 import nbopt
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_worker_collects_and_trims_between_calls(trained_cnn):
+    from nbopt.engine.convert import worker
+    from nbopt.engine.convert.converter import convert, export_saved_model
+
+    worker.shutdown()
+    with export_saved_model(trained_cnn) as exported:
+        assert convert(exported.path, "float32")[4:8] == b"TFL3"
+    # glibc's malloc held to two arenas in the worker (unless the user chose otherwise).
+    assert worker.call(os.getenv, "MALLOC_ARENA_MAX") == os.environ.get("MALLOC_ARENA_MAX", "2")
+    # TensorFlow's objects were frozen after the first call: a collection after each call
+    # looks at that call's objects only.
+    assert worker.call(gc.get_freeze_count) > 100_000
 
 
 def test_tfmot_is_imported_without_keras_3_which_stays_importable():

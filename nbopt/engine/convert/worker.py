@@ -17,6 +17,8 @@ through ``multiprocessing`` re-runs an unguarded ``__main__`` script in the chil
 from __future__ import annotations
 
 import atexit
+import ctypes
+import gc
 import importlib
 import os
 import signal
@@ -30,6 +32,16 @@ from typing import Any
 
 from ...errors import ConversionError
 from .. import capture
+
+
+def _environment() -> dict[str, str]:
+    """The worker's environment: this process's, with glibc's malloc held to two arenas.
+
+    With an arena per thread (glibc's default), the converter's threads leave freed memory
+    spread over many heaps: converting MobileNetV2 peaked 20-45 MB higher, and the idle
+    worker grew by 15 MB per conversion. A value the user set is kept.
+    """
+    return {"MALLOC_ARENA_MAX": "2", **os.environ}
 
 
 class _Worker:
@@ -47,6 +59,7 @@ class _Worker:
                 str(from_child_w),
             ],
             pass_fds=(to_child_r, from_child_w),
+            env=_environment(),
             stdin=subprocess.DEVNULL,
             stdout=self.output,
             stderr=self.output,
@@ -145,6 +158,7 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     killed) raises :class:`ConversionError`; an interrupt stops the worker and propagates.
     """
     global _worker
+    trim_heap()  # this process waits while the worker works: at its smallest meanwhile
     with _lock:
         worker = _get()
         try:
@@ -202,6 +216,35 @@ def pid() -> int | None:
 atexit.register(shutdown)
 
 
+_frozen = False
+
+
+def trim_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc's ``malloc_trim``).
+
+    glibc keeps memory that was freed for reuse: after converting MobileNetV2 the worker
+    held about 150 MB more than it used. Nothing happens where the C library has no
+    ``malloc_trim`` (macOS, musl).
+    """
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
+def _release_memory() -> None:
+    """Between calls: free the last call's cycles and give the heap's free pages back.
+
+    TensorFlow's modules are some 400,000 objects; once it is imported they are frozen
+    (``gc.freeze``), so a collection costs microseconds instead of 0.2 s.
+    """
+    global _frozen
+    gc.collect()
+    if not _frozen and "tensorflow" in sys.modules:
+        gc.freeze()
+        _frozen = True
+    trim_heap()
+
+
 def _serve(inbox_fd: int, outbox_fd: int) -> None:
     """The worker's loop: receive calls, answer each with ``(ok, value)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides about interrupts
@@ -225,6 +268,8 @@ def _serve(inbox_fd: int, outbox_fd: int) -> None:
             outbox.send(reply)
         except Exception as exc:  # an unpicklable result or exception
             outbox.send((False, ConversionError(f"{type(exc).__name__}: {exc}")))
+        reply = args = kwargs = fn = None  # the call's data, freed before the heap is trimmed
+        _release_memory()  # while the caller reads the reply
 
 
 if __name__ == "__main__":
