@@ -29,6 +29,21 @@ def test_the_worker_collects_and_trims_between_calls(trained_cnn):
     assert worker.call(gc.get_freeze_count) > 100_000
 
 
+def test_the_worker_imports_tensorflow_without_keras_or_pandas(trained_cnn, digits):
+    from nbopt.engine.convert import worker
+    from nbopt.engine.convert.converter import convert, export_saved_model
+
+    with export_saved_model(trained_cnn) as exported:
+        assert convert(exported.path, "int8", calib=[digits[0][:64]])[4:8] == b"TFL3"
+    proc = Path(f"/proc/{worker.pid()}")
+    maps = (proc / "maps").read_text()
+    assert "tensorflow/python/" in maps and "pandas/_libs" not in maps
+    status = (proc / "status").read_text().splitlines()
+    anon_mb = int(next(ln for ln in status if ln.startswith("RssAnon")).split()[1]) / 1024
+    print(f"worker anonymous memory after an int8 conversion: {anon_mb:.0f} MB")
+    assert anon_mb < 215  # TensorFlow 2.21 alone: 181 MB; with tf_keras and pandas: 226 MB
+
+
 def test_tfmot_is_imported_without_keras_3_which_stays_importable():
     code = (
         "import sys, tensorflow\n"

@@ -1,9 +1,10 @@
 """A worker process for the TFLite converter, so that a converter crash spares the kernel.
 
 The converter is native code that can abort its process. Conversions run in one long-lived
-worker process (``python -m nbopt.engine.convert.worker``, started on first use; its TensorFlow
-import overlaps the caller's own work). If the worker dies, that conversion fails with a
-clear error and the next call starts a new worker. The user's kernel lives on.
+worker process (``python -m nbopt.engine.convert.worker``, started on first use; it imports
+TensorFlow, without Keras, as it starts, while the caller goes on with its own work). If the
+worker dies, that conversion fails with a clear error and the next call starts a new worker.
+The user's kernel lives on.
 
 The worker's standard output and error (TensorFlow's C++ logs, the converter's prints) go
 to a temporary file, never to the kernel's descriptors: the parent reads what each call
@@ -130,8 +131,8 @@ def _get() -> _Worker:
 
 
 def _warm() -> int:
-    import tensorflow  # noqa: F401  # the import is the slow part of a first conversion
-
+    """Answered once the worker has imported TensorFlow (the slow part of a first
+    conversion), which it does as it starts."""
     return os.getpid()
 
 
@@ -245,9 +246,33 @@ def _release_memory() -> None:
     trim_heap()
 
 
+def _import_tensorflow() -> None:
+    """Import TensorFlow without the Keras its ``__init__`` loads eagerly.
+
+    TensorFlow imports ``tf_keras.src.optimizers`` (``keras.src.optimizers`` without
+    ``TF_USE_LEGACY_KERAS``) so that Keras' optimizers register with the SavedModel loader:
+    all of tf_keras and pandas, 45 MB and 0.6 s. The worker converts nbopt's exports (a
+    ``tf.Module`` holding variables and one traced function, no optimizer) and runs TFLite
+    Micro; neither uses Keras. TensorFlow skips that import when it raises ImportError, and
+    Keras stays importable afterwards (``tf.keras`` loads it on first use).
+    """
+    blocked = [name for name in ("tf_keras", "keras") if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:  # said by the call that needs it, with its context
+        pass
+    finally:
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
 def _serve(inbox_fd: int, outbox_fd: int) -> None:
     """The worker's loop: receive calls, answer each with ``(ok, value)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides about interrupts
+    _import_tensorflow()  # as the worker starts: every worker converts sooner or later
     inbox = Connection(inbox_fd, writable=False)
     outbox = Connection(outbox_fd, readable=False)
     while True:
