@@ -4,15 +4,17 @@ PSS charges each page to the processes that map it in equal shares, so TensorFlo
 libraries, mapped by the kernel and by the converter worker alike, count once in the sum,
 not once per process as RSS counts them. But the shares are taken among *every* process on
 the machine: on a machine running other TensorFlow processes (the test runner, other
-kernels, CI neighbours) the kernel's share of those libraries shrinks, by some 360 MB for
-the quick start. The sum here is therefore the PSS the kernel's tree would have if it ran
-alone, as in a Binder session:
+kernels, CI neighbours) the kernel's share of those libraries shrinks (the quick start
+measured 800 MB so on a busy machine, 1044 MB alone). The sum here is therefore the PSS the
+kernel's tree would have if it ran alone, as in a Binder session:
 
 - anonymous and shared-memory pages: ``Pss_Anon + Pss_Shmem`` of ``/proc/<pid>/smaps_rollup``
   (no process outside the tree shares them: the kernel and its workers are exec'd);
 - file pages (libraries, mapped files): for each file, the most of it resident in any
   process of the tree, split among the tree's processes that map it. Each process's files
   are read from ``/proc/<pid>/smaps`` when its file-backed RSS has changed by 4 MB or more.
+  Pages of a file resident in two processes are taken to overlap: checked against the
+  distinct physical pages (``/proc/<pid>/pagemap``, as root), the sum is about 1% low.
 
 :class:`PssSampler` samples every 0.2 s; besides the peak it keeps each sample's share per
 role (the ``kernel``, the converter ``worker``, ``dask`` workers, any ``other`` child) and
