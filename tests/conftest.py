@@ -64,15 +64,17 @@ def fast_measurement(tmp_path_factory):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Each tutorial's run time and peak memory, when tutorials were executed."""
+    """Each tutorial's run time and peak memory (summed PSS, and its parts at the peak)."""
     import sys
 
     runner = sys.modules.get("notebook_runner")
     if runner is None or not runner.RUNS:
         return
-    terminalreporter.section("tutorials: run time and peak memory")
+    terminalreporter.section("tutorials: run time and peak memory (PSS)")
     for label, seconds, peak in runner.RUNS:
-        terminalreporter.write_line(f"{label:45} {seconds:6.0f} s {peak:7.0f} MB")
+        terminalreporter.write_line(
+            f"{label:45} {seconds:6.0f} s {peak.total_mb:7.0f} MB  {peak.breakdown()}"
+        )
     total = sum(seconds for _, seconds, _ in runner.RUNS)
     terminalreporter.write_line(f"{'total':45} {total:6.0f} s")
 

@@ -2,8 +2,9 @@
 
 Used by ``tests/test_tutorials.py`` (the project's venv) and ``tests/test_binder.py`` (a venv
 built from ``binder/requirements.txt``): the kernel runs ``python`` (any interpreter with
-ipykernel), nbclient drives it from this process, and a thread samples the resident memory
-of the kernel and every process it starts (the converter runs in a worker process).
+ipykernel), nbclient drives it from this process, and a thread samples the proportional set
+size (PSS) of the kernel and every process it starts (the converter runs in a worker
+process), every 0.2 s: :mod:`kernel_memory`.
 """
 
 from __future__ import annotations
@@ -12,19 +13,18 @@ import json
 import os
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import nbformat
-import psutil
+from kernel_memory import Peak, PssSampler, Sample
 from nbclient import NotebookClient
 
 KERNEL_NAME = "nbopt-tutorial"
-#: ``(label, seconds, peak MB)`` of every execution in this process, for the test summary.
-RUNS: list[tuple[str, float, float]] = []
+#: ``(label, seconds, peak)`` of every execution in this process, for the test summary.
+RUNS: list[tuple[str, float, Peak]] = []
 PROBE_MARK = "NBOPT-PROBE:"
 
 
@@ -34,8 +34,14 @@ class Run:
 
     notebook: Any
     seconds: float
-    peak_mb: float
+    memory: Peak
+    samples: list[Sample] = field(default_factory=list)
     probe: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def peak_mb(self) -> float:
+        """The highest summed PSS of the kernel and its processes, in MB."""
+        return self.memory.total_mb
 
     def text(self) -> str:
         """Every text output of every cell (stream text and text/plain results)."""
@@ -47,49 +53,6 @@ class Run:
                 elif "data" in out:
                     parts.append(out["data"].get("text/plain", ""))
         return "\n".join(parts)
-
-
-class _MemorySampler(threading.Thread):
-    """Peak summed RSS of the processes started after it (the kernel and its workers).
-
-    Only the kernel and its descendants count: processes this one had already started, or
-    starts meanwhile (a converter worker of earlier tests, say), do not.
-    """
-
-    def __init__(self, interval: float = 0.2):
-        super().__init__(daemon=True)
-        self.interval = interval
-        self.peak = 0
-        self._stop_event = threading.Event()
-        self._before = {p.pid for p in psutil.Process().children(recursive=True)}
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            total = 0
-            for proc in self._kernel_tree():
-                try:
-                    total += proc.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
-            self._stop_event.wait(self.interval)
-
-    def _kernel_tree(self) -> list[psutil.Process]:
-        """The kernels started since this sampler was made, and their descendants."""
-        tree = []
-        for proc in psutil.Process().children():
-            try:
-                if proc.pid in self._before or "ipykernel" not in " ".join(proc.cmdline()):
-                    continue
-                tree += [proc, *proc.children(recursive=True)]
-            except psutil.Error:
-                pass
-        return tree
-
-    def stop(self) -> float:
-        self._stop_event.set()
-        self.join()
-        return self.peak / 2**20
 
 
 def _kernel_dir(python: str) -> str:
@@ -128,12 +91,17 @@ def execute(
     os.environ["JUPYTER_PATH"] = _kernel_dir(python or sys.executable)
     saved = {k: os.environ.get(k) for k in (env or {})}
     os.environ.update(env or {})
-    sampler = _MemorySampler()
+    sampler = PssSampler()
+
+    def on_cell_execute(cell: Any, cell_index: int) -> None:
+        sampler.cell = cell_index
+
     client = NotebookClient(
         nb,
         timeout=timeout,
         kernel_name=KERNEL_NAME,
         resources={"metadata": {"path": str(cwd or Path(path).parent)}},
+        on_cell_execute=on_cell_execute,
     )
     start = time.perf_counter()
     sampler.start()
@@ -147,12 +115,13 @@ def execute(
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    run = Run(nb, seconds, peak)
+    run = Run(nb, seconds, peak, sampler.samples)
     RUNS.append((label or Path(path).name, seconds, peak))
     keep = os.environ.get("NBOPT_EXECUTED_DIR")  # to read the outputs after a test run
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, Path(keep) / Path(path).name)
+        _write_samples(sampler.samples, Path(keep) / f"{Path(path).stem}.memory.csv")
     if probe:
         for line in run.text().splitlines():
             if line.startswith(PROBE_MARK):
@@ -161,16 +130,30 @@ def execute(
     return run
 
 
+def _write_samples(samples: list[Sample], path: Path) -> None:
+    """The memory samples as CSV: seconds, cell, then PSS in MB per role and in total."""
+    roles = sorted({name for sample in samples for name in sample.parts})
+    lines = [",".join(["seconds", "cell", *roles, "total"])]
+    for s in samples:
+        mb = [f"{s.parts.get(name, 0) / 2**20:.1f}" for name in roles]
+        lines.append(",".join([f"{s.seconds:.1f}", str(s.cell), *mb, f"{s.total / 2**20:.1f}"]))
+    path.write_text("\n".join(lines) + "\n")
+
+
 def main() -> None:
     """``python tests/notebook_runner.py NOTEBOOK [KERNEL_PYTHON]``: run it, print time/memory.
 
-    Set ``NBOPT_EXECUTED_DIR`` to keep the executed notebook (with outputs) there.
+    Set ``NBOPT_EXECUTED_DIR`` to keep the executed notebook (with outputs) there, and its
+    memory samples as ``<notebook>.memory.csv``.
     """
     path = sys.argv[1]
     python = sys.argv[2] if len(sys.argv) > 2 else None
     with tempfile.TemporaryDirectory() as cwd:
         run = execute(path, python=python, cwd=cwd)
-    print(f"{Path(path).name}: {run.seconds:.0f} s, peak {run.peak_mb:.0f} MB")
+    print(
+        f"{Path(path).name}: {run.seconds:.0f} s, peak PSS {run.peak_mb:.0f} MB "
+        f"({run.memory.breakdown()})"
+    )
 
 
 if __name__ == "__main__":

@@ -2,9 +2,12 @@
 
 Each notebook is executed with nbclient in a kernel running this venv's Python (a per-cell
 timeout), from a temporary folder; a probe cell appended to it prints the numbers the
-assertions check. Run time and peak memory (the kernel and its worker processes) are printed.
-Tutorial 5 runs the two MobileNets here (``NBOPT_TUTORIAL_ARCHS``): with all four, converting
-ResNet101V2 peaks at about 4 GB, over the 2 GB each tutorial must stay under (Binder's budget).
+assertions check. Run time and peak memory are printed and asserted: the PSS of the kernel and
+of every process it starts (the converter worker), sampled every 0.2 s (tests/kernel_memory.py),
+with each process's share at the peak. Binder allows a session 2 GB and guarantees less, and
+the Jupyter server and the page cache share it, so every tutorial stays within 1.2 GB,
+tutorial 5 excepted (see :data:`MEMORY_LIMITS_MB`). Tutorial 5 runs the two MobileNets here
+(``NBOPT_TUTORIAL_ARCHS``): with all four, converting ResNet101V2 peaks at about 4 GB.
 """
 
 from __future__ import annotations
@@ -21,7 +24,18 @@ from notebook_runner import PROBE_MARK, execute
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIALS = ROOT / "tutorials"
 CELL_TIMEOUT = 600
-MEMORY_LIMIT_MB = 2048
+#: Peak PSS (MB of 2**20 bytes) a tutorial may reach: the kernel and the idle converter
+#: worker take 798 MB after ``%load_ext nbopt`` (439 + 359, TensorFlow imported in each; a
+#: kernel alone with TensorFlow is 613), leaving the rest for the tutorial's own work.
+MEMORY_LIMIT_MB = 1200
+#: Tutorials that cannot reach :data:`MEMORY_LIMIT_MB` without giving up the converter's crash
+#: isolation, with what they reach. Tutorial 5 peaks at 1.29 GB while the worker converts
+#: MobileNetV2 (224x224) to int8 with calibration: kernel 635 MB (439 idle + about 195 for the
+#: Keras runtime, the model, its SavedModel export, the LiteRT Quantizer and the measurements)
+#: and worker 655 MB (359 idle + about 295 for the conversion, 215 MB of it anonymous memory
+#: inside the TFLite converter). Converting in the kernel would save the worker's own 185 MB,
+#: and a converter crash would then take the kernel down.
+MEMORY_LIMITS_MB = {"05_real_architectures.ipynb": 1350}
 CI_ARCHS = os.environ.get("NBOPT_TUTORIAL_ARCHS", "MobileNet,MobileNetV2")
 
 
@@ -41,8 +55,11 @@ def _run(name: str, probe: str, env: dict[str, str] | None = None, tmp_path: Pat
     run = execute(
         TUTORIALS / name, cwd=tmp_path, timeout=CELL_TIMEOUT, probe=_probe(probe), env=env
     )
-    print(f"\n{name}: {run.seconds:.0f} s, peak memory {run.peak_mb:.0f} MB")
-    assert run.peak_mb < MEMORY_LIMIT_MB, f"{name} peaked at {run.peak_mb:.0f} MB"
+    print(
+        f"\n{name}: {run.seconds:.0f} s, peak PSS {run.peak_mb:.0f} MB ({run.memory.breakdown()})"
+    )
+    limit = MEMORY_LIMITS_MB.get(name, MEMORY_LIMIT_MB)
+    assert run.peak_mb <= limit, f"{name} peaked at {run.peak_mb:.0f} MB: {run.memory.breakdown()}"
     return run
 
 

@@ -62,8 +62,11 @@ def get_ready() -> None:
 
     worker.WARM_AFTER_RECYCLE = False  # see there: the host lock must see every start
     worker.warm()
-    import tensorflow_model_optimization  # noqa: F401
     import tf_keras  # noqa: F401
+
+    from ..engine.model.keras_models import import_tfmot
+
+    import_tfmot()
 
     worker.ready()
 

@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from ...errors import NbOptTypeError, NbOptUsageError
 from ..data.specs import InputSpec, OutputSpec
+
+
+def import_tfmot() -> Any:
+    """``tensorflow_model_optimization``, imported without importing Keras 3 on the way.
+
+    tfmot 0.8's pruning registry tries ``from keras.src.engine import base_layer``, which
+    imports all of Keras 3 (about 75 MB and a second) before it fails and tfmot falls back
+    to tf_keras. Where Keras 3 is not loaded yet, ``keras`` is unimportable for the moment
+    tfmot loads (about 0.1 s), so tfmot takes its fallback at once; ``import keras`` works
+    again afterwards.
+    """
+    if "tensorflow_model_optimization" not in sys.modules and "keras" not in sys.modules:
+        sys.modules["keras"] = None  # type: ignore[assignment]
+        try:
+            import tensorflow_model_optimization  # noqa: F401
+        finally:
+            if "keras" in sys.modules and sys.modules["keras"] is None:
+                del sys.modules["keras"]
+    import tensorflow_model_optimization as tfmot
+
+    return tfmot
 
 
 def keras_flavor(obj: Any) -> str | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -10,7 +12,7 @@ import numpy as np
 from ...errors import NbOptUsageError
 from ..data.specs import EvalData
 from ..measure.interpreter import first_line
-from ..model.keras_models import keras_flavor
+from ..model.keras_models import import_tfmot, keras_flavor
 
 
 def _loss_for(y: np.ndarray, output_classes: int | None, probabilities: bool) -> str | Any:
@@ -70,7 +72,7 @@ def pruning_schedule(target: float, kind: str, steps: int | None) -> Any:
     tfmot's default (prune every 100 steps) prunes nothing in a short fine-tune; here the
     frequency and end step follow the number of steps the fit will run.
     """
-    import tensorflow_model_optimization as tfmot
+    tfmot = import_tfmot()
 
     sched = tfmot.sparsity.keras
     if steps is None:  # the cell decides how long to train: prune early and often
@@ -86,7 +88,7 @@ def pruning_schedule(target: float, kind: str, steps: int | None) -> Any:
 
 def with_pruning_step(wrapped: Any) -> None:
     """Make ``wrapped.fit`` add tfmot's ``UpdatePruningStep`` callback by itself."""
-    import tensorflow_model_optimization as tfmot
+    tfmot = import_tfmot()
 
     plain_fit = wrapped.fit
 
@@ -99,20 +101,62 @@ def with_pruning_step(wrapped: Any) -> None:
     wrapped.fit = fit
 
 
+_progress: Any = None
+
+
 def epoch_callback(on_epoch: Any, on_batch: Any = None) -> Any:
     """A Keras callback calling ``on_epoch(epoch)`` (1-based) as each epoch begins, and
-    ``on_batch()`` (if given) after each training batch."""
-    import tf_keras
+    ``on_batch()`` (if given) after each training batch.
 
-    class Progress(tf_keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            on_epoch(epoch + 1)
+    One class for every call, holding the callables on the instance: a class made per call
+    was never freed, and through its methods' closures it kept the run, its comparison, the
+    fine-tuned model and every flatbuffer alive after the result was dropped.
+    """
+    global _progress
+    if _progress is None:
+        import tf_keras
 
-        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-            if on_batch is not None:
-                on_batch()
+        class Progress(tf_keras.callbacks.Callback):
+            def __init__(self, on_epoch: Any, on_batch: Any) -> None:
+                super().__init__()
+                self.epoch_begins, self.batch_ends = on_epoch, on_batch
 
-    return Progress()
+            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+                self.epoch_begins(epoch + 1)
+
+            def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+                if self.batch_ends is not None:
+                    self.batch_ends()
+
+        _progress = Progress
+    return _progress(on_epoch, on_batch)
+
+
+@contextmanager
+def forgetting_custom_gradients() -> Iterator[None]:
+    """Drop the custom gradients TensorFlow registers while the block runs.
+
+    Tracing a ``@tf.custom_gradient`` in a graph (Keras' train function does) adds it to a
+    global registry that is never emptied, and with it the whole traced training graph:
+    about 20 MB for the digits CNN at every fine-tune, kept to the end of the kernel. The
+    train function nbopt's own ``fit`` traces is complete once traced (its gradients are
+    in it) and is not traced again, so its entries can go. Nothing is dropped where
+    TensorFlow's private registry is not where it was (TensorFlow 2.21).
+    """
+    try:
+        from tensorflow.python.framework import ops
+
+        registry = ops._gradient_registry._registry
+        before = set(registry)
+    except (ImportError, AttributeError, TypeError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        for name in [n for n in list(registry) if n not in before]:
+            if name.startswith("CustomGradient-"):
+                registry.pop(name, None)
 
 
 def fit(
@@ -132,7 +176,8 @@ def fit(
     says what to try (the original error stays on ``__cause__``).
     """
     import tensorflow as tf
-    import tensorflow_model_optimization as tfmot
+
+    tfmot = import_tfmot()
 
     callbacks = [epoch_callback(on_epoch, on_batch)]
     if kind == "prune":
@@ -140,14 +185,15 @@ def fit(
     x = data.x[0] if len(data.x) == 1 else data.x
     try:
         compile_like(wrapped, original, data.ys)
-        wrapped.fit(
-            x,
-            data.targets,
-            epochs=int(epochs),
-            batch_size=int(batch_size),
-            verbose=0,
-            callbacks=callbacks,
-        )
+        with forgetting_custom_gradients():
+            wrapped.fit(
+                x,
+                data.targets,
+                epochs=int(epochs),
+                batch_size=int(batch_size),
+                verbose=0,
+                callbacks=callbacks,
+            )
     except tf.errors.ResourceExhaustedError as exc:
         raise NbOptUsageError(
             f"fine-tuning ({kind}) ran out of memory: {first_line(exc)}; pass a smaller "

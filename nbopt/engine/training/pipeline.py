@@ -12,7 +12,7 @@ from ..data.labels import fit_data
 from ..data.specs import EvalData
 from ..measure.interpreter import first_line
 from ..measure.weights import distinct_values, sparsity, weight_tensors
-from ..model.keras_models import input_specs, output_specs
+from ..model.keras_models import import_tfmot, input_specs, output_specs
 from ..model.tflite_model import TFLiteModel
 from ..pipeline.checks import prepare_data
 from ..pipeline.comparison import Comparison
@@ -196,7 +196,7 @@ def fine_tune(run: Run, plan: Plan) -> Any:
 
 def strip(wrapped: Any, kind: str) -> Any:
     """The model without tfmot's training wrappers (QAT keeps its fake quantization)."""
-    import tensorflow_model_optimization as tfmot
+    tfmot = import_tfmot()
 
     if kind == "prune":
         return tfmot.sparsity.keras.strip_pruning(wrapped)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ...errors import NbOptUsageError
 from ..measure.interpreter import first_line
-from ..model.keras_models import is_graph_model, require_model
+from ..model.keras_models import import_tfmot, is_graph_model, require_model
 from .qat_layers import extra_config, left_float_note, nothing_to_train, unsupported_layers
 from .technique import INITS, Technique
 
@@ -59,7 +59,7 @@ def _fresh_input(layer: Any) -> Any:
 def _qat_scheme(preserve: str | None) -> Any:
     if not preserve:
         return None
-    import tensorflow_model_optimization as tfmot
+    tfmot = import_tfmot()
 
     combine = tfmot.experimental.combine
     return {
@@ -71,7 +71,7 @@ def _qat_scheme(preserve: str | None) -> Any:
 
 def _qat_apply(model: Any, leave: set[str], preserve: str | None) -> Any:
     """tfmot's ``quantize_annotate_model`` + ``quantize_apply``, leaving ``leave`` in float."""
-    import tensorflow_model_optimization as tfmot
+    tfmot = import_tfmot()
     import tf_keras
     from tf_keras.src.saving.serialization_lib import SafeModeScope
 
@@ -214,7 +214,7 @@ def _layerwise(model: Any, technique: Technique, wrap_layer: Any) -> Any:
 
 def prune_wrap(model: Any, technique: Technique, schedule: Any) -> Any:
     """``model`` with tfmot's ``prune_low_magnitude`` on every layer not in ``skip``."""
-    import tensorflow_model_optimization as tfmot
+    tfmot = import_tfmot()
 
     m_by_n = technique.structure_m_by_n()
     return _layerwise(
@@ -232,7 +232,7 @@ def cluster_wrap(model: Any, technique: Technique) -> tuple[Any, dict[str, int]]
     Returns the wrapped model and the layers whose cluster count had to be lowered (name →
     count used): a layer cannot hold more clusters than it has (non-zero) weights.
     """
-    import tensorflow_model_optimization as tfmot
+    tfmot = import_tfmot()
 
     init = getattr(tfmot.clustering.keras.CentroidInitialization, INITS[technique.init])
     preserve = technique.preserve == "sparsity"
@@ -257,6 +257,7 @@ def cluster_wrap(model: Any, technique: Technique) -> tuple[Any, dict[str, int]]
 
 def clustered_weights(layer: Any) -> list[np.ndarray]:
     """The weights tfmot clusters in ``layer`` (kernels; none for unknown layer types)."""
+    import_tfmot()
     from tensorflow_model_optimization.python.core.clustering.keras.clustering_registry import (
         ClusteringRegistry,
     )
