@@ -169,3 +169,28 @@ def test_the_command_line_starts_without_native_log_lines():
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == "" and done.stdout == "kept True\n"
+
+
+def test_tensorflow_warnings_after_a_quiet_start_reach_stderr():
+    """Logging handlers made while a conversion's output was captured (the root logger's,
+    here) write to stderr afterwards: a TensorFlow warning during a later fit is printed,
+    not a 'Logging error' traceback about a closed file."""
+    import subprocess
+    import sys
+
+    code = (
+        "from nbopt.cli import _quiet_tensorflow\n"
+        "_quiet_tensorflow()\n"
+        "import logging, nbopt, tf_keras\n"
+        "m = tf_keras.Sequential([tf_keras.Input((4,)), tf_keras.layers.Dense(2)])\n"
+        "nbopt.quantize(m, scheme='dynamic')\n"
+        "logging.getLogger().warning('Gradients do not exist for variables %s', ['k:0'])\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("TF_")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Logging error" not in done.stderr, done.stderr
+    assert done.stderr.endswith("Gradients do not exist for variables ['k:0']\n"), done.stderr

@@ -170,6 +170,7 @@ def _stop() -> str:
         os.dup2(dup, fd)
         os.close(dup)
     for name, stream in _state["streams"].items():
+        _repoint_handlers(getattr(sys, name), stream)
         getattr(sys, name).close()
         setattr(sys, name, stream)
     for name, (handlers, propagate) in _state["loggers"].items():
@@ -181,6 +182,16 @@ def _stop() -> str:
     sink.close()
     _state.clear()
     return out
+
+
+def _repoint_handlers(stand_in: Any, stream: Any) -> None:
+    """Logging handlers made while ``stand_in`` was ``sys.stderr`` (TensorFlow's, made as it
+    is imported) write to ``stream`` again, not to the closed stand-in."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            if isinstance(handler, logging.StreamHandler) and handler.stream is stand_in:
+                handler.setStream(stream)
 
 
 @contextmanager
