@@ -178,7 +178,11 @@ class PssSampler(threading.Thread):
                 if proc.pid in self._before or "ipykernel" not in " ".join(proc.cmdline()):
                     continue
                 found = [(proc.pid, "kernel")]
-                found += [(c.pid, role(c.cmdline())) for c in proc.children(recursive=True)]
+                kernel = proc.cmdline()
+                for child in proc.children(recursive=True):
+                    line = child.cmdline()
+                    if line != kernel:  # the same: forked, not exec'd yet (its pages are the
+                        found.append((child.pid, role(line)))  # kernel's, shared, for now)
             except psutil.Error:
                 continue
             for pid, name in found:

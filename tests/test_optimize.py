@@ -5,6 +5,8 @@ Real TensorFlow and tfmot on the digits CNN; budgets in candidates keep it short
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from IPython.core.error import UsageError
@@ -14,8 +16,21 @@ from nbopt.engine.store.schema import metric_drop
 from nbopt.errors import NbOptUsageError
 
 PTQ = ["float16", "dynamic", "int8", "int16x8", "int4", "int4-block32", "weight-int8"]
-TRAINING = ["qat", "prune 0.5+int8", "prune 0.8+int8", "cluster 16+int8"]
-ALL = [*PTQ, "int8 float layers", *TRAINING]
+#: The training candidates, in the order of their first rung.
+TRAINING = ["qat", "prune 0.5", "prune 0.8", "cluster 16", "cluster 8"]
+TRAINING += ["pqat 0.5", "pqat 0.8", "cqat 16", "cqat 8"]
+#: The rows of each training candidate's variants.
+VARIANTS = {
+    "prune": ["", " sparse", "+int8", "+int8 sparse"],
+    "cluster": ["", "+int8"],
+    "qat": [""], "pqat": [""], "cqat": [""],
+}  # fmt: skip
+
+
+def _training_rows(result, label):
+    """The rows of training candidate ``label`` (its first rung), and how it ended."""
+    rows = [r for r in result.rows if r["candidate"].split("+")[0].split(" sparse")[0] == label]
+    return [r for r in rows if "," not in r["candidate"]]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +60,15 @@ def test_pick_is_the_smallest_within_max_drop_on_val_and_reported_on_eval(search
     result, _ = searched
     _, _, x_test, y_test = digits
     df = result.df
-    assert list(df["candidate"]) == ALL
+    labels = list(df["candidate"])
+    assert labels[:8] == [*PTQ, "int8 float layers"]
+    for label in TRAINING:  # one skipped row, or a row per variant of its fine-tune
+        rows = _training_rows(result, label)
+        kind = label.split()[0]
+        if rows[0]["status"] == "skipped":
+            assert [r["candidate"] for r in rows] == [label]
+        else:
+            assert [r["candidate"] for r in rows] == [label + v for v in VARIANTS[kind]]
     within = [r for r in result.rows if r["status"] == "ok" and metric_drop(r) <= 0.01]
     assert within, "no candidate within max_drop"
     smallest = min(r["size_bytes"] for r in within)
@@ -67,8 +90,8 @@ def test_pick_is_the_smallest_within_max_drop_on_val_and_reported_on_eval(search
 def test_verdicts_follow_drop_front_and_budget(searched):
     result, events = searched
     rows = result.rows
+    assert result.runs == 9  # the budget: nine candidates run (a fine-tune counts once)
     ran = [r for r in rows if r["status"] in ("ok", "failed")]
-    assert len(ran) == 9  # the budget: nine candidates measured
     assert all(r["status"] == "ok" for r in ran)
     for r in ran:
         if metric_drop(r) > 0.01:
@@ -84,24 +107,47 @@ def test_verdicts_follow_drop_front_and_budget(searched):
             for o in within
         )
         assert (r["verdict"] == "dominated") == beaten, r["candidate"]
-    skipped = [r for r in rows if r["status"] == "skipped"]
-    assert len(skipped) == 3
     float_search = next(r for r in rows if r["candidate"] == "int8 float layers")
     int8 = next(r for r in rows if r["candidate"] == "int8")
     if metric_drop(int8) <= 0.01:
         assert float_search["verdict"] == "not run: plain int8 is within max_drop"
-        spent = ["prune 0.8+int8", "cluster 16+int8"]
     else:
         assert float_search["status"] == "ok"
-        spent = ["prune 0.5+int8", "prune 0.8+int8", "cluster 16+int8"]
-    assert [r["candidate"] for r in rows if r["verdict"].startswith("not run: budget")] == spent
+    skipped = [r for r in rows if r["status"] == "skipped" and r["candidate"] in TRAINING]
+    reasons = (
+        r"not run: (cannot beat |budget spent \(9 candidates\)$|(prune|cluster) \S+ did not run$)"
+    )
+    assert skipped and all(re.match(reasons, r["verdict"]) for r in skipped), skipped
     assert list(result.front["verdict"].unique()) == ["kept"]
     assert len(result.front) == sum(r["verdict"] == "kept" for r in rows)
-    # Progress: a start, a step and a row per measured candidate, then done.
+    # Progress: a start, a step per candidate run and a row per row measured, then done.
     kinds = [e.kind for e in events]
     assert kinds[0] == "start" and kinds[-1] == "done"
-    assert kinds.count("row") == 9 and kinds.count("step") == 9
+    assert kinds.count("step") == 9 and kinds.count("row") == len(ran)
     assert "best so far" in next(e.message for e in events if e.kind == "step")
+
+
+def test_a_candidate_that_cannot_win_is_not_run_and_says_why(searched):
+    """A training candidate whose every variant is, at best, no smaller than the best row
+    within max_drop so far (QAT and clustering leave the file int8-sized) is not run."""
+    result, _ = searched
+    best_before = {}
+    for i, r in enumerate(result.rows):
+        if r["verdict"].startswith("not run: cannot beat "):
+            name, value = re.match(
+                r"not run: cannot beat (.+) \(([\d,]+) bytes\)", r["verdict"]
+            ).groups()
+            floor = re.search(r"at least about ([\d,]+) bytes$", r["verdict"]).group(1)
+            assert int(floor.replace(",", "")) >= int(value.replace(",", ""))
+            best = next(o for o in result.rows[:i] if o["candidate"] == name)
+            assert best["size_bytes"] == int(value.replace(",", "")) and metric_drop(best) <= 0.01
+            best_before[r["candidate"]] = name
+    int8 = next(r for r in result.rows if r["candidate"] == "int8")
+    smallest = min(
+        r["size_bytes"] for r in result.rows[:7] if r["status"] == "ok" and metric_drop(r) <= 0.01
+    )
+    if smallest < 0.95 * int8["size_bytes"]:  # QAT makes an int8-sized file: it cannot win
+        assert "qat" in best_before
 
 
 def test_edgetpu_excludes_models_without_integer_io(trained_cnn, digits):
@@ -273,3 +319,92 @@ def test_magic_binds_the_pick_with_as(ip, ns):
     scheme = result.pick.row["scheme"]
     calib = " --calib x_train" if scheme in ("int8", "int16x8") else ""
     assert result.line == f"%quantize model --scheme {scheme}{calib} --eval x_test,y_test"
+
+
+def test_a_later_rung_continues_from_the_saved_weights(trained_cnn, digits):
+    """A rung after the first starts from the wrapped copy's saved weights: with no more
+    training, pruning 0.8 from them gives the pruned model back (80% zeros), where
+    starting from the model's own weights gives an unpruned one."""
+    from nbopt.api.context import with_settings
+    from nbopt.api.techniques import _train
+    from nbopt.engine.request import Request
+
+    x_train, y_train, x_test, y_test = digits
+    request = with_settings(
+        Request.build(
+            "prune", sparsity=0.8, fit=(x_train, y_train), eval=(x_test[:90], y_test[:90])
+        )
+    ).with_options(keep_weights=True)
+    first = _train(trained_cnn, request)
+    assert first.row["sparsity"] >= 0.79
+    untrained = request.with_options(fine_tune=lambda wrapped: None)
+    again = _train(trained_cnn, untrained.with_options(start_from=first.trained_weights))
+    for a, b in zip(first.keras_model.get_weights(), again.keras_model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert again.row["sparsity"] == first.row["sparsity"]
+    assert _train(trained_cnn, untrained).row["sparsity"] < 0.05
+    with pytest.raises(NbOptUsageError) as err:
+        _train(trained_cnn, untrained.with_options(start_from=first.trained_weights[:-1]))
+    assert str(err.value) == (
+        "cannot continue fine-tuning 'digits_cnn': the saved weights are of another wrapping "
+        "of the model"
+    )
+
+
+@pytest.fixture(scope="module")
+def halved(trained_cnn, digits):
+    """A search by gzip within half a point: pruning at 0.8 is small but over the budget
+    after one epoch, so successive halving trains the promising candidates on."""
+    x_train, y_train, x_test, y_test = digits
+    return nbopt.optimize(
+        trained_cnn, "gzip", 0.005, fit=(x_train, y_train), eval=(x_test, y_test), budget=30
+    )
+
+
+def test_successive_halving_trains_the_promising_half_on(halved):
+    result = halved
+    from nbopt.engine.analyse.search import drop_of
+
+    first = {label: _training_rows(result, label) for label in TRAINING}
+    trained = {k: v for k, v in first.items() if v[0]["status"] != "skipped"}
+    before = [r for r in result.rows if "," not in r["candidate"]]
+    best = min(r["gzip_bytes"] for r in before if r["status"] == "ok" and drop_of(r) <= 0.005)
+    promising = sorted(
+        (min(drop_of(r) for r in rows if drop_of(r) > 0.005 and r["gzip_bytes"] < best), label)
+        for label, rows in trained.items()
+        if any(drop_of(r) > 0.005 and r["gzip_bytes"] < best for r in rows)
+    )
+    assert promising, "nothing to train on: the fixture no longer exercises halving"
+    went_on = [label for _, label in promising[: (len(promising) + 1) // 2]]
+    assert [s for s in result.trail if "trains 2 more epochs" in s] == [
+        f"{label} trains 2 more epochs from its saved weights" for label in went_on
+    ]
+    for label in went_on:  # its second rung: every variant again, 3 epochs in all
+        again = [r for r in result.rows if r["candidate"].endswith(", 3 epochs")]
+        mine = [r for r in again if r["candidate"].startswith(label)]
+        assert len(mine) == len(first[label]) and {r["epochs"] for r in mine} == {3}
+    for label in set(trained) - set(went_on):
+        assert any(s.startswith(f"{label} stops after 1 epochs: ") for s in result.trail)
+
+
+def test_a_tflite_searches_the_post_training_candidates_only(trained_cnn, digits, tmp_path):
+    _, _, x_test, y_test = digits
+    val, calib = _split(digits)
+    base = nbopt.quantize(trained_cnn, scheme="float16").comparison["float32"]
+    path = tmp_path / "digits_float32.tflite"
+    path.write_bytes(base.content)
+    result = nbopt.optimize(
+        str(path), "size", 0.01, calib=calib, val=val, eval=(x_test, y_test), budget=20
+    )
+    by = {r["candidate"]: r for r in result.rows}
+    assert [c for c, r in by.items() if r["status"] == "ok"] == PTQ
+    assert by["int8 float layers"]["verdict"] == (
+        "not run: a .tflite has no Keras layers to keep float"
+    )
+    for label in TRAINING:
+        assert by[label]["verdict"] == (
+            "not run: a .tflite cannot be fine-tuned (only post-training candidates)"
+        )
+    assert result.pick.size == min(
+        r["size_bytes"] for r in result.rows if r["verdict"] in ("kept", "dominated")
+    )

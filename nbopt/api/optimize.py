@@ -8,20 +8,17 @@ verdicts) are :mod:`nbopt.engine.analyse.search`; the result is :class:`Optimize
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from ..engine.analyse import search
-from ..engine.events import Event, emit
+from ..engine.model.tflite_model import TFLiteModel
 from ..engine.request import Request
 from ..engine.store.schema import check_max_drop
 from ..errors import NbOptUsageError
 from ..surface import entry_point
-from .context import keras_only, source, with_settings
-from .optimized import Optimized, eval_figures, skipped_row
-from .techniques import cluster, prune, quantize
-
-_CALLS = {"quantize": quantize, "prune": prune, "cluster": cluster}
+from .context import source, with_settings
+from .optimized import Optimized, eval_figures
+from .searching import Search
 
 
 @entry_point("optimize", with_settings)
@@ -30,28 +27,33 @@ def optimize(model: Any, request: Request) -> Optimized:
 
     Candidates, cheap first: the post-training schemes (int8 with int8 I/O for
     ``edgetpu`` and ``mcu``), int8 with the fewest float layers if plain int8 misses
-    ``max_drop``; with ``fit``: quantization-aware training, pruning at 0.5 and 0.8 then
-    int8, clustering at 16 then int8 (one fine-tuning epoch each). They are compared on
-    ``val`` (default: a seeded 20% of ``fit``, the rest trains them); the pick is then
-    measured on ``eval``. Candidates the ``target`` cannot run are excluded; the
-    ``budget`` (candidates or time) stops the search.
+    ``max_drop``; with ``fit``, training candidates by successive halving: quantization-
+    aware training, pruning at 0.5 and 0.8 (then int8, and each stored sparse),
+    clustering at 16 and 8 (then int8), and PQAT / CQAT from each pruned or clustered
+    model, one short fine-tune each; those that could still become the pick train on from
+    their saved weights (2, then 4 more epochs). A training candidate that cannot beat the
+    best so far is not run, with the reason. Candidates are compared on ``val`` (default:
+    a seeded 20% of ``fit``, the rest trains them); the pick is then measured on ``eval``.
+    Candidates the ``target`` cannot run are excluded; the ``budget`` (a number of
+    candidates run, each fine-tune counting once, or a time) stops the search. A
+    ``.tflite`` searches the post-training candidates only.
 
     Returns
     -------
     Optimized
         ``.df`` (every candidate's row and its ``verdict``), ``.pick`` (the chosen
         TFLiteModel, its row's figures on ``eval``), ``.reason``, ``.line`` (the magic
-        that reproduces it) and ``.front``.
+        that reproduces it), ``.front`` and ``.trail`` (the search's decisions).
     """
     model, request = source(model, request)
-    keras_only(model, "optimize")
     plan = _check(model, request)
-    rows, models = _search(model, request, plan)
-    index = search.judge(rows, plan["goal"], plan["max_drop"])
+    found = Search(model, request, plan)
+    found.run()
+    index = search.judge(found.rows, plan["goal"], plan["max_drop"])
     pick = None
     if index is not None:
-        pick = eval_figures(models[index], plan["eval"], request.data.metric)
-    return Optimized(rows, pick, index, plan)
+        pick = eval_figures(found.models[index], plan["eval"], request.data.metric)
+    return Optimized(found, pick, index)
 
 
 def _check(model: Any, request: Request) -> dict[str, Any]:
@@ -59,7 +61,9 @@ def _check(model: Any, request: Request) -> dict[str, Any]:
     from ..engine.convert.converter import LOW_BIT_SCHEMES
     from ..engine.model.keras_models import require_model
 
-    require_model(model)
+    keras = not isinstance(model, TFLiteModel)
+    if keras:
+        require_model(model)
     data, analysis, goal = request.data, request.analysis, request.analysis.goal
     if goal == "latency" and analysis.target != "cpu":
         raise NbOptUsageError(
@@ -88,6 +92,8 @@ def _check(model: Any, request: Request) -> dict[str, Any]:
         "eval": evaluation,
         "calib": calib,
         "candidates": search.candidates(analysis.target, low_bit),
+        "lines": search.lines(analysis.target),
+        "keras": keras,
         "name": request.name or getattr(model, "name", "model"),
     }
 
@@ -97,9 +103,9 @@ def _splits(model: Any, fit: Any, val: Any, seed: int) -> tuple[Any, Any]:
     import numpy as np
 
     from ..engine.data.labels import eval_data, fit_data
-    from ..engine.model.keras_models import input_specs, output_specs
+    from ..engine.pipeline.checks import model_specs
 
-    specs, outs = input_specs(model), output_specs(model)
+    specs, outs, _ = model_specs(model)
     train = None
     if fit is not None:
         data = fit_data(fit, specs, outs)
@@ -119,88 +125,12 @@ def _splits(model: Any, fit: Any, val: Any, seed: int) -> tuple[Any, Any]:
 def _labelled(model: Any, data: Any) -> tuple[Any, Any]:
     """``eval`` as ``(x, y)`` arrays (a dataset or generator read once), or a one-line error."""
     from ..engine.data.labels import eval_data
-    from ..engine.model.keras_models import input_specs, output_specs
+    from ..engine.pipeline.checks import model_specs
 
-    checked = eval_data(data, input_specs(model), output_specs(model))
+    specs, outs, _ = model_specs(model)
+    checked = eval_data(data, specs, outs)
     return _one(checked.x), _one(checked.ys)
 
 
 def _one(arrays: list[Any]) -> Any:
     return arrays[0] if len(arrays) == 1 else list(arrays)
-
-
-def _search(model: Any, request: Request, plan: dict[str, Any]) -> tuple[list, list]:
-    """Run the candidates in order; a row (and its model, or None) for each."""
-    listener, cands = request.listener, plan["candidates"]
-    rows: list[dict[str, Any]] = []
-    models: list[Any] = []
-    started, ran = time.perf_counter(), 0
-    emit(listener, Event("start", message="optimize", total=len(cands)))
-    for i, c in enumerate(cands):
-        why = _why_not(c, rows, request, plan, ran, time.perf_counter() - started)
-        if why is not None:
-            rows.append(skipped_row(plan["name"], c, why))
-            models.append(None)
-            continue
-        best = search.best_so_far(rows, plan["goal"], plan["max_drop"])
-        message = f"{ran} done, {len(cands) - i} left; best so far: {best}"
-        emit(listener, Event("step", scheme=c.label, message=message, index=i, total=len(cands)))
-        row, made = _run(model, c, request, plan)
-        ran += 1
-        a = request.analysis
-        row["verdict"] = row.get("verdict") or search.excluded_after(
-            row, a.target, a.ram_kb, a.flash_kb
-        )
-        rows.append(row)
-        models.append(made)
-        emit(listener, Event("row", c.label, index=i + 1, total=len(cands), row=row, model=made))
-    emit(listener, Event("done", message="optimize", index=len(cands), total=len(cands)))
-    return rows, models
-
-
-def _why_not(c: Any, rows: list, request: Request, plan: dict, ran: int, spent: float) -> Any:
-    """Why candidate ``c`` is not run (excluded by the target, no data, budget), or None."""
-    why = search.excluded_before(c, request.analysis.target, plan["train"] is not None)
-    if why is None and plan["calib"] is None and c.options.get("scheme") in ("int8", "int16x8"):
-        why = "not run: it calibrates; pass --calib or --fit"
-    if why is None and c.call == "float-search":
-        int8 = next((r for r in rows if r.get("candidate") == "int8"), None)
-        if int8 is None or int8.get("status") != "ok":
-            why = "not run: plain int8 was not measured"
-        elif search.drop_of(int8) <= plan["max_drop"]:
-            why = "not run: plain int8 is within max_drop"
-    if why is None and plan["count"] is not None and ran >= plan["count"]:
-        why = f"not run: budget spent ({plan['count']} candidates)"
-    if why is None and plan["seconds"] is not None and spent >= plan["seconds"]:
-        why = f"not run: budget spent ({spent:.0f} s)"
-    return why
-
-
-def _run(model: Any, c: Any, request: Request, plan: dict[str, Any]) -> tuple[dict, Any]:
-    """Measure one candidate on the validation split through its entry point."""
-    common = {
-        "eval": plan["val"],
-        "metric": request.data.metric,
-        "threads": request.measurement.threads,
-        "name": plan["name"],
-    }
-    try:
-        if c.trains:
-            import tensorflow as tf
-
-            tf.keras.utils.set_random_seed(request.analysis.seed)
-            if c.options.get("then") in ("int8", "int16x8"):
-                common["calib"] = plan["calib"]
-            fit, epochs = plan["train"], search.EPOCHS
-            made = _CALLS[c.call](model, fit=fit, epochs=epochs, **c.options, **common)
-        elif c.call == "float-search":
-            made = quantize(
-                model, calib=plan["calib"], max_drop=plan["max_drop"], **c.options, **common
-            )
-        else:
-            made = quantize(model, calib=plan["calib"], **c.options, **common)
-    except Exception as exc:  # a candidate that fails is a row, not the end of the search
-        row = skipped_row(plan["name"], c, f"excluded: it failed ({exc})")
-        row.update(status="failed", error=str(exc))
-        return row, None
-    return {**made.row, "candidate": c.label}, made

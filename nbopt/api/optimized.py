@@ -48,18 +48,19 @@ def eval_figures(pick: TFLiteModel, eval: Any, metric: Any) -> TFLiteModel:  # n
     row["accuracy"] = value
     row["accuracy_delta"] = value - base.evaluate(x, y, metric) if base is not None else None
     row["eval_samples"] = len(y)
+    row["metrics"] = None  # per output, on the validation data: not what eval says
     out = copy.copy(pick)
     out.row = row
     return out
 
 
 def _line(row: dict[str, Any], c: Any, names: dict[str, str]) -> str:
-    """The one magic line that makes candidate ``c`` (measured as ``row``)."""
+    """The magic line (two for PQAT / CQAT) that makes candidate ``c``, measured as ``row``."""
     model = names["model"]
     io = f" --io {row['io']}" if row.get("io") in ("int8", "uint8") else ""
     tail = f"{io} --eval {names['eval']}"
     if c.trains:
-        return _train_line(c, names, tail)
+        return _train_line(row, c, names, tail)
     scheme = row.get("scheme")
     calib = f" --calib {names['calib']}" if scheme in NEEDS_CALIBRATION else ""
     floats = row.get("float_layers") if c.call == "float-search" else None
@@ -68,14 +69,25 @@ def _line(row: dict[str, Any], c: Any, names: dict[str, str]) -> str:
     return f"%quantize {model} --scheme {scheme}{calib}{tail}"
 
 
-def _train_line(c: Any, names: dict[str, str], tail: str) -> str:
-    """The magic line of a training candidate ``c``."""
-    model, fit = names["model"], f"--fit {names['fit']} --epochs {search.EPOCHS}"
+def _train_line(row: dict[str, Any], c: Any, names: dict[str, str], tail: str) -> str:
+    """The magic line of a variant of training candidate ``c``; a PQAT or CQAT one is
+    preceded by the line that prunes or clusters its model (bound as ``base``)."""
+    model, epochs = names["model"], row.get("epochs") or search.EPOCHS
+    fit = f"--fit {names['fit']} --epochs {epochs}"
     if c.options.get("aware"):
-        return f"%quantize {model} --aware {fit}{tail}"
-    then = f" --then {c.options['then']} --calib {names['calib']}"
+        if c.after is None:
+            return f"%quantize {model} --aware {fit}{tail}"
+        kind, count = c.after.split()
+        first = f"--sparsity {count}" if kind == "prune" else f"--clusters {count}"
+        base = f"%{kind} {model} {first} --fit {names['fit']} --epochs {search.EPOCHS} --as base"
+        keep = c.options["preserve"]
+        return f"{base}\n%quantize base --aware --preserve {keep} {fit}{tail}"
+    then = f" --then {row['then']} --calib {names['calib']}" if row.get("then") else ""
+    sparse = " --sparse" if row.get("stored_sparse") else ""
+    if not row.get("then"):
+        tail = f" --eval {names['eval']}"
     if c.call == "prune":
-        return f"%prune {model} --sparsity {c.options['sparsity']:g} {fit}{then}{tail}"
+        return f"%prune {model} --sparsity {c.options['sparsity']:g} {fit}{then}{sparse}{tail}"
     return f"%cluster {model} --clusters {c.options['clusters']} {fit}{then}{tail}"
 
 
@@ -90,16 +102,22 @@ class Optimized:
     ``df``: one row per candidate (every results column, ``candidate`` and ``verdict``);
     ``pick``: the chosen :class:`TFLiteModel` (its row's figures on ``eval``), or None;
     ``reason``: one sentence why; ``line``: the magic that reproduces the pick;
-    ``front``: the rows kept on the front of goal against metric drop.
+    ``front``: the rows kept on the front of goal against metric drop; ``trail``: the
+    search's decisions (successive halving) in words.
     """
 
-    def __init__(self, rows: list[dict[str, Any]], pick: Any, index: Any, plan: dict[str, Any]):
-        self.rows = rows
+    def __init__(self, found: Any, pick: Any, index: Any):
+        plan = found.plan
+        self.rows = found.rows
         self.pick = pick
         self.index = index
         self.goal, self.max_drop = plan["goal"], plan["max_drop"]
         self.names = {"model": plan["name"], **DEFAULT_NAMES}
-        self.candidates = plan["candidates"]
+        self.candidates = found.cands
+        #: The search's decisions in words: who trained on, who stopped and why.
+        self.trail: list[str] = found.trail
+        #: Candidates run: each post-training scheme once, each fine-tune (a rung) once.
+        self.runs: int = found.runs
 
     @property
     def df(self) -> Any:
@@ -128,9 +146,10 @@ class Optimized:
         row, eval_row = self.rows[self.index], self.pick.row
         within = sum(1 for r in self.rows if r.get("verdict") in ("kept", "dominated"))
         value = search.goal_value(row, goal)
-        shown = f"{value:,.3g} ms" if goal == "latency" else f"{value:,.0f} bytes"
+        shown = search.shown(value, goal)
+        among = f"of the {within} candidates" if within > 1 else "and is the only candidate"
         return (
-            f"{row['candidate']} has the smallest {goal} ({shown}) of the {within} candidates "
+            f"{row['candidate']} has the smallest {goal} ({shown}) {among} "
             f"within max_drop {budget:g} on the validation data (its {row.get('metric')} "
             f"changed {row.get('accuracy_delta'):+.4f} there); on eval its "
             f"{eval_row.get('metric')} is {eval_row['accuracy']:.4f}{_change(eval_row)}."
@@ -139,15 +158,16 @@ class Optimized:
     def table(self) -> str:
         """The candidates as text: label, status, goal, metric change, verdict."""
         col = search.GOALS[self.goal]
-        lines = [f"{'candidate':20} {'status':8} {col:>12} {'Δ val':>9}  verdict"]
+        lines = [f"{'candidate':34} {'status':8} {col:>12} {'Δ val':>9}  verdict"]
         for r in self.rows:
             value = r.get(col)
             delta = r.get("accuracy_delta")
             shown = "" if value is None else f"{value:,.6g}"
             d = "" if delta is None else f"{delta:+.4f}"
-            lines.append(f"{r['candidate']:20} {r['status']:8} {shown:>12} {d:>9}  {r['verdict']}")
+            lines.append(f"{r['candidate']:34} {r['status']:8} {shown:>12} {d:>9}  {r['verdict']}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         pick = f"pick: {self.line}\n{self.reason}" if self.line else self.reason
-        return f"{self.table()}\n{pick}"
+        trail = "".join(f"\n  {step}" for step in self.trail)
+        return f"{self.table()}\n{pick}" + (f"\nsearch:{trail}" if trail else "")

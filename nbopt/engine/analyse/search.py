@@ -18,8 +18,14 @@ from .pareto import pareto_mask
 GOALS = {"size": "size_bytes", "gzip": "gzip_bytes", "latency": "latency_ms", "ram": "ram_bytes"}
 #: Targets that run only integer models with integer inputs and outputs.
 INTEGER_ONLY = ("edgetpu",)
-#: The short fine-tune of every training candidate in this search.
+#: The short fine-tune of every training candidate in this search (the first rung); each
+#: later rung of successive halving trains the promising ones twice as long again.
 EPOCHS = 1
+#: Rungs of successive halving at most (1, then 2, then 4 more epochs: 7 in all).
+RUNGS = 3
+#: Pruning targets and cluster counts the search tries.
+SPARSITIES = (0.5, 0.8)
+CLUSTERS = (16, 8)
 
 
 @dataclass(frozen=True)
@@ -28,7 +34,8 @@ class Candidate:
 
     ``call`` is ``quantize``, ``prune``, ``cluster`` or ``float-search`` (int8 with the
     fewest float layers within ``max_drop``); ``trains`` says it needs ``fit``;
-    ``integer`` that it makes a fully integer model (int8 I/O when the target asks).
+    ``integer`` that it makes a fully integer model (int8 I/O when the target asks);
+    ``after`` names the training candidate whose model it trains further (PQAT, CQAT).
     """
 
     label: str
@@ -36,25 +43,41 @@ class Candidate:
     options: dict[str, Any] = field(default_factory=dict)
     trains: bool = False
     integer: bool = False
+    after: str | None = None  # the training candidate whose fine-tuned model it starts from
 
 
 def candidates(target: str, low_bit: tuple[str, ...]) -> list[Candidate]:
-    """Every candidate in the order the search tries them: cheap (no training) first."""
+    """The post-training candidates in the order the search tries them (no training)."""
     io = {"io": "int8"} if target in ("edgetpu", "mcu") else {}
-    out = [
+    return [
         Candidate("float16", "quantize", {"scheme": "float16"}),
         Candidate("dynamic", "quantize", {"scheme": "dynamic"}),
         Candidate("int8", "quantize", {"scheme": "int8", **io}, integer=True),
         Candidate("int16x8", "quantize", {"scheme": "int16x8"}),
         *(Candidate(s, "quantize", {"scheme": s}) for s in low_bit),
         Candidate("int8 float layers", "float-search", {"scheme": "int8"}),
-        Candidate("qat", "quantize", {"aware": True, **io}, trains=True, integer=True),
     ]
-    for sparsity in (0.5, 0.8):
-        options = {"sparsity": sparsity, "then": "int8", **io}
-        out.append(Candidate(f"prune {sparsity:g}+int8", "prune", options, True, True))
-    options = {"clusters": 16, "then": "int8", **io}
-    out.append(Candidate("cluster 16+int8", "cluster", options, True, True))
+
+
+def lines(target: str) -> list[Candidate]:
+    """The training candidates (each one fine-tune whose variants are each a candidate row):
+    QAT, pruning (then int8; each also stored sparse), clustering (then int8), and, from
+    each pruned or clustered model, quantization-aware training that keeps its structure
+    (PQAT, CQAT)."""
+    io = {"io": "int8"} if target in ("edgetpu", "mcu") else {}
+    sparse = {} if target in INTEGER_ONLY else {"sparse": True}
+    out = [Candidate("qat", "quantize", {"aware": True, **io}, trains=True, integer=True)]
+    for s in SPARSITIES:
+        options = {"sparsity": s, "then": "int8", **sparse, **io}
+        out.append(Candidate(f"prune {s:g}", "prune", options, trains=True, integer=True))
+    for k in CLUSTERS:
+        options = {"clusters": k, "then": "int8", **io}
+        out.append(Candidate(f"cluster {k}", "cluster", options, trains=True, integer=True))
+    for base, keep in [*((f"prune {s:g}", "sparsity") for s in SPARSITIES),
+                       *((f"cluster {k}", "clusters") for k in CLUSTERS)]:  # fmt: skip
+        label = ("pqat" if keep == "sparsity" else "cqat") + base[base.index(" ") :]
+        options = {"aware": True, "preserve": keep, **io}
+        out.append(Candidate(label, "quantize", options, trains=True, integer=True, after=base))
     return out
 
 
@@ -142,3 +165,74 @@ def best_so_far(rows: list[dict[str, Any]], goal: str, max_drop: float) -> str:
     if not fine:
         return "none"
     return min(fine, key=lambda r: goal_value(r, goal))["candidate"]
+
+
+def _floor_share(c: Candidate, goal: str) -> float:
+    """What a training candidate's best variant can reach on ``goal``, at least, as a share
+    of post-training int8's value: QAT and clustering leave the file int8-sized, stored
+    sparse keeps at least the non-zeros, k clusters compress to about log2(k) bits."""
+    import math
+
+    if goal == "latency":
+        return 0.8  # room for the timing's noise
+    base = c.after or c.label
+    count = float(base.split()[1]) if " " in base else None
+    share = 0.95
+    if base.startswith("prune") and (goal == "gzip" or (goal == "size" and c.call == "prune")):
+        share = 1 - float(count)
+    if base.startswith("cluster") and goal == "gzip":
+        share = math.log2(count) / 8
+    return share
+
+
+def cannot_win(c: Candidate, rows: list[dict[str, Any]], goal: str, max_drop: float) -> str | None:
+    """Why training candidate ``c`` cannot beat the best row within ``max_drop`` so far."""
+    fine = [
+        r for r in rows
+        if r.get("status") == "ok" and r.get("verdict") is None and drop_of(r) <= max_drop
+    ]  # fmt: skip
+    int8 = next((r for r in rows if r.get("candidate") == "int8"), None)
+    if not fine or int8 is None or goal_value(int8, goal) == float("inf"):
+        return None
+    best = min(fine, key=lambda r: goal_value(r, goal))
+    floor = goal_value(int8, goal) * _floor_share(c, goal)
+    if floor < goal_value(best, goal):
+        return None
+    return (
+        f"not run: cannot beat {best['candidate']} ({shown(goal_value(best, goal), goal)}): "
+        f"its {goal} is at least about {shown(floor, goal)}"
+    )
+
+
+def shown(value: float, goal: str) -> str:
+    """A goal's value in words: ``82,864 bytes``, ``0.0123 ms``."""
+    return f"{value:,.3g} ms" if goal == "latency" else f"{value:,.0f} bytes"
+
+
+def to_continue(
+    trained: dict[str, list[dict[str, Any]]], rows: list[dict[str, Any]], goal: str, max_drop: float
+) -> tuple[list[str], dict[str, str]]:
+    """Successive halving: which of the candidates ``trained`` in the last rung (label ->
+    its rows) train on, and why the others stop.
+
+    A candidate is promising when a variant of it is over ``max_drop`` but smaller (by
+    ``goal``) than the best within it: more training could make it the pick. The better
+    half of the promising ones (by their smallest drop) go on.
+    """
+    fine = [r for r in rows if r.get("status") == "ok" and drop_of(r) <= max_drop]
+    best = min((goal_value(r, goal) for r in fine), default=float("inf"))
+    promising, why = [], {}
+    for label, its in trained.items():
+        over = [r for r in its if r.get("status") == "ok" and drop_of(r) > max_drop]
+        smaller = [r for r in over if goal_value(r, goal) < best]
+        if smaller:
+            promising.append((min(drop_of(r) for r in smaller), label))
+        elif not over:
+            why[label] = "every variant is within max_drop"
+        else:
+            why[label] = "its variants over max_drop are no smaller than the best within it"
+    promising.sort()
+    keep = [label for _, label in promising[: (len(promising) + 1) // 2]]
+    for _, label in promising[len(keep) :]:
+        why[label] = "in the worse half of the promising ones"
+    return keep, why

@@ -53,6 +53,9 @@ class TFLiteModel:
         #: For pruned, clustered and QAT variants: the fine-tuned Keras model it came from
         #: (pass the TFLiteModel itself to another technique to chain them).
         self.keras_model: Any = None
+        #: The tfmot-wrapped copy's weights after fine-tuning, when the request kept them
+        #: (what optimize's next rung continues from).
+        self.trained_weights: list[Any] | None = None
         self._gzip: int | None = None
         self._runner: Runner | None = None
 

@@ -54,14 +54,14 @@ def prepare_data(
     metric: Any,  # noqa: A002
 ) -> tuple[list[Any] | None, EvalData | None, list[tuple[str, Any]] | None]:
     """Calibration arrays, evaluation data and the metric of each scored output of ``model``."""
-    specs, outputs, shapes = _specs(model)
+    specs, outputs, shapes = model_specs(model)
     calib_arrays = calibration_arrays(calib, specs) if calib is not None else None
     evaluation = eval_data(eval, specs, outputs) if eval is not None else None
     resolved = resolve_metrics(metric, evaluation, shapes) if evaluation else None
     return calib_arrays, evaluation, resolved
 
 
-def _specs(model: Any) -> tuple[list[Any], list[Any], list[tuple[int | None, ...]]]:
+def model_specs(model: Any) -> tuple[list[Any], list[Any], list[tuple[int | None, ...]]]:
     """Inputs, outputs and output shapes of a Keras model or a :class:`TFLiteModel`."""
     if isinstance(model, TFLiteModel):
         outputs = model.output_specs()

@@ -225,6 +225,12 @@ class Training:
         entries=(PRUNE, CLUSTER),
         doc_type="str, optional",
     )
+    #: The wrapped copy's weights to fine-tune on from (a later rung of optimize's
+    #: successive halving), instead of from the model's own.
+    start_from: list[Any] | None = context()
+    #: Keep the wrapped copy's weights after fine-tuning, on the result's
+    #: ``trained_weights`` (what a later rung starts from).
+    keep_weights: bool = context(False)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,16 @@ def check_training(request: Request, technique: Technique) -> None:
             )
     schemes = ["int8"] if kind == "qat" else [then] if then else []
     check_request(schemes, data.calib, request.conversion.io, aware=kind == "qat", option="--then ")
+    if (
+        kind == "qat"
+        and request.conversion.io != "float"
+        and data.calib is None
+        and data.fit is None
+    ):
+        raise NbOptUsageError(
+            f"quantization-aware training with --io {request.conversion.io} needs samples to "
+            "set the input and output scales: pass --calib (or --fit)"
+        )
     if request.conversion.sparse:
         if kind == "qat" or (kind == "cluster" and technique.preserve != "sparsity"):
             raise NbOptUsageError(

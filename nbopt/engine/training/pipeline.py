@@ -88,9 +88,22 @@ def validate(model: Any, request: Request) -> Plan:
     work = tfmot_model(model)  # errors (subclassed, unknown layers) before any training
     technique.check_skip(work)
     wrapped, notes = wrap(work, technique, request, training)
+    if request.training.start_from is not None:
+        _start_from(wrapped, request.training.start_from)
     plan = Plan(model, technique, request, training, calib, evaluation, metric, wrapped, notes)
     plan.pruned_share = _kernel_share(work, technique.skip)
     return plan
+
+
+def _start_from(wrapped: Any, weights: list[Any]) -> None:
+    """Set the wrapped copy's weights to ``weights`` (saved from the same wrapping)."""
+    mine = wrapped.get_weights()
+    if len(mine) != len(weights) or any(a.shape != b.shape for a, b in zip(mine, weights)):
+        raise NbOptUsageError(
+            f"cannot continue fine-tuning {wrapped.name!r}: the saved weights are of another "
+            "wrapping of the model"
+        )
+    wrapped.set_weights(weights)
 
 
 def _kernel_share(model: Any, skip: list[str]) -> float:
@@ -223,7 +236,8 @@ def export_and_measure(run: Run, plan: Plan, result: Any) -> TFLiteModel | None:
                 "int8", "qat", io=request.conversion.io, converter="tflite-converter", **params
             )
             io = request.conversion.io
-            make = lambda: convert(exported.path, "int8", None, io, True, isolate)  # noqa: E731
+            calib = _io_samples(plan) if io != "float" else None
+            make = lambda: convert(exported.path, "int8", calib, io, True, isolate)  # noqa: E731
             return _measured(run, row, make, "qat", plan)
         kind, then = technique.kind, request.training.then
         row = run.row("float32", kind, io="float", converter="tflite-converter", **params)
@@ -237,6 +251,16 @@ def export_and_measure(run: Run, plan: Plan, result: Any) -> TFLiteModel | None:
         if request.conversion.sparse:
             final = _stored_sparse(run, plan, exported.path, then, params)
         return final
+
+
+def _io_samples(plan: Plan) -> list[Any] | None:
+    """Samples for the input and output scales of a QAT model with integer I/O (which the
+    converter takes from a representative dataset): ``calib``, else 256 of ``fit``."""
+    if plan.calib is not None:
+        return plan.calib
+    if plan.training is None:
+        return None
+    return [x[:256] for x in plan.training.x]
 
 
 def _stored_sparse(
@@ -340,4 +364,6 @@ def optimize(model: Any, request: Request) -> Outcome:
         run.finish(interrupted)
     if final is not None:
         final.keras_model = result
+        if request.training.keep_weights:
+            final.trained_weights = plan.wrapped.get_weights()
     return Outcome(run.comparison, result, final)

@@ -1,0 +1,95 @@
+"""One candidate of optimize's search measured: its request through the one pipeline, its rows.
+
+A post-training candidate is one ``quantize`` call; a training candidate is one fine-tune
+(``prune``, ``cluster``, or ``quantize(aware=True)``) whose every variant is a row, named
+after the candidate (``prune 0.8+int8 sparse``). Every candidate is measured on the
+search's validation split.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..engine.analyse import search
+from ..engine.request import Request
+from ..engine.store import results
+from .context import with_settings
+from .optimized import skipped_row
+from .techniques import _train, quantize
+
+
+def _common(plan: dict[str, Any], request: Request) -> dict[str, Any]:
+    return {
+        "eval": plan["val"],
+        "metric": request.data.metric,
+        "threads": request.measurement.threads,
+        "name": plan["name"],
+    }
+
+
+def _failed(plan: dict[str, Any], c: Any, exc: Exception) -> dict[str, Any]:
+    row = skipped_row(plan["name"], c, f"excluded: it failed ({exc})")
+    row.update(status="failed", error=str(exc))
+    return row
+
+
+def post_training(s: Any, c: Any) -> list[tuple[dict[str, Any], Any]]:
+    """Candidate ``c`` (a scheme, or int8 with the fewest float layers) as ``(row, model)``."""
+    plan, common = s.plan, _common(s.plan, s.request)
+    try:
+        if c.call == "float-search":
+            made = quantize(
+                s.model, calib=plan["calib"], max_drop=plan["max_drop"], **c.options, **common
+            )
+        else:
+            made = quantize(s.model, calib=plan["calib"], **c.options, **common)
+    except Exception as exc:  # a candidate that fails is a row, not the end of the search
+        return [(_failed(plan, c, exc), None)]
+    return [({**made.row, "candidate": c.label}, made)]
+
+
+def training(
+    s: Any, c: Any, source: Any, epochs: int, state: dict[str, Any] | None
+) -> tuple[Any, list[tuple[dict[str, Any], Any]]]:
+    """Fine-tune training candidate ``c`` of ``source`` for ``epochs`` (on from the weights
+    its last rung saved, in ``state``); the result, and ``(row, model)`` for each variant."""
+    import tensorflow as tf
+
+    plan, request = s.plan, s.request
+    options = {**c.options, **_common(plan, request), "fit": plan["train"], "epochs": epochs}
+    if c.options.get("then") in ("int8", "int16x8"):
+        options["calib"] = plan["calib"]
+    technique = "qat" if c.options.get("aware") else c.call
+    built = with_settings(Request.build(technique, **options))
+    built = built.with_options(start_from=state and state["weights"], keep_weights=True)
+    tf.keras.utils.set_random_seed(request.analysis.seed)
+    try:
+        made = _train(source, built)
+    except Exception as exc:  # a candidate that fails is a row, not the end of the search
+        return None, [(_failed(plan, c, exc), None)]
+    return made, _variants(made, c, epochs + (state["epochs"] if state else 0))
+
+
+def _variants(made: Any, c: Any, total: int) -> list[tuple[dict[str, Any], Any]]:
+    """Every non-baseline row of the fine-tune's comparison, labelled, with its model."""
+    comparison = made.comparison
+    by_row = {id(m.row): m for m in comparison.models.values()}
+    out = []
+    for row in comparison.rows:
+        if row.get("technique") == "baseline":
+            continue
+        if total != row.get("epochs"):
+            row["epochs"] = total  # the rungs before this one count too
+            results.update(row)
+        out.append(({**row, "candidate": label(c, row, total)}, by_row.get(id(row))))
+    return out
+
+
+def label(c: Any, row: dict[str, Any], total: int) -> str:
+    """``prune 0.8+int8 sparse, 3 epochs``: the candidate, its variant, its training."""
+    text = c.label
+    if row.get("then"):
+        text += f"+{row['then']}"
+    if row.get("stored_sparse"):
+        text += " sparse"
+    return text if total == search.EPOCHS else f"{text}, {total} epochs"
