@@ -75,6 +75,8 @@ class Marks:
     limit: tuple[float, str] | None = None
 
 
+#: How far the pick's ring is outside its marker.
+RING = 4.0
 #: The legend of a comparison's chart.
 LEGEND = [("nbopt-point nbopt-pareto", "Pareto front"), ("nbopt-point", "dominated")]
 
@@ -248,7 +250,9 @@ def _marker_items(markers: list[Marker], marks: Marks | None) -> list[Item]:
         if len(m.points) > 1:
             items.append(text_item(m.x, m.y + 4, str(len(m.points)), "nbopt-count", "middle"))
         if marks and marks.pick in m.rows:
-            items.append({"el": "circle", "cls": "nbopt-pick", "cx": m.x, "cy": m.y, "r": m.r + 4})
+            items.append(
+                {"el": "circle", "cls": "nbopt-pick", "cx": m.x, "cy": m.y, "r": m.r + RING}
+            )
     return items
 
 
@@ -292,13 +296,17 @@ def chart_layout(
     sx, sy = _scales(points, column, rows, [limit[0]] if limit else [])
     markers = group(points, sx, sy, _radius(points))
     markers.sort(key=lambda m: (not m.on_front, m.x, m.y))
-    taken = [Box(m.x - m.r - 1, m.y - m.r - 1, m.x + m.r + 1, m.y + m.r + 1) for m in markers]
+    ring = {id(m): RING for m in markers if marks and marks.pick in m.rows}
+    reach = [m.r + ring.get(id(m), 0.0) for m in markers]
+    taken = [
+        Box(m.x - r - 1, m.y - r - 1, m.x + r + 1, m.y + r + 1) for m, r in zip(markers, reach)
+    ]
     sizes = [(max(text_width(p.label) for p in m.points), LINE * len(m.points)) for m in markers]
     front = sorted((m for m in markers if m.on_front), key=lambda m: m.x)
     limit_drawn, limit_boxes = limit_items(sy, limit)
     taken += along([(m.x, m.y) for m in front]) + limit_boxes
     bounds = Box(LEFT + 2, TOP - 6, WIDTH - RIGHT, HEIGHT - BOTTOM - 2)
-    boxes = place([(m.x, m.y, m.r) for m in markers], sizes, taken, bounds)
+    boxes = place([(m.x, m.y, r) for m, r in zip(markers, reach)], sizes, taken, bounds)
     metric = next((r.get("metric") for r in rows if r.get("metric")), None)
     line = (
         [{"el": "polyline", "cls": "nbopt-front-line", "points": [[m.x, m.y] for m in front]}]
