@@ -162,3 +162,15 @@ def test_a_ram_goal_on_a_microcontroller_draws_the_excluded_apart(for_mcu):
     int8 = next(i for i, r in enumerate(result.rows) if r["candidate"] == "int8")
     assert table["labels"][int8] == "int8 (int8 I/O)"
     assert "int8 (int8 I/O)" in [i["text"] for i in chart["items"] if i["el"] == "text"]
+
+
+def test_a_widget_shows_an_optimized_result_as_the_notebook_does(searched):
+    from nbopt.widgets.results import optimized_output
+
+    result, bundle = searched
+    out = optimized_output(result)
+    (shown,) = out.outputs
+    assert shown["output_type"] == "display_data"
+    assert shown["data"][COMPARISON_MIME] == bundle[COMPARISON_MIME]
+    assert len(shown["data"][COMPARISON_MIME]["table"]["cells"]) == len(result.rows) == 12
+    assert optimized_output(result, out) is out and len(out.outputs) == 1
