@@ -101,6 +101,18 @@ export interface IComparison {
   metric: string | null;
   /** True if a higher metric is better (null when no metric was measured). */
   higherIsBetter: boolean | null;
+  /** A search's pick (`nbopt.optimize`), or null for a comparison. */
+  pick: IPick | null;
+}
+
+/** What a search chose: its candidate, the one sentence of why, the magic that makes it. */
+export interface IPick {
+  /** The chosen candidate (`int4`, `prune 0.5+int8`), or null if none is within budget. */
+  label: string | null;
+  /** Why it was chosen (or why nothing was). */
+  reason: string;
+  /** The magic line that reproduces it, or null. */
+  line: string | null;
 }
 
 /** A plain JSON object. */

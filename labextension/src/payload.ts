@@ -19,6 +19,7 @@ import {
   IChartItem,
   IComparison,
   indices,
+  IPick,
   isObject,
   ITable,
   JSONObject,
@@ -112,6 +113,15 @@ function readTable(value: unknown, rows: number): ITable {
   };
 }
 
+/** A search's pick, or `null` if `value` holds none (a comparison's payload). */
+function readPick(value: unknown): IPick | null {
+  if (!isObject(value) || typeof value.reason !== 'string') {
+    return null;
+  }
+  const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+  return { label: text(value.label), reason: value.reason, line: text(value.line) };
+}
+
 function readVersion2(data: JSONObject): IComparison | null {
   if (!Array.isArray(data.rows) || !isObject(data.table)) {
     return null;
@@ -129,7 +139,8 @@ function readVersion2(data: JSONObject): IComparison | null {
       .map(readChart)
       .filter((c): c is IChart => c !== null),
     metric: typeof data.metric === 'string' ? data.metric : null,
-    higherIsBetter: typeof higher === 'boolean' ? higher : null
+    higherIsBetter: typeof higher === 'boolean' ? higher : null,
+    pick: readPick(data.pick)
   };
 }
 

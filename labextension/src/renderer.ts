@@ -1,5 +1,6 @@
 /**
- * The MIME renderer of nbopt comparisons: a caption, the sortable table (scrolling inside
+ * The MIME renderer of nbopt comparisons: a caption, a search's pick (its reason and
+ * magic line), the sortable table (scrolling inside
  * itself, its variant column fixed), the call-outs, errors and numbered notes under it, and
  * the chart, built from the saved output alone (no kernel needed).
  */
@@ -8,7 +9,7 @@ import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 
 import { attachTooltips, drawChart } from './chart';
-import { IChart, IComparison } from './model';
+import { IChart, IComparison, IPick } from './model';
 import { COMPARISON_MIME, readComparison } from './payload';
 import { buildTable, markFront } from './table';
 
@@ -58,6 +59,26 @@ export function underTable(comparison: IComparison): HTMLElement[] {
 }
 
 /**
+ * A search's pick: `pick: int4.` in bold, the reason, and the magic line that reproduces it.
+ *
+ * @param pick - the pick.
+ */
+export function pickBox(pick: IPick): HTMLDivElement {
+  const box = div('nbopt-pick');
+  const head = document.createElement('b');
+  head.textContent = pick.label === null ? 'no pick.' : `pick: ${pick.label}.`;
+  box.append(head, ` ${pick.reason}`);
+  if (pick.line !== null) {
+    const pre = document.createElement('pre');
+    const code = document.createElement('code');
+    code.textContent = pick.line;
+    pre.appendChild(code);
+    box.appendChild(pre);
+  }
+  return box;
+}
+
+/**
  * Render a comparison into `host`, replacing what it held.
  *
  * Every payload value is set as `textContent` or as an attribute of an element this code
@@ -69,6 +90,9 @@ export function underTable(comparison: IComparison): HTMLElement[] {
 export function renderComparison(host: HTMLElement, comparison: IComparison): void {
   host.replaceChildren();
   host.appendChild(div('nbopt-caption', comparison.caption));
+  if (comparison.pick !== null) {
+    host.appendChild(pickBox(comparison.pick));
+  }
   const body = div('nbopt-body');
   const column = div('nbopt-table-column');
   const scroll = div('nbopt-table-box');

@@ -113,6 +113,7 @@ export function fromVersion1(data: JSONObject): IComparison {
     table: tableOf(rows, Array.isArray(data.callouts) ? data.callouts.map(str) : []),
     charts: chartsOf(rows),
     metric: typeof metric === 'string' ? metric : null,
-    higherIsBetter: typeof metric === 'string' ? higherIsBetter(rows) : null
+    higherIsBetter: typeof metric === 'string' ? higherIsBetter(rows) : null,
+    pick: null
   };
 }

@@ -18,6 +18,21 @@ describe('readComparison', () => {
     ]);
   });
 
+  it("reads a search's pick, and none from a comparison or an old payload", () => {
+    const search = readComparison(saved('front.v2'))!;
+    expect(search.pick?.label).toBe('int4');
+    expect(search.pick?.line).toBe('%quantize digits_cnn --scheme int4 --eval x_test,y_test');
+    expect(search.charts.map(ch => [ch.x, ch.frontRows])).toEqual([['size_bytes', [2, 4, 5]]]);
+    expect(readComparison(saved('quickstart.v2'))!.pick).toBeNull();
+    expect(readComparison(saved('quickstart.v1'))!.pick).toBeNull();
+    const none = readComparison({
+      ...saved('front.v2'),
+      pick: { label: null, reason: 'No candidate.', line: null }
+    })!;
+    expect(none.pick).toEqual({ label: null, reason: 'No candidate.', line: null });
+    expect(readComparison({ ...saved('front.v2'), pick: { label: 'x' } })!.pick).toBeNull();
+  });
+
   it('reads a real version-1 payload (saved by nbopt before version 2)', () => {
     const data = saved('quickstart.v1');
     expect(data.version).toBe(1);

@@ -206,6 +206,63 @@ describe('a version-2 payload with integer I/O, float layers, pruning and cluste
   });
 });
 
+describe("a search's payload (nbopt.optimize of the digits CNN, size within max drop 0.01)", () => {
+  // Saved from a real search of 9 candidates (budget=9) by this version of nbopt.
+  const payload = saved('front.v2');
+
+  it('shows the pick, its reason and the magic line that reproduces it, above the table', () => {
+    const host = render(payload);
+    const pick = host.querySelector('div.nbopt-pick');
+    expect(pick?.querySelector('b')?.textContent).toBe('pick: int4.');
+    expect(pick?.textContent).toContain('int4 has the smallest size (82,864 bytes)');
+    expect(pick?.querySelector('pre > code')?.textContent).toBe(
+      '%quantize digits_cnn --scheme int4 --eval x_test,y_test'
+    );
+    expect(pick?.nextElementSibling?.className).toBe('nbopt-body');
+  });
+
+  it('lists every candidate with its verdict in a column of its own; ◆ marks the kept', () => {
+    const host = render(payload);
+    expect(headings(host).slice(0, 4)).toEqual(['◆', 'candidate', 'status', 'verdict']);
+    const cells = bodyTexts(host);
+    expect(cells).toHaveLength(12);
+    expect(cells.map(c => [c[0], c[1], c[2], c[3]])).toEqual([
+      ['', 'float16', 'ok', 'dominated'],
+      ['', 'dynamic', 'ok', 'dominated'],
+      ['◆', 'int8', 'ok', 'kept'],
+      ['', 'int16x8', 'ok', 'dominated'],
+      ['◆', 'int4', 'ok', 'kept'],
+      ['◆', 'int4-block32', 'ok', 'kept'],
+      ['', 'weight-int8', 'ok', 'dominated'],
+      ['', 'int8 float layers', 'skipped', 'not run: plain int8 is within max_drop'],
+      ['', 'qat', 'ok', 'over budget'],
+      ['', 'prune 0.5+int8', 'ok', 'over budget'],
+      ['', 'prune 0.8+int8', 'skipped', 'not run: budget spent (9 candidates)'],
+      ['', 'cluster 16+int8', 'skipped', 'not run: budget spent (9 candidates)']
+    ]);
+  });
+
+  it('plots every measured candidate once, drawn as its verdict, the pick ringed', () => {
+    const host = render(payload);
+    const drawn = markers(host);
+    const rows = drawn.flatMap(m => m.rows.split(' ').map(Number)).sort((a, b) => a - b);
+    expect(rows).toEqual([0, 1, 2, 3, 4, 5, 6, 8, 9]);
+    const cls = (row: string): string => drawn.find(m => m.rows === row)!.cls;
+    expect(cls('8')).toBe('nbopt-point nbopt-over nbopt-has-tip');
+    expect(cls('9')).toBe('nbopt-point nbopt-over nbopt-has-tip');
+    expect(cls('4')).toBe('nbopt-point nbopt-pareto nbopt-has-tip');
+    expect(drawn.find(m => m.rows === '9')!.tip).toContain('prune 0.5+int8: 158.8 KB');
+    expect(drawn.find(m => m.rows === '9')!.tip).toMatch(/\(over budget\)$/);
+    const ring = host.querySelectorAll('svg.nbopt-chart circle.nbopt-pick');
+    expect(ring).toHaveLength(2); // around int4, and in the legend
+    const int4 = host.querySelector('svg.nbopt-chart circle[data-rows="4"]')!;
+    expect(ring[0].getAttribute('cx')).toBe(int4.getAttribute('cx'));
+    const limit = host.querySelector('svg.nbopt-chart text.nbopt-limit-label');
+    expect(limit?.textContent).toBe("max drop 0.01 from float32's 99.0%");
+    expect(host.querySelector('svg.nbopt-chart line.nbopt-limit')).not.toBeNull();
+  });
+});
+
 describe('payload values are text, never markup', () => {
   const script = '<script>window.__nboptPwned = 1</script>';
   const img = '<img src=x onerror="window.__nboptPwned = 1">';

@@ -7,6 +7,7 @@ display formatters of the engine's types. Every value from a model or a payload 
 escaped: it is shown as text, never interpreted as HTML.
 
 Entry points: :func:`comparison_bundle` (a :class:`~nbopt.Comparison`),
+:func:`optimized_bundle` (what ``optimize`` returns),
 :func:`rows_bundle` (rows that are still arriving: the live table, the panel),
 :func:`model_bundle` (a :class:`~nbopt.TFLiteModel`, shown as its comparison).
 """
@@ -19,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from ..engine.store.schema import variant_label
 from . import units
 from .debug import debug_bundle
-from .payload import caption, comparison_payload
+from .optimized import optimized_bundle
+from .payload import COMPARISON_MIME, caption, comparison_payload
 from .svg import chart_svg, layout_svg
 from .table import CSS, cells_of, row_label, rows_html, rows_text
 
@@ -40,6 +42,7 @@ __all__ = [
     "debug_bundle",
     "inspection_html",
     "model_bundle",
+    "optimized_bundle",
     "recommendation_html",
     "register",
     "rows_bundle",
@@ -48,9 +51,6 @@ __all__ = [
     "rows_text",
     "variant_label",
 ]
-
-#: MIME type of the JSON payload that nbopt's JupyterLab extension renders.
-COMPARISON_MIME = "application/vnd.nbopt.comparison+json"
 
 cells = cells_of
 

@@ -10,34 +10,75 @@ is decided here:
 - each marker's labels (one line per variant) go where they cover no other label or
   marker, with a leader line to the marker when they are not beside it;
 - a size axis spanning a decade or more is a log axis (:mod:`~nbopt.display.scales`).
+
+A search's chart (:mod:`~nbopt.display.optimized`) is the same layout with :class:`Marks`:
+its front is given (the rows the search kept), not computed, and its points say their verdict.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import nbopt.display.units as units
 
 from ..engine.analyse.pareto import pareto_mask
 from ..engine.store.schema import higher_is_better, is_accuracy
+from .frame import (
+    AXES,
+    BOTTOM,
+    HEIGHT,
+    LEFT,
+    LINE,
+    R_GROUP,
+    R_MAX,
+    R_MIN,
+    RIGHT,
+    TOP,
+    WIDTH,
+    X_LABELS,
+    Item,
+    axes,
+    legend,
+    limit_items,
+    text_item,
+    y_text,
+)
 from .labels import Box, along, place
-from .scales import Scale, size_scale, text_width, ticks, value_scale
+from .scales import Scale, size_scale, text_width, value_scale
 from .table import row_label
 
-WIDTH, HEIGHT = 640, 320
-LEFT, RIGHT, TOP, BOTTOM = 64, 124, 16, 44
-R_MIN, R_MAX = 4.0, 12.0
-#: A marker of several variants is at least this large, so that its count fits in it.
-R_GROUP = 8.0
-#: The height of one line of a label.
-LINE = 13.0
-#: What the horizontal axis can show: the .tflite size or the RAM it needs at run time.
-X_LABELS = {"size_bytes": "size", "ram_bytes": "RAM"}
-#: A drawing item: ``{"el": "line" | "polyline" | "circle" | "text", "cls": ..., ...}``.
-Item = dict[str, Any]
+__all__ = ["AXES", "BOTTOM", "HEIGHT", "LEFT", "RIGHT", "TOP", "WIDTH", "X_LABELS", "Item"]
+__all__ += ["LEGEND", "Marks", "chart_layout", "chart_points", "group", "y_axis"]
+
+
+@dataclass
+class Marks:
+    """What a search's chart adds to a comparison's.
+
+    ``labels``: a row's label (by row index); ``front``: the rows on the front (given, not
+    computed from the axes); ``kinds``: the class of a row drawn otherwise than as dominated
+    (``nbopt-over``, ``nbopt-excluded``), ``legend`` the legend's markers as ``(class,
+    text)``; ``notes``: what a row's tooltip ends with (its verdict); ``pick``: the row
+    ringed as the pick; ``limit``: the metric's value at ``max_drop`` and its text, drawn
+    as a horizontal line.
+    """
+
+    labels: dict[int, str] = field(default_factory=dict)
+    front: set[int] = field(default_factory=set)
+    kinds: dict[int, str] = field(default_factory=dict)
+    legend: list[tuple[str, str]] = field(default_factory=list)
+    notes: dict[int, str] = field(default_factory=dict)
+    pick: int | None = None
+    limit: tuple[float, str] | None = None
+
+
+#: How far the pick's ring is outside its marker.
+RING = 4.0
+#: The legend of a comparison's chart.
+LEGEND = [("nbopt-point nbopt-pareto", "Pareto front"), ("nbopt-point", "dominated")]
 
 
 @dataclass
@@ -82,16 +123,17 @@ def y_axis(rows: list[dict[str, Any]]) -> tuple[str, str, bool]:
     return "latency_ms", "latency (lower is better)", False
 
 
-def _tip(row: dict[str, Any], label: str, x: str, column: str, on_front: bool) -> str:
+def _tip(row: dict[str, Any], label: str, x: str, column: str, end: str) -> str:
     """``int8: 158.8 KB (3.80× smaller), accuracy 96.1% (+0.0 pt), latency 3.5 µs``; on
-    the RAM axis ``int8: RAM 2.2 KB, size 158.8 KB (…), …``; ``(Pareto front)`` if so."""
+    another axis ``int8: RAM 2.2 KB, size 158.8 KB (…), …``; then `` (end)`` if any
+    (``Pareto front``, a verdict)."""
     base = row.get("technique") == "baseline"
     size = units.cell("size_bytes", row.get("size_bytes"))
     ratio = units.cell("size_ratio", row.get("size_ratio"))
     if size and ratio and not base and ratio != "1.00×":
         size += f" ({ratio} smaller)"
-    if x == "ram_bytes":
-        parts = [f"{label}: RAM {units.cell('ram_bytes', row.get('ram_bytes'))}"]
+    if x != "size_bytes":
+        parts = [f"{label}: {AXES[x]} {units.cell(x, row.get(x))}"]
         parts += [f"size {size}"] if size else []
     else:
         parts = [f"{label}: {size}"]
@@ -100,31 +142,35 @@ def _tip(row: dict[str, Any], label: str, x: str, column: str, on_front: bool) -
         value = units.cell("accuracy", row.get("accuracy"), row)
         parts.append(f"{row.get('metric') or 'metric'} {value}" + (f" ({delta})" if delta else ""))
     latency = row.get("latency_ms")
-    missing = units.missing(latency)
-    parts.append("latency not measured" if missing else f"latency {units.latency(latency)}")
-    return ", ".join(parts) + (" (Pareto front)" if on_front else "")
+    if x != "latency_ms":
+        missing = units.missing(latency)
+        parts.append("latency not measured" if missing else f"latency {units.latency(latency)}")
+    return ", ".join(parts) + (f" ({end})" if end else "")
 
 
 def chart_points(
-    rows: list[dict[str, Any]], x: str = "size_bytes"
+    rows: list[dict[str, Any]], x: str = "size_bytes", marks: Marks | None = None
 ) -> tuple[list[Point], str, bool]:
     """The chart's points (ok rows with a value on both axes), its y label and direction.
 
-    The Pareto front is computed on ``x`` (``size_bytes`` or ``ram_bytes``).
+    The Pareto front is computed on ``x`` (a column of :data:`AXES`), or given by ``marks``.
     """
     column, ylabel, higher = y_axis(rows)
+    labels = marks.labels if marks else {}
     points = []
     for i, r in enumerate(rows):
         size, value = r.get(x), r.get(column)
         if r.get("status") == "ok" and not units.missing(size) and not units.missing(value):
             lat = r.get("latency_ms")
             latency = None if units.missing(lat) else float(lat)
-            points.append(Point(i, row_label(r), float(size), float(value), latency))
+            label = labels.get(i) or row_label(r)
+            points.append(Point(i, label, float(size), float(value), latency))
     sign = 1.0 if higher else -1.0
     mask = pareto_mask([p.size for p in points], [sign * p.value for p in points])
     for p, front in zip(points, mask):
-        p.on_front = front
-        p.tip = _tip(rows[p.row], p.label, x, column, front)
+        p.on_front = p.row in marks.front if marks else front
+        end = marks.notes.get(p.row, "") if marks else ("Pareto front" if front else "")
+        p.tip = _tip(rows[p.row], p.label, x, column, end)
     return points, ylabel, higher
 
 
@@ -171,93 +217,42 @@ def group(points: list[Point], sx: Scale, sy: Scale, radius: Callable) -> list[M
     return markers
 
 
-def _scales(points: list[Point], column: str, rows: list[dict[str, Any]]) -> tuple[Scale, Scale]:
+def _scales(
+    points: list[Point], column: str, rows: list[dict[str, Any]], more: list[float]
+) -> tuple[Scale, Scale]:
+    """The axes' scales; the vertical one also spans the values ``more`` (a limit)."""
     sx = size_scale([p.size for p in points], LEFT, WIDTH - RIGHT)
     percent = column == "accuracy" and any(is_accuracy(rows[p.row].get("metric")) for p in points)
-    sy = value_scale([p.value for p in points], HEIGHT - BOTTOM, TOP, 1.0 if percent else None)
+    values = [p.value for p in points] + more
+    sy = value_scale(values, HEIGHT - BOTTOM, TOP, 1.0 if percent else None)
     return sx, sy
 
 
-def _y_text(column: str, metric: Any) -> tuple[float, Callable[[float], str]]:
-    """The unit ticks are round in, and a tick's text, on the vertical axis."""
-    if column == "latency_ms":
-        return 1.0, units.latency
-    if is_accuracy(metric):
-        return 0.01, lambda v: units.metric(v, metric)
-    return 1.0, lambda v: f"{v:.4g}"
+def _kind(m: Marker, marks: Marks | None) -> str:
+    """A marker's class after ``nbopt-point``: the front's, or the kind all its points share."""
+    if m.on_front:
+        return " nbopt-pareto"
+    kinds = {marks.kinds.get(p.row, "") for p in m.points} if marks else {""}
+    return f" {kinds.pop()}" if len(kinds) == 1 and "" not in kinds else ""
 
 
-def _num(v: float) -> str:
-    return f"{v:,.0f}" if v >= 100 else f"{v:g}"
-
-
-def _axes(sx: Scale, sy: Scale, xlabel: str, ylabel: str, y_text: tuple) -> list[Item]:
-    """Both axis lines, their ticks and tick texts, and their names."""
-    bottom, right = HEIGHT - BOTTOM, WIDTH - RIGHT
-    unit, name = (1024.0, "KB") if sx.hi < 1024 * 1024 else (1024.0 * 1024, "MB")
-    items: list[Item] = [
-        {"el": "line", "cls": "nbopt-axis", "x1": LEFT, "y1": bottom, "x2": right, "y2": bottom},
-        {"el": "line", "cls": "nbopt-axis", "x1": LEFT, "y1": TOP, "x2": LEFT, "y2": bottom},
-    ]
-    for at, text in ticks(sx, unit, lambda v: _num(v / unit)):
-        items.append({"el": "line", "cls": "nbopt-axis", "x1": at, "y1": bottom, "x2": at})
-        items[-1]["y2"] = bottom + 4
-        items.append(_text(at, bottom + 15, text, "nbopt-tick nbopt-tick-x", "middle"))
-    for at, text in ticks(sy, y_text[0], y_text[1], vertical=True):
-        items.append({"el": "line", "cls": "nbopt-axis", "x1": LEFT - 4, "y1": at, "x2": LEFT})
-        items[-1]["y2"] = at
-        items.append(_text(LEFT - 6, at + 4, text, "nbopt-tick nbopt-tick-y", "end"))
-    scale = ", log scale" if sx.log else ""
-    items.append(
-        _text(
-            (LEFT + right) / 2,
-            HEIGHT - 6,
-            f"{xlabel} ({name}{scale}), smaller is better",
-            "nbopt-axis-label",
-            "middle",
-        )
-    )
-    label = _text(14, (TOP + bottom) / 2, ylabel, "nbopt-axis-label", "middle")
-    return items + [{**label, "rotate": -90}]
-
-
-def _text(x: float, y: float, text: str, cls: str, anchor: str = "start", **more: Any) -> Item:
-    return {"el": "text", "cls": cls, "x": x, "y": y, "text": text, "anchor": anchor, **more}
-
-
-def _legend(grouped: bool) -> list[Item]:
-    """Pareto front, dominated, what circle size means and, if drawn, what a count means."""
-    x = WIDTH - RIGHT + 16
-    items = [
-        {"el": "circle", "cls": "nbopt-point nbopt-pareto", "cx": x, "cy": TOP + 6, "r": 5},
-        _text(x + 10, TOP + 10, "Pareto front", "nbopt-legend"),
-        {"el": "circle", "cls": "nbopt-point", "cx": x, "cy": TOP + 26, "r": 5},
-        _text(x + 10, TOP + 30, "dominated", "nbopt-legend"),
-        _text(x - 5, TOP + 52, "circle size: latency", "nbopt-legend"),
-    ]
-    if grouped:
-        items += [
-            {"el": "circle", "cls": "nbopt-point nbopt-group", "cx": x + 3, "cy": TOP + 76},
-            _text(x + 3, TOP + 80, "2", "nbopt-count", "middle"),
-            _text(x + 16, TOP + 74, "variants at", "nbopt-legend"),
-            _text(x + 16, TOP + 86, "one place", "nbopt-legend"),
-        ]
-        items[-4]["r"] = R_GROUP
-    return items
-
-
-def _marker_items(markers: list[Marker]) -> list[Item]:
-    """Each marker's circle (the front's drawn last, on top) and a group's count."""
+def _marker_items(markers: list[Marker], marks: Marks | None) -> list[Item]:
+    """Each marker's circle (the front's drawn last, on top), a group's count, the pick's
+    ring."""
     items: list[Item] = []
     for m in sorted(markers, key=lambda m: m.on_front):
-        cls = "nbopt-point" + (" nbopt-pareto" if m.on_front else "")
+        cls = "nbopt-point" + _kind(m, marks)
         cls += " nbopt-group" if len(m.points) > 1 else ""
         tip = "\n".join(p.tip for p in m.points)
         items.append(
             {"el": "circle", "cls": cls, "cx": m.x, "cy": m.y, "r": m.r, "rows": m.rows, "tip": tip}
         )
         if len(m.points) > 1:
-            items.append(_text(m.x, m.y + 4, str(len(m.points)), "nbopt-count", "middle"))
+            items.append(text_item(m.x, m.y + 4, str(len(m.points)), "nbopt-count", "middle"))
+        if marks and marks.pick in m.rows:
+            items.append(
+                {"el": "circle", "cls": "nbopt-pick", "cx": m.x, "cy": m.y, "r": m.r + RING}
+            )
     return items
 
 
@@ -278,46 +273,56 @@ def _label_items(
         x = {"start": box.x0, "middle": (box.x0 + box.x1) / 2, "end": box.x1}[align]
         for k, p in enumerate(m.points):
             y = box.y0 + LINE * (k + 1) - 3
-            labels.append(_text(x, y, p.label, "nbopt-point-label", align))
+            labels.append(text_item(x, y, p.label, "nbopt-point-label", align))
             labels[-1].update(rows=[p.row], tip=p.tip)
     return leaders, labels
 
 
-def chart_layout(rows: list[dict[str, Any]], x: str = "size_bytes") -> dict[str, Any] | None:
-    """The chart of ``rows`` against ``x`` (``size_bytes`` or ``ram_bytes``) as drawing
-    items, or None if no variant has a point.
+def chart_layout(
+    rows: list[dict[str, Any]], x: str = "size_bytes", marks: Marks | None = None
+) -> dict[str, Any] | None:
+    """The chart of ``rows`` against ``x`` (a column of :data:`AXES`) as drawing items, or
+    None if no variant has a point.
 
     ``{"x", "name", "width", "height", "title", "log", "front_rows", "items"}``:
-    ``front_rows`` are the indices of the rows on the Pareto front of ``x`` and the metric.
+    ``front_rows`` are the indices of the rows on the Pareto front of ``x`` and the metric
+    (or, with ``marks``, its ``front``).
     """
-    points, ylabel, _ = chart_points(rows, x)
+    points, ylabel, _ = chart_points(rows, x, marks)
     if not points:
         return None
     column = y_axis(rows)[0]
-    sx, sy = _scales(points, column, rows)
+    limit = marks.limit if marks else None
+    sx, sy = _scales(points, column, rows, [limit[0]] if limit else [])
     markers = group(points, sx, sy, _radius(points))
     markers.sort(key=lambda m: (not m.on_front, m.x, m.y))
-    taken = [Box(m.x - m.r - 1, m.y - m.r - 1, m.x + m.r + 1, m.y + m.r + 1) for m in markers]
+    ring = {id(m): RING for m in markers if marks and marks.pick in m.rows}
+    reach = [m.r + ring.get(id(m), 0.0) for m in markers]
+    taken = [
+        Box(m.x - r - 1, m.y - r - 1, m.x + r + 1, m.y + r + 1) for m, r in zip(markers, reach)
+    ]
     sizes = [(max(text_width(p.label) for p in m.points), LINE * len(m.points)) for m in markers]
     front = sorted((m for m in markers if m.on_front), key=lambda m: m.x)
-    taken += along([(m.x, m.y) for m in front])
+    limit_drawn, limit_boxes = limit_items(sy, limit)
+    taken += along([(m.x, m.y) for m in front]) + limit_boxes
     bounds = Box(LEFT + 2, TOP - 6, WIDTH - RIGHT, HEIGHT - BOTTOM - 2)
-    boxes = place([(m.x, m.y, m.r) for m in markers], sizes, taken, bounds)
+    boxes = place([(m.x, m.y, r) for m, r in zip(markers, reach)], sizes, taken, bounds)
     metric = next((r.get("metric") for r in rows if r.get("metric")), None)
     line = (
         [{"el": "polyline", "cls": "nbopt-front-line", "points": [[m.x, m.y] for m in front]}]
         if len(front) > 1
         else []
     )
-    name = X_LABELS[x]
+    name = AXES[x]
     leaders, labels = _label_items(markers, boxes)
     items = [
-        *_axes(sx, sy, name, ylabel, _y_text(column, metric)),
+        *axes(sx, sy, x, ylabel, y_text(column, metric)),
+        *limit_drawn,
         *line,
         *leaders,
-        *_marker_items(markers),
+        *_marker_items(markers, marks),
         *labels,
-        *_legend(any(len(m.points) > 1 for m in markers)),
+        *legend(marks.legend if marks else LEGEND, any(len(m.points) > 1 for m in markers)),
     ]
     return {
         "x": x,

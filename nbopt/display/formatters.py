@@ -13,6 +13,7 @@ _BUNDLES = (
     ("nbopt.engine.pipeline.comparison", "Comparison", "comparison_bundle"),
     ("nbopt.engine.model.tflite_model", "TFLiteModel", "model_bundle"),
     ("nbopt.engine.analyse.debug_report", "DebugReport", "debug_bundle"),
+    ("nbopt.api.optimized", "Optimized", "optimized_bundle"),
 )
 #: (module, class, its HTML) for the text/html formatter.
 _HTML = (

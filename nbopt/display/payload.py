@@ -16,10 +16,12 @@ import nbopt.display.units as units
 
 from ..engine.store.schema import columns_of, higher_is_better
 from .chart import X_LABELS, chart_layout
-from .table import build
+from .table import Table, build
 
 #: The payload's version: 2 since the table, notes and charts come computed.
 VERSION = 2
+#: MIME type of the JSON payload that nbopt's JupyterLab extension renders.
+COMPARISON_MIME = "application/vnd.nbopt.comparison+json"
 
 
 def _json_value(v: Any) -> Any:
@@ -30,14 +32,19 @@ def _json_value(v: Any) -> Any:
     return v
 
 
+def json_rows(rows: list[dict[str, Any]], columns: list[str]) -> list[dict[str, Any]]:
+    """``rows`` as JSON values (NaN as null), each with every one of ``columns``."""
+    return [{c: _json_value(r.get(c)) for c in columns} for r in rows]
+
+
 def caption(name: str, done: bool = True, interrupted: bool = False) -> str:
     """``nbopt: NAME``, with ``(running)`` or ``(interrupted)`` when so."""
     state = " (interrupted)" if interrupted else ("" if done else " (running)")
     return f"nbopt: {name}{state}"
 
 
-def _table(rows: list[dict[str, Any]], pending: str) -> dict[str, Any]:
-    t = build(rows)
+def table_json(t: Table, pending: str = "") -> dict[str, Any]:
+    """A table's cells and notes as the payload's ``table``."""
     return {
         "headings": t.headings,
         "keys": t.keys,
@@ -74,7 +81,7 @@ def comparison_payload(
     columns = columns_of(rows)
     scored = next((r for r in rows if r.get("metric")), None)
     charts = [chart_layout(rows, x) for x in X_LABELS]
-    table = _table(rows, pending)
+    table = table_json(build(rows), pending)
     return {
         "version": VERSION,
         "name": name,
@@ -82,7 +89,7 @@ def comparison_payload(
         "interrupted": interrupted,
         "caption": f"{caption(name, done, interrupted)} · {units.count(len(rows), 'variant')}",
         "columns": columns,
-        "rows": [{c: _json_value(r.get(c)) for c in columns} for r in rows],
+        "rows": json_rows(rows, columns),
         "callouts": table["callouts"],
         "metric": scored.get("metric") if scored else None,
         "higher_is_better": higher_is_better(scored) if scored else None,

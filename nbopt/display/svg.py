@@ -24,6 +24,12 @@ _STYLES = (
     ("nbopt-point", {"fill": "#1f77b4", "fill-opacity": "0.25", "stroke": "#1f77b4"}),
     ("nbopt-pareto", {"fill-opacity": "0.7", "stroke": "#0b4f80"}),
     ("nbopt-group", {"stroke-width": "2"}),
+    ("nbopt-over", {"fill": "#d62728", "stroke": "#a01c1c"}),
+    ("nbopt-excluded", {"fill": "#999", "fill-opacity": "0.15", "stroke": "#777"}),
+    ("nbopt-excluded", {"stroke-dasharray": "2 2"}),
+    ("nbopt-pick", {"fill": "none", "stroke": "#e07b00", "stroke-width": "2.5"}),
+    ("nbopt-pick", {"pointer-events": "none"}),
+    ("nbopt-limit", {"stroke": "#d62728", "stroke-opacity": "0.7", "stroke-dasharray": "6 3"}),
     ("nbopt-count", {"font-weight": "bold", "pointer-events": "none"}),
 )
 

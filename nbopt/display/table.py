@@ -76,9 +76,13 @@ _NOTE_SPLIT = re.compile(r"; (?=(?:GPU|Edge TPU|MCU|CPU|RAM): )")
 def row_label(row: dict[str, Any]) -> str:
     """The variant's name as every view shows it: its label (``int8``, ``prune+int8``,
     ``int8 float=dense``) and its I/O type where that is not float (``int8 (int8 I/O)``)."""
+    return variant_label(row) + io_suffix(row)
+
+
+def io_suffix(row: dict[str, Any]) -> str:
+    """`` (int8 I/O)`` for a row whose inputs and outputs are not float, else ""."""
     io = row.get("io")
-    suffix = f" ({io} I/O)" if isinstance(io, str) and io not in ("", "float") else ""
-    return variant_label(row) + suffix
+    return f" ({io} I/O)" if isinstance(io, str) and io not in ("", "float") else ""
 
 
 def compat_notes(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
@@ -105,17 +109,22 @@ def compat_notes(rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     return refs, [f"[{i + 1}] {n}" for i, n in enumerate(notes)]
 
 
-def callout(row: dict[str, Any]) -> str:
+def callout(row: dict[str, Any], name: str | None = None) -> str:
     """``prune: accuracy fell 17.1 points (92.9% → 75.8%)`` for a drop of more than 2."""
     acc, delta = float(row["accuracy"]), float(row["accuracy_delta"])
     return (
-        f"{row_label(row)}: accuracy fell {-delta * 100:.1f} points "
+        f"{name or row_label(row)}: accuracy fell {-delta * 100:.1f} points "
         f"({(acc - delta) * 100:.1f}% → {acc * 100:.1f}%), more than 2 points"
     )
 
 
-def build(rows: list[dict[str, Any]]) -> Table:
-    """The table of ``rows``: variant, status, sizes, latency, metric and compatibility."""
+def build(rows: list[dict[str, Any]], names: list[str] | None = None) -> Table:
+    """The table of ``rows``: variant, status, sizes, latency, metric and compatibility.
+
+    ``names`` are the rows' labels (default: :func:`row_label`), in the first column and
+    in the notes under it.
+    """
+    names = names or [row_label(r) for r in rows]
     shown = [c for c in (*BASE_COLUMNS, *OPTIONAL_COLUMNS) if _has(rows, c)]
     metric = next((r.get("metric") for r in rows if r.get("metric")), None)
     headings = ["variant", "status"] + [
@@ -127,8 +136,8 @@ def build(rows: list[dict[str, Any]]) -> Table:
     if with_compat:
         headings.append("compatibility")
     body = []
-    for r, c in zip(rows, compat):
-        line = [row_label(r), str(r.get("status", ""))]
+    for r, c, name in zip(rows, compat, names):
+        line = [name, str(r.get("status", ""))]
         line += [
             ""
             if r.get("technique") == "baseline" and name in _AGAINST_BASE
@@ -139,13 +148,13 @@ def build(rows: list[dict[str, Any]]) -> Table:
     statuses = [str(r.get("status", "")) for r in rows]
     numeric = [k in shown for k in keys]
     table = Table(headings, body, statuses, keys, numeric, notes=notes)
-    for r in rows:
+    for r, name in zip(rows, names):
         if r.get("error"):
-            table.errors.append(f"{row_label(r)}: {r['error']}")
+            table.errors.append(f"{name}: {r['error']}")
         if r.get("note"):
-            table.notes.append(f"{row_label(r)}: {r['note']}")
+            table.notes.append(f"{name}: {r['note']}")
         if is_drop(r):
-            table.callouts.append(callout(r))
+            table.callouts.append(callout(r, name))
     return table
 
 
@@ -156,12 +165,16 @@ def cells_of(row: dict[str, Any]) -> list[str]:
 
 def rows_text(rows: list[dict[str, Any]]) -> str:
     """A fixed-width table of ``rows`` for terminals, with drops, failures and notes below."""
-    t = build(rows)
+    return table_text(build(rows))
+
+
+def table_text(t: Table, left: int = 2) -> str:
+    """A table as fixed width text, its first ``left`` columns aligned left, the others right."""
     widths = [max([len(h), *(len(b[i]) for b in t.body)]) for i, h in enumerate(t.headings)]
 
     def line(cells: list[str]) -> str:
         return "  ".join(
-            c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+            c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
         ).rstrip()
 
     lines = [line(t.headings), *(line(b) for b in t.body)]
@@ -172,8 +185,12 @@ def rows_text(rows: list[dict[str, Any]]) -> str:
 
 def rows_html(rows: list[dict[str, Any]], caption: str = "", pending: str = "") -> str:
     """An HTML table of ``rows``; ``pending`` names the step under way, if any."""
+    return table_html(build(rows), rows, caption, pending)
+
+
+def table_html(t: Table, rows: list[dict[str, Any]], caption: str = "", pending: str = "") -> str:
+    """A table of ``rows`` (its cells ``t``) as HTML, with its notes under it."""
     esc = html.escape
-    t = build(rows)
     parts = [CSS, '<div class="nbopt-scroll"><table class="nbopt-table">']
     if caption:
         parts.append(f"<caption>{esc(caption)}</caption>")

@@ -1,4 +1,5 @@
-"""The last run of the panel as nbopt shows results: one comparison, its Pareto front."""
+"""The last run of the panel as nbopt shows results: one comparison, its Pareto front; a
+search's outcome in an ``Output`` widget."""
 
 from __future__ import annotations
 
@@ -33,3 +34,18 @@ def pareto_variants(rows: list[dict[str, Any]]) -> list[str]:
     scores = [-float(r["accuracy"]) if lower else float(r["accuracy"]) for r in shown]
     mask = pareto_mask([float(r["size_bytes"]) for r in shown], scores)
     return [variant_name(r) for r, m in zip(shown, mask) if m]
+
+
+def optimized_output(result: Any, out: Any = None) -> Any:
+    """An ``Output`` widget (``out``, e.g. a panel's ``live``, or a new one) showing what
+    :func:`nbopt.optimize` returned as a notebook does: the pick, every candidate with its
+    verdict, the front of the goal against the metric."""
+    import ipywidgets as widgets
+
+    from ..display import optimized_bundle
+
+    out = widgets.Output(layout={"width": "100%"}) if out is None else out
+    out.outputs = (
+        {"output_type": "display_data", "data": optimized_bundle(result), "metadata": {}},
+    )
+    return out
