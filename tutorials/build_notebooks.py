@@ -999,7 +999,7 @@ print(f"Keras: validation accuracy {model.evaluate(x_val, y_val, verbose=0)[1]:.
   mean squared error it is how much the error may *rise*.
 - `--calib`: unlabelled samples for the schemes that calibrate (int8, int16x8).
 - `--fit`: labelled training data, which the candidates that fine-tune (quantization-aware
-  training, pruning, clustering; one short epoch each) train on.
+  training, pruning, clustering; a short fine-tune each) train on.
 - `--val`: the validation split. Without it, the search holds out a seeded 20% of `--fit`;
   that is only honest when the model never trained on those samples, which is why we held
   out our own.
