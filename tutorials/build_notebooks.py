@@ -1035,8 +1035,9 @@ every results column for each candidate, as a DataFrame:""",
     """md:## The front
 
 Plotting size against the change in accuracy shows the choice: everything below the dashed
-line lost too much; among the rest, the kept candidates (joined) are the trade-offs worth
-considering, and the pick is the smallest of them.""",
+line lost too much; among the rest, the kept candidates (joined, and named; the dominated
+ones are named in the table above) are the trade-offs worth considering, and the pick is the
+smallest of them.""",
     """import matplotlib.pyplot as plt
 
 df = search.df[search.df.status == "ok"]
@@ -1045,8 +1046,9 @@ fig, ax = plt.subplots(figsize=(9, 4))
 for _, row in df.iterrows():
     colour = colours.get(row.verdict, "tab:grey")  # excluded: grey
     ax.scatter(row.size_bytes / 1024, row.accuracy_delta * 100, color=colour, s=50)
-    ax.annotate(row.candidate, (row.size_bytes / 1024, row.accuracy_delta * 100),
-                textcoords="offset points", xytext=(4, 4), fontsize=8)
+    if row.verdict != "dominated":  # many dominated ones overlap: the table names them
+        ax.annotate(row.candidate, (row.size_bytes / 1024, row.accuracy_delta * 100),
+                    textcoords="offset points", xytext=(4, 4), fontsize=8)
 front = search.front.sort_values("size_bytes")
 ax.plot(front.size_bytes / 1024, front.accuracy_delta * 100, color="tab:green", lw=1)
 ax.axhline(-1, color="tab:red", ls="--", lw=1, label="--max-drop 0.01")
