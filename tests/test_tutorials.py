@@ -21,6 +21,8 @@ import nbformat
 import pytest
 from notebook_runner import PROBE_MARK, execute
 
+from nbopt.engine.store.schema import metric_drop
+
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIALS = ROOT / "tutorials"
 CELL_TIMEOUT = 600
@@ -224,3 +226,52 @@ def test_debugging_int8(tmp_path):
     assert error["float32"] <= error["int16x8"] < error["int8"]
     assert error["int8"] - error["float32"] > 0.3  # int8 loses clearly
     assert error["int16x8"] - error["float32"] < (error["int8"] - error["float32"]) / 2
+
+
+def test_optimizing_for_a_target(tmp_path):
+    run = _run(
+        "07_optimizing_for_a_target.ipynb",
+        "{'rows': search.rows, 'index': search.index, 'best': best.row, 'line': search.line, "
+        "'mcu': mcu.rows, 'tiny': tiny.row, "
+        "'saved': {p.name: p.stat().st_size for p in Path('tutorial_models').iterdir()}, "
+        "'reloaded': nbopt.load('tutorial_models/digits_smallest.tflite')"
+        ".evaluate(x_test, y_test)}",
+        tmp_path=tmp_path,
+    )
+    p = run.probe
+    rows, best = p["rows"], p["best"]
+    measured = [r for r in rows if r["status"] in ("ok", "failed")]
+    assert len(measured) == 10  # --budget 10
+    assert all(
+        r["verdict"].startswith("not run: budget spent")
+        for r in rows[rows.index(measured[-1]) + 1 :]
+    )
+    for r in rows:
+        if r["status"] == "ok":
+            over = metric_drop(r) > 0.01
+            assert (r["verdict"] == "over budget") == over, r["candidate"]
+    within = [r for r in rows if r["verdict"] in ("kept", "dominated")]
+    chosen = rows[p["index"]]
+    assert chosen["verdict"] == "kept"
+    assert chosen["size_bytes"] == min(r["size_bytes"] for r in within)
+    # Chosen on the 300 validation images, reported on the 360 test images.
+    assert chosen["eval_samples"] == 300 and best["eval_samples"] == 360
+    assert best["val_accuracy"] == chosen["accuracy"] and best["size_bytes"] == chosen["size_bytes"]
+    assert best["accuracy"] >= 0.9 and best["accuracy_delta"] >= -0.03
+    assert p["line"].startswith("%") and "--eval x_test,y_test" in p["line"]
+    # The microcontroller: only what TFLite Micro runs, within 8 KB of RAM and 160 KB of flash.
+    tiny = p["tiny"]
+    assert tiny["mcu_ready"] is True and tiny["io"] == "int8"
+    assert tiny["ram_bytes"] <= 8 * 1024 and tiny["size_bytes"] <= 160 * 1024
+    for r in p["mcu"]:
+        if r["status"] == "ok" and r["mcu_ready"] is not True:
+            assert r["verdict"] == "excluded: does not run under TFLite Micro", r["candidate"]
+        if r["status"] == "ok" and r["verdict"] in ("kept", "dominated"):
+            assert r["ram_bytes"] <= 8 * 1024 and r["size_bytes"] <= 160 * 1024
+    assert any("over --ram-kb 8" in r["verdict"] for r in p["mcu"])
+    # The saved files are the picks; the reloaded one measures what the search reported.
+    assert p["saved"] == {
+        "digits_smallest.tflite": best["size_bytes"],
+        "digits_mcu.tflite": tiny["size_bytes"],
+    }
+    assert p["reloaded"] == pytest.approx(best["accuracy"])
