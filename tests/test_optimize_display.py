@@ -58,7 +58,7 @@ def test_the_text_names_every_candidate_its_verdict_and_the_pick(searched):
     text = bundle["text/plain"]
     lines = text.splitlines()
     assert lines[0] == (
-        "nbopt optimize: digits_cnn · size within max drop 0.01 · 12 candidates, 4 measured"
+        "nbopt optimize: digits_cnn · size within max drop 0.01 · 17 candidates, 4 measured"
     )
     pick = result.rows[result.index]["candidate"]
     assert lines[1:4] == [f"pick: {pick}", result.line, result.reason]
@@ -69,7 +69,7 @@ def test_the_text_names_every_candidate_its_verdict_and_the_pick(searched):
         assert line.startswith(r["candidate"]), line
         assert f" {r['status']} " in line and f" {r['verdict']}" in line, line
     assert sum(r["status"] == "ok" for r in result.rows) == 4
-    assert sum(r["status"] == "skipped" for r in result.rows) == 8
+    assert sum(r["status"] == "skipped" for r in result.rows) == 13
 
 
 def test_the_payload_has_a_verdict_column_the_pick_and_the_goals_front(searched):
@@ -88,6 +88,7 @@ def test_the_payload_has_a_verdict_column_the_pick_and_the_goals_front(searched)
         "label": result.rows[result.index]["candidate"],
         "reason": result.reason,
         "line": result.line,
+        "trail": result.trail,
     }
     (chart,) = payload["charts"]
     assert chart["x"] == GOALS["size"] == "size_bytes"
@@ -172,5 +173,5 @@ def test_a_widget_shows_an_optimized_result_as_the_notebook_does(searched):
     (shown,) = out.outputs
     assert shown["output_type"] == "display_data"
     assert shown["data"][COMPARISON_MIME] == bundle[COMPARISON_MIME]
-    assert len(shown["data"][COMPARISON_MIME]["table"]["cells"]) == len(result.rows) == 12
+    assert len(shown["data"][COMPARISON_MIME]["table"]["cells"]) == len(result.rows) == 17
     assert optimized_output(result, out) is out and len(out.outputs) == 1

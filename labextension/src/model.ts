@@ -113,6 +113,8 @@ export interface IPick {
   reason: string;
   /** The magic line that reproduces it, or null. */
   line: string | null;
+  /** The search's decisions in words (who trained on, who stopped and why). */
+  trail: string[];
 }
 
 /** A plain JSON object. */

@@ -119,7 +119,12 @@ function readPick(value: unknown): IPick | null {
     return null;
   }
   const text = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
-  return { label: text(value.label), reason: value.reason, line: text(value.line) };
+  return {
+    label: text(value.label),
+    reason: value.reason,
+    line: text(value.line),
+    trail: strings(value.trail)
+  };
 }
 
 function readVersion2(data: JSONObject): IComparison | null {

@@ -59,7 +59,8 @@ export function underTable(comparison: IComparison): HTMLElement[] {
 }
 
 /**
- * A search's pick: `pick: int4.` in bold, the reason, and the magic line that reproduces it.
+ * A search's pick: `pick: int4.` in bold, the reason, the magic line that reproduces it, and
+ * the search's decisions.
  *
  * @param pick - the pick.
  */
@@ -74,6 +75,16 @@ export function pickBox(pick: IPick): HTMLDivElement {
     code.textContent = pick.line;
     pre.appendChild(code);
     box.appendChild(pre);
+  }
+  if (pick.trail.length > 0) {
+    const list = document.createElement('ul');
+    list.className = 'nbopt-trail';
+    for (const step of pick.trail) {
+      const item = document.createElement('li');
+      item.textContent = step;
+      list.appendChild(item);
+    }
+    box.appendChild(list);
   }
   return box;
 }

@@ -29,7 +29,7 @@ describe('readComparison', () => {
       ...saved('front.v2'),
       pick: { label: null, reason: 'No candidate.', line: null }
     })!;
-    expect(none.pick).toEqual({ label: null, reason: 'No candidate.', line: null });
+    expect(none.pick).toEqual({ label: null, reason: 'No candidate.', line: null, trail: [] });
     expect(readComparison({ ...saved('front.v2'), pick: { label: 'x' } })!.pick).toBeNull();
   });
 

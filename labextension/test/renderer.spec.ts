@@ -221,6 +221,15 @@ describe("a search's payload (nbopt.optimize of the digits CNN, size within max 
     expect(pick?.nextElementSibling?.className).toBe('nbopt-body');
   });
 
+  it("lists the search's decisions under the pick", () => {
+    const step = 'prune 0.8 trains 2 more epochs from its saved weights';
+    const pick = { ...(payload.pick as object), trail: [step] };
+    const host = render({ ...payload, pick });
+    const items = host.querySelectorAll('div.nbopt-pick > ul.nbopt-trail > li');
+    expect(Array.from(items).map(li => li.textContent)).toEqual([step]);
+    expect(render(payload).querySelector('ul.nbopt-trail')).toBeNull();
+  });
+
   it('lists every candidate with its verdict in a column of its own; ◆ marks the kept', () => {
     const host = render(payload);
     expect(headings(host).slice(0, 4)).toEqual(['◆', 'candidate', 'status', 'verdict']);

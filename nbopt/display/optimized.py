@@ -114,9 +114,11 @@ def caption(result: Any) -> str:
 
 
 def pick_json(result: Any) -> dict[str, Any]:
-    """``{"label", "reason", "line"}``: the pick (label and line null if there is none)."""
+    """``{"label", "reason", "line", "trail"}``: the pick (label and line null if there is
+    none) and the search's decisions."""
     label = labels(result)[result.index] if result.index is not None else None
-    return {"label": label, "reason": result.reason, "line": result.line}
+    trail = list(result.trail)
+    return {"label": label, "reason": result.reason, "line": result.line, "trail": trail}
 
 
 def optimized_payload(result: Any) -> dict[str, Any]:
@@ -146,7 +148,8 @@ def optimized_payload(result: Any) -> dict[str, Any]:
 def pick_text(result: Any) -> str:
     pick = pick_json(result)
     head = f"pick: {pick['label']}\n{pick['line']}\n" if pick["label"] else ""
-    return head + pick["reason"]
+    trail = "".join(f"\n  {step}" for step in pick["trail"])
+    return head + pick["reason"] + (f"\nsearch:{trail}" if trail else "")
 
 
 def pick_html(result: Any) -> str:
@@ -154,7 +157,9 @@ def pick_html(result: Any) -> str:
     pick, esc = pick_json(result), html.escape
     head = f"<b>pick: {esc(pick['label'])}</b>. " if pick["label"] else "<b>no pick</b>. "
     line = f"<pre><code>{esc(pick['line'])}</code></pre>" if pick["line"] else ""
-    return f'<div class="nbopt-pick">{head}{esc(pick["reason"])}{line}</div>'
+    steps = "".join(f"<li>{esc(step)}</li>" for step in pick["trail"])
+    trail = f'<ul class="nbopt-trail">{steps}</ul>' if steps else ""
+    return f'<div class="nbopt-pick">{head}{esc(pick["reason"])}{line}{trail}</div>'
 
 
 def optimized_bundle(result: Any) -> dict[str, Any]:
