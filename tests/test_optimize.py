@@ -343,6 +343,12 @@ def test_a_later_rung_continues_from_the_saved_weights(trained_cnn, digits):
         np.testing.assert_array_equal(a, b)
     assert again.row["sparsity"] == first.row["sparsity"]
     assert _train(trained_cnn, untrained).row["sparsity"] < 0.05
+    # A rung read back from the store: its Keras model rebuilt from the kept weights alone.
+    from nbopt.engine.training.pipeline import rebuild
+
+    rebuilt = rebuild(trained_cnn, request.with_options(start_from=first.trained_weights))
+    for a, b in zip(first.keras_model.get_weights(), rebuilt.get_weights()):
+        np.testing.assert_array_equal(a, b)
     with pytest.raises(NbOptUsageError) as err:
         _train(trained_cnn, untrained.with_options(start_from=first.trained_weights[:-1]))
     assert str(err.value) == (
@@ -408,3 +414,42 @@ def test_a_tflite_searches_the_post_training_candidates_only(trained_cnn, digits
     assert result.pick.size == min(
         r["size_bytes"] for r in result.rows if r["verdict"] in ("kept", "dominated")
     )
+
+
+def test_a_rerun_measures_nothing_twice_and_an_interrupt_keeps_what_finished(trained_cnn, digits):
+    """Every candidate run is stored as it finishes: an interrupted search keeps them, the
+    same call again reads them back (the budget is not part of its identity), and a
+    third call measures nothing at all."""
+    from nbopt.engine.store import results
+
+    x_train, y_train, x_test, y_test = digits
+    args = {
+        "calib": x_train[:200], "fit": (x_train[:-300], y_train[:-300]),
+        "val": (x_train[-300:], y_train[-300:]), "eval": (x_test, y_test), "budget": 10,
+    }  # fmt: skip
+    seen = []
+
+    def interrupt_at_the_fourth_row(event):
+        seen.append(event.kind)
+        if seen.count("row") == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        nbopt.optimize(trained_cnn, "size", 0.01, progress=interrupt_at_the_fourth_row, **args)
+    store = results.store()
+    first = nbopt.optimize(trained_cnn, "size", 0.01, **args)
+    assert first.restored == 4 and 4 < first.runs <= 10
+    assert [r["candidate"] for r in first.rows[:4]] == PTQ[:4]
+    measured = store.count()
+    again = nbopt.optimize(trained_cnn, "size", 0.01, **args)
+    assert store.count() == measured  # nothing measured twice, not even a baseline
+    assert again.restored == again.runs == first.runs
+    keep = ("candidate", "status", "size_bytes", "accuracy", "verdict")
+    assert [tuple(r.get(k) for k in keep) for r in again.rows] == [
+        tuple(r.get(k) for k in keep) for r in first.rows
+    ]
+    assert again.pick.size == first.pick.size and again.line == first.line
+    assert again.pick.row["accuracy"] == first.pick.row["accuracy"]
+    assert again.pick.row["accuracy_delta"] is not None  # against the stored float32 baseline
+    longer = nbopt.optimize(trained_cnn, "size", 0.01, **{**args, "budget": "10m"})
+    assert longer.restored >= first.runs  # a larger budget: the same search, gone on

@@ -45,29 +45,77 @@ def post_training(s: Any, c: Any) -> list[tuple[dict[str, Any], Any]]:
             made = quantize(s.model, calib=plan["calib"], **c.options, **common)
     except Exception as exc:  # a candidate that fails is a row, not the end of the search
         return [(_failed(plan, c, exc), None)]
-    return [({**made.row, "candidate": c.label}, made)]
+    s.saw(made.comparison)
+    made.row["candidate"] = c.label
+    return [(made.row, made)]
 
 
 def training(
     s: Any, c: Any, source: Any, epochs: int, state: dict[str, Any] | None
 ) -> tuple[Any, list[tuple[dict[str, Any], Any]]]:
     """Fine-tune training candidate ``c`` of ``source`` for ``epochs`` (on from the weights
-    its last rung saved, in ``state``); the result, and ``(row, model)`` for each variant."""
+    its last rung saved, in ``state``); the result, and ``(row, model)`` for each variant.
+
+    ``source`` is the model, or for PQAT / CQAT the pruned or clustered Keras model, whose
+    rows keep the original model's float32 baseline as their reference."""
     import tensorflow as tf
 
     plan, request = s.plan, s.request
     options = {**c.options, **_common(plan, request), "fit": plan["train"], "epochs": epochs}
-    if c.options.get("then") in ("int8", "int16x8"):
+    if c.options.get("then") in ("int8", "int16x8") or c.options.get("io") == "int8":
         options["calib"] = plan["calib"]
-    technique = "qat" if c.options.get("aware") else c.call
-    built = with_settings(Request.build(technique, **options))
+    built = with_settings(Request.build(_technique(c), **options))
     built = built.with_options(start_from=state and state["weights"], keep_weights=True)
+    if c.after is not None:
+        built = built.with_options(baseline=s.baseline_row)
     tf.keras.utils.set_random_seed(request.analysis.seed)
     try:
         made = _train(source, built)
     except Exception as exc:  # a candidate that fails is a row, not the end of the search
         return None, [(_failed(plan, c, exc), None)]
+    s.saw(made.comparison)
     return made, _variants(made, c, epochs + (state["epochs"] if state else 0))
+
+
+def _technique(c: Any) -> str:
+    return "qat" if c.options.get("aware") else c.call
+
+
+def rebuild(s: Any, c: Any, state: dict[str, Any]) -> Any:
+    """The fine-tuned Keras model of training candidate ``c`` from its kept weights (a rung
+    restored from the store), without training or measuring it."""
+    from ..engine.training.pipeline import rebuild as rebuilt
+
+    options = {**c.options, "fit": s.plan["train"], "epochs": search.EPOCHS}
+    options.pop("then", None)
+    options.pop("sparse", None)
+    built = Request.build(_technique(c), **options).with_options(start_from=state["weights"])
+    return rebuilt(state["source"], built)
+
+
+def restored(s: Any, stored: list[tuple[dict[str, Any], Any]]) -> list[tuple[dict, Any]] | None:
+    """Rows and models of a candidate run read back from the store (each flatbuffer
+    verified and opened in the worker first), or None if one is not sound."""
+    from ..engine.model.tflite_model import TFLiteModel
+    from ..engine.model.trust import check
+
+    isolate = s.request.settings.isolate
+    out = []
+    for row, content in stored:
+        row.pop("verdict", None)
+        model = None
+        if content is not None:
+            try:
+                check(content, f"the stored {row.get('candidate')}", isolate)
+            except Exception:  # noqa: BLE001 - damaged: measured again
+                return None
+            model = TFLiteModel(
+                content, name=row.get("model") or "model", scheme=row.get("scheme") or "float32",
+                technique=row.get("technique") or "ptq", settings=s.request.settings,
+            )  # fmt: skip
+            model.row = row
+        out.append((row, model))
+    return out
 
 
 def _variants(made: Any, c: Any, total: int) -> list[tuple[dict[str, Any], Any]]:
@@ -81,7 +129,8 @@ def _variants(made: Any, c: Any, total: int) -> list[tuple[dict[str, Any], Any]]
         if total != row.get("epochs"):
             row["epochs"] = total  # the rungs before this one count too
             results.update(row)
-        out.append(({**row, "candidate": label(c, row, total)}, by_row.get(id(row))))
+        row["candidate"] = label(c, row, total)
+        out.append((row, by_row.get(id(row))))
     return out
 
 

@@ -52,7 +52,7 @@ def optimize(model: Any, request: Request) -> Optimized:
     index = search.judge(found.rows, plan["goal"], plan["max_drop"])
     pick = None
     if index is not None:
-        pick = eval_figures(found.models[index], plan["eval"], request.data.metric)
+        pick = eval_figures(found.models[index], plan["eval"], request.data.metric, found.baseline)
     return Optimized(found, pick, index)
 
 
@@ -95,6 +95,7 @@ def _check(model: Any, request: Request) -> dict[str, Any]:
         "lines": search.lines(analysis.target),
         "keras": keras,
         "name": request.name or getattr(model, "name", "model"),
+        "identity": _identity(model, request, train, val, evaluation, calib),
     }
 
 
@@ -134,3 +135,20 @@ def _labelled(model: Any, data: Any) -> tuple[Any, Any]:
 
 def _one(arrays: list[Any]) -> Any:
     return arrays[0] if len(arrays) == 1 else list(arrays)
+
+
+def _identity(model: Any, request: Request, *splits: Any) -> str | None:
+    """What makes a re-run the same search (not the budget): the model, data and options
+    that decide each candidate's measurement."""
+    from ..engine.store import searches
+
+    metric = request.data.metric
+    facts = {
+        "seed": request.analysis.seed,
+        "target": request.analysis.target,
+        "metric": getattr(metric, "__qualname__", metric),
+        "threads": request.measurement.threads,
+        "name": request.name,
+    }
+    names = ("train", "val", "eval", "calib")
+    return searches.identity(model, dict(zip(names, splits)), facts)

@@ -36,14 +36,14 @@ def _baseline(pick: TFLiteModel) -> TFLiteModel | None:
     return next((m for m in models if (m.row or {}).get("technique") == "baseline"), None)
 
 
-def eval_figures(pick: TFLiteModel, eval: Any, metric: Any) -> TFLiteModel:  # noqa: A002
+def eval_figures(pick: TFLiteModel, eval: Any, metric: Any, baseline: Any = None) -> TFLiteModel:  # noqa: A002
     """A copy of ``pick`` whose row holds its metric on ``eval`` (and its change from the
     float32 baseline there); the figures it was chosen by stay as ``val_accuracy`` and
     ``val_accuracy_delta``."""
     x, y = eval
     row = dict(pick.row or {})
     value = pick.evaluate(x, y, metric)
-    base = _baseline(pick)
+    base = _baseline(pick) or baseline
     row["val_accuracy"], row["val_accuracy_delta"] = row.get("accuracy"), row.get("accuracy_delta")
     row["accuracy"] = value
     row["accuracy_delta"] = value - base.evaluate(x, y, metric) if base is not None else None
@@ -118,6 +118,8 @@ class Optimized:
         self.trail: list[str] = found.trail
         #: Candidates run: each post-training scheme once, each fine-tune (a rung) once.
         self.runs: int = found.runs
+        #: Of those, how many were read back from the results store (a re-run).
+        self.restored: int = found.restored
 
     @property
     def df(self) -> Any:

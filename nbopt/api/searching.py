@@ -14,6 +14,8 @@ from typing import Any
 from ..engine.analyse import search
 from ..engine.events import Event, emit
 from ..engine.request import Request
+from ..engine.store import searches
+from . import candidates
 from .optimized import skipped_row
 
 
@@ -31,6 +33,11 @@ class Search:
         self.started = time.perf_counter()
         self.state: dict[str, dict[str, Any]] = {}  # per training candidate: made, weights
         self.queue = len(plan["candidates"]) + len(plan["lines"])
+        #: Candidate runs read back from the results store instead of measured.
+        self.restored = 0
+        #: The original model's float32 row on the validation split, and its model.
+        self.baseline_row: dict[str, Any] | None = None
+        self.baseline: Any = None
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -80,14 +87,67 @@ class Search:
             if why is not None:
                 self.skip(c, why)
                 continue
-            self.announce(c.label)
-            self.runs += 1
-            from .candidates import post_training
-
-            for row, made in post_training(self, c):
-                self.add(c, row, made)
+            self.post(c)
         self.training()
         emit(self.request.listener, Event("done", message="optimize", index=self.runs))
+
+    def post(self, c: Any) -> None:
+        """Measure post-training candidate ``c`` (or read it back from the store)."""
+        self.announce(c.label)
+        self.runs += 1
+        run_key = self.key(c, None)
+        pairs = self.restore(run_key)
+        if pairs is None:
+            pairs = candidates.post_training(self, c)
+            self.remember(pairs, run_key)
+        for row, made in pairs:
+            self.add(c, row, made)
+
+    # ------------------------------------------------------------------ the store
+
+    def key(self, c: Any, epochs: int | None) -> str | None:
+        """The store key of candidate ``c`` trained ``epochs`` in all (None: not kept)."""
+        identity = self.plan["identity"]
+        if identity is None:
+            return None
+        options = dict(c.options)
+        if c.call == "float-search":
+            options["max_drop"] = self.plan["max_drop"]
+        return searches.key(identity, c.label, options, epochs)
+
+    def restore(self, run_key: str | None) -> list[tuple[dict[str, Any], Any]] | None:
+        """A candidate run's rows and models from the store, if it finished before."""
+        found = searches.stored(run_key) if run_key is not None else None
+        pairs = candidates.restored(self, found) if found else None
+        if pairs is not None:
+            self.restored += 1
+            if self.baseline is None:
+                self._restore_baseline()
+        return pairs
+
+    def remember(self, pairs: list[tuple[dict[str, Any], Any]], run_key: str | None) -> None:
+        if run_key is not None:
+            searches.mark([row for row, _ in pairs], run_key)
+
+    def saw(self, comparison: Any) -> None:
+        """Keep the first float32 baseline measured (and store it with the search)."""
+        if self.baseline is not None or comparison is None:
+            return
+        for model in comparison.models.values():
+            row = model.row or {}
+            if row.get("technique") == "baseline" and row.get("status") == "ok":
+                self.baseline_row, self.baseline = row, model
+                if self.plan["identity"] is not None:
+                    searches.mark([row], searches.key(self.plan["identity"], "baseline", {}, None))
+                return
+
+    def _restore_baseline(self) -> None:
+        found = searches.stored(searches.key(self.plan["identity"], "baseline", {}, None))
+        pairs = candidates.restored(self, found) if found else None
+        if pairs:
+            (self.baseline_row, self.baseline), *_ = pairs
+
+    # ------------------------------------------------------------------ the phases
 
     def why_not(self, c: Any) -> str | None:
         """Why post-training candidate ``c`` is not run (target, data, budget), or None."""
@@ -160,25 +220,39 @@ class Search:
         return why or self.spent()
 
     def train(self, c: Any, epochs: int) -> list[dict[str, Any]]:
-        """Fine-tune ``c`` for ``epochs`` (on from its saved weights after the first rung);
-        add a row per variant; returns them."""
-        from .candidates import training
-
+        """Fine-tune ``c`` for ``epochs`` (on from its saved weights after the first rung),
+        or read the rung back from the store; add a row per variant; returns them."""
         self.announce(c.label)
         self.runs += 1
         state = self.state.get(c.label)
-        if state is not None:
-            source = state["source"]
-        else:
-            source = self.state[c.after]["made"] if c.after is not None else self.model
-        made, pairs = training(self, c, source, epochs, state)
+        total = epochs + (state["epochs"] if state else 0)
+        source = state["source"] if state else self.source_of(c)
+        run_key = self.key(c, total)
+        pairs, made = self.restore(run_key), None
+        weights = searches.weights(run_key) if pairs is not None else None
+        if pairs is not None and weights is None:  # its weights are gone: trained again
+            self.restored -= 1
+        if pairs is None or weights is None:
+            made, pairs = candidates.training(self, c, source, epochs, state)
+            if made is not None:
+                weights, made.trained_weights = made.trained_weights, None
+                if run_key is not None:
+                    searches.keep_weights(run_key, weights)
+                    self.remember(pairs, run_key)
         for row, model in pairs:
             self.add(c, row, model)
-        if made is not None:
-            weights, made.trained_weights = made.trained_weights, None
-            total = epochs + (state["epochs"] if state else 0)
+        if weights is not None:
             self.state[c.label] = {
-                "candidate": c, "made": made, "source": source, "weights": weights,
-                "epochs": total,
+                "candidate": c, "source": source, "weights": weights, "epochs": total,
+                "keras": made.keras_model if made is not None else None,
             }  # fmt: skip
         return [row for row, _ in pairs]
+
+    def source_of(self, c: Any) -> Any:
+        """What ``c`` fine-tunes: the model, or (PQAT, CQAT) its base's fine-tuned model."""
+        if c.after is None:
+            return self.model
+        base = self.state[c.after]
+        if base["keras"] is None:  # the base's rung was read back from the store
+            base["keras"] = candidates.rebuild(self, base["candidate"], base)
+        return base["keras"]

@@ -203,12 +203,21 @@ class Store:
         return row_id
 
     def update(self, row_id: str, row: dict[str, Any]) -> None:
-        """Replace the stored data of row ``row_id`` (its flatbuffer stays)."""
+        """Replace the stored data of row ``row_id`` and its ``config_key`` (its flatbuffer
+        stays)."""
         with self._write() as conn:
             conn.execute(
-                "UPDATE rows SET data = ?, status = ? WHERE row_id = ?",
-                (row_json(row), row.get("status"), row_id),
+                "UPDATE rows SET data = ?, status = ?, config_key = ? WHERE row_id = ?",
+                (row_json(row), row.get("status"), row.get("config_key"), row_id),
             )
+
+    def by_config(self, key: str) -> list[Record]:
+        """The rows stored under ``config_key`` ``key``, oldest first."""
+        found = self._read(
+            "SELECT row_id, data, content_sha256 FROM rows WHERE config_key = ? ORDER BY id",
+            (key,),
+        )
+        return [Record(r[0], json.loads(r[1]), r[2]) for r in found]
 
     def records(self, model: str | None = None, run: str | None = None) -> list[Record]:
         """Every stored row, oldest first, optionally only one model's or one run's."""

@@ -339,6 +339,13 @@ def weights_columns(
         warnings.warn(note, NbOptWarning, stacklevel=4)
 
 
+def rebuild(model: Any, request: Request) -> Any:
+    """The fine-tuned Keras model that ``request.training.start_from`` (weights kept from a
+    fine-tune of the same request) stands for, without training or measuring."""
+    plan = validate(model, request)
+    return strip(plan.wrapped, plan.technique.kind)
+
+
 def optimize(model: Any, request: Request) -> Outcome:
     """Apply ``request``'s technique to a copy of ``model``, fine-tune, export and measure.
 
