@@ -955,8 +955,11 @@ The earlier tutorials each try one technique: post-training schemes, quantizatio
 training, pruning, clustering, int8 with some layers float. In practice the question is
 usually simpler: *what is the smallest model that loses at most one point of accuracy, and
 runs on my device?* `%nbopt optimize` answers it. It tries the techniques (the cheap
-post-training ones first, then the ones that fine-tune), measures each candidate like the
-earlier magics do, and picks the best one that keeps within your accuracy budget.
+post-training ones first, then the ones that fine-tune, and their combinations: pruning
+then int8, pruned weights stored sparse, pruning or clustering followed by quantization-aware
+training), measures each candidate like the earlier magics do, and picks the best one that
+keeps within your accuracy budget. It is a search, not a grid: a training candidate that
+cannot beat the best so far is not run, and only the promising ones train longer.
 
 **In this tutorial you will learn**
 
@@ -999,17 +1002,23 @@ print(f"Keras: validation accuracy {model.evaluate(x_val, y_val, verbose=0)[1]:.
   mean squared error it is how much the error may *rise*.
 - `--calib`: unlabelled samples for the schemes that calibrate (int8, int16x8).
 - `--fit`: labelled training data, which the candidates that fine-tune (quantization-aware
-  training, pruning, clustering; a short fine-tune each) train on.
+  training, pruning, clustering) train on: a short fine-tune each, then the ones that could
+  still become the pick train on from their saved weights (successive halving).
 - `--val`: the validation split. Without it, the search holds out a seeded 20% of `--fit`;
   that is only honest when the model never trained on those samples, which is why we held
   out our own.
 - `--eval`: the test data the pick is reported on.
-- `--budget 10`: measure at most 10 candidates. A budget in candidates makes the same call
-  make the same choices every time; a time (`--budget 5m`, the default is 10 minutes) may
-  stop earlier on a slower machine.
+- `--budget 10`: run at most 10 candidates (a fine-tune counts once, with every variant it
+  converts: pruned, then int8, each also stored sparse). A budget in candidates makes the
+  same call make the same choices every time; a time (`--budget 5m`, the default is 10
+  minutes) may stop earlier on a slower machine. Every candidate is kept in the results
+  store as it finishes: run the same line again (after an interrupt, or with a larger
+  budget) and it measures nothing twice.
 - `--as best`: bind the chosen model to `best`.
 
-While it runs, the live table shows each candidate as it is measured, with the best so far.""",
+While it runs, the live table shows each candidate as it is measured, with the best so far.
+At the end the output is the pick (with its reason and the line that makes it again), the
+search's decisions, the table of every candidate, and the front chart.""",
     "search = %nbopt optimize model --goal size --max-drop 0.01 --calib x_fit[:256] "
     "--fit x_fit,y_fit --val x_val,y_val --eval x_test,y_test --budget 10 --as best\n"
     "search",
@@ -1025,7 +1034,15 @@ Every candidate is a row. `status` keeps its meaning from the other magics: `ok`
 - **over budget**: it lost more than `--max-drop` on the validation split.
 - **excluded: why**: the target cannot run it (below), or it failed.
 - **not run: why**: it was not needed (int8 with some layers float only runs when plain int8
-  misses the budget), it needs data that was not passed, or the budget was spent.
+  misses the budget), it **cannot beat** the best so far (quantization-aware training and
+  clustering leave the `.tflite` int8-sized, so they cannot be smaller than a smaller
+  candidate already within the budget; the verdict gives the bound), it needs data that was
+  not passed, or the budget was spent.
+
+A training candidate's variants are rows of their own (`prune 0.8+int8 sparse` is pruned to
+80% zeros, converted to int8 and stored sparse); one that trained on in a later rung has its
+epochs in its name (`prune 0.8+int8, 3 epochs`), and the search's decisions, printed under
+the pick (`search.trail`), say which trained on and why the others stopped.
 
 `Δ val` is the change of the metric against float32 on the validation split (300 images, so
 one image is 0.0033). The pick is the kept candidate with the smallest goal. `search.df` has
@@ -1034,30 +1051,13 @@ every results column for each candidate, as a DataFrame:""",
            "verdict"]]""",
     """md:## The front
 
-Plotting size against the change in accuracy shows the choice: everything below the dashed
-line lost too much; among the rest, the kept candidates (joined, and named; the dominated
-ones are named in the table above) are the trade-offs worth considering, and the pick is the
-smallest of them.""",
-    """import matplotlib.pyplot as plt
-
-df = search.df[search.df.status == "ok"]
-colours = {"kept": "tab:green", "dominated": "tab:blue", "over budget": "tab:red"}
-fig, ax = plt.subplots(figsize=(9, 4))
-for _, row in df.iterrows():
-    colour = colours.get(row.verdict, "tab:grey")  # excluded: grey
-    ax.scatter(row.size_bytes / 1024, row.accuracy_delta * 100, color=colour, s=50)
-    if row.verdict != "dominated":  # many dominated ones overlap: the table names them
-        ax.annotate(row.candidate, (row.size_bytes / 1024, row.accuracy_delta * 100),
-                    textcoords="offset points", xytext=(4, 4), fontsize=8)
-front = search.front.sort_values("size_bytes")
-ax.plot(front.size_bytes / 1024, front.accuracy_delta * 100, color="tab:green", lw=1)
-ax.axhline(-1, color="tab:red", ls="--", lw=1, label="--max-drop 0.01")
-ax.set_xlabel(".tflite size (KB)")
-ax.set_ylabel("accuracy change on validation (points)")
-ax.set_title("green: kept (the front), blue: dominated, red: over budget")
-ax.legend(loc="lower right")
-fig.tight_layout()
-plt.show()""",
+The chart under the table (drawn by nbopt's JupyterLab renderer, or as an inline SVG
+elsewhere) plots each measured candidate's size against its change in accuracy on the
+validation split. Everything below the dashed max-drop line lost too much; among the rest,
+the kept candidates, joined by the line, are the trade-offs worth considering, and the pick
+(ringed) is the smallest of them. Candidates too close to tell apart share one marker that
+names them all when you hover it. `search.front` is the kept rows as a DataFrame:""",
+    """search.front[["candidate", "size_bytes", "accuracy_delta"]]""",
     """md:## Chosen on validation, reported on eval
 
 `search.reason` says in one sentence why the pick won; `best` is an ordinary `TFLiteModel`.

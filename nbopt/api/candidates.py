@@ -82,15 +82,15 @@ def _technique(c: Any) -> str:
 
 
 def rebuild(s: Any, c: Any, state: dict[str, Any]) -> Any:
-    """The fine-tuned Keras model of training candidate ``c`` from its kept weights (a rung
-    restored from the store), without training or measuring it."""
+    """The fine-tuned Keras model of training candidate ``c`` (pruning or clustering of the
+    model) from its kept weights, without training or measuring it."""
     from ..engine.training.pipeline import rebuild as rebuilt
 
     options = {**c.options, "fit": s.plan["train"], "epochs": search.EPOCHS}
-    options.pop("then", None)
-    options.pop("sparse", None)
+    for name in ("then", "sparse", "io"):  # conversions: not needed for the Keras model
+        options.pop(name, None)
     built = Request.build(_technique(c), **options).with_options(start_from=state["weights"])
-    return rebuilt(state["source"], built)
+    return rebuilt(s.model, built)
 
 
 def restored(s: Any, stored: list[tuple[dict[str, Any], Any]]) -> list[tuple[dict, Any]] | None:

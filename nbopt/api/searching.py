@@ -2,8 +2,11 @@
 
 Every candidate is a request through the one pipeline (``quantize``, ``prune``,
 ``cluster``); a training candidate's every variant (then int8, stored sparse) is a row of
-its own. The decisions (which candidates, what cannot win, who trains on) are
-:mod:`nbopt.engine.analyse.search`; this module runs them and keeps rows and models.
+its own. The search goes in phases, each decided before it runs (so that the same call
+makes the same choices in this kernel or on Dask): the post-training schemes; int8 with
+float layers; every training candidate's first rung; PQAT / CQAT from the pruned and
+clustered models; then rungs of successive halving. The decisions (what cannot win, who
+trains on) are :mod:`nbopt.engine.analyse.search`; the runs are :mod:`.jobs`.
 """
 
 from __future__ import annotations
@@ -15,23 +18,24 @@ from ..engine.analyse import search
 from ..engine.events import Event, emit
 from ..engine.request import Request
 from ..engine.store import searches
-from . import candidates
+from .candidates import restored
+from .jobs import Job, run_all
 from .optimized import skipped_row
 
 
 class Search:
     """One search: its rows (``rows``), their models and candidates (parallel lists), and
-    ``trail``, the decisions in words."""
+    ``trail``, the decisions in words. ``pool``: Dask, or None to run in this kernel."""
 
-    def __init__(self, model: Any, request: Request, plan: dict[str, Any]):
-        self.model, self.request, self.plan = model, request, plan
+    def __init__(self, model: Any, request: Request, plan: dict[str, Any], pool: Any = None):
+        self.model, self.request, self.plan, self.pool = model, request, plan, pool
         self.rows: list[dict[str, Any]] = []
         self.models: list[Any] = []
         self.cands: list[Any] = []
         self.trail: list[str] = []
         self.runs = 0
         self.started = time.perf_counter()
-        self.state: dict[str, dict[str, Any]] = {}  # per training candidate: made, weights
+        self.state: dict[str, dict[str, Any]] = {}  # per training candidate: its last rung
         self.queue = len(plan["candidates"]) + len(plan["lines"])
         #: Candidate runs read back from the results store instead of measured.
         self.restored = 0
@@ -43,10 +47,14 @@ class Search:
 
     def spent(self) -> str | None:
         """Why nothing more runs (the budget), or None."""
-        count, seconds = self.plan["count"], self.plan["seconds"]
+        count = self.plan["count"]
         if count is not None and self.runs >= count:
             return f"not run: budget spent ({count} candidates)"
-        elapsed = time.perf_counter() - self.started
+        return self.out_of_time()
+
+    def out_of_time(self) -> str | None:
+        """Why nothing more starts (a time budget spent), or None."""
+        elapsed, seconds = time.perf_counter() - self.started, self.plan["seconds"]
         if seconds is not None and elapsed >= seconds:
             return f"not run: budget spent ({elapsed:.0f} s)"
         return None
@@ -63,47 +71,16 @@ class Search:
             event = Event("row", row["candidate"], len(self.rows), total, row=row, model=model)
             emit(self.request.listener, event)
 
-    def skip(self, c: Any, why: str) -> None:
-        self.add(c, skipped_row(self.plan["name"], c, why))
-
     def announce(self, label: str) -> None:
         best = search.best_so_far(self.rows, self.plan["goal"], self.plan["max_drop"])
         left = ""
         if self.plan["seconds"] is not None:
             remaining = self.plan["seconds"] - (time.perf_counter() - self.started)
             left = f"; {max(0.0, remaining):.0f} s of the budget left"
-        message = f"{self.runs} done, {self.queue} left; best so far: {best}{left}"
-        total = self.runs + self.queue
-        emit(self.request.listener, Event("step", label, message, self.runs, total))
-
-    # ------------------------------------------------------------------ the phases
-
-    def run(self) -> None:
-        total = self.queue
-        emit(self.request.listener, Event("start", message="optimize", total=total))
-        for c in self.plan["candidates"]:
-            self.queue -= 1
-            why = self.why_not(c)
-            if why is not None:
-                self.skip(c, why)
-                continue
-            self.post(c)
-        self.training()
-        emit(self.request.listener, Event("done", message="optimize", index=self.runs))
-
-    def post(self, c: Any) -> None:
-        """Measure post-training candidate ``c`` (or read it back from the store)."""
-        self.announce(c.label)
-        self.runs += 1
-        run_key = self.key(c, None)
-        pairs = self.restore(run_key)
-        if pairs is None:
-            pairs = candidates.post_training(self, c)
-            self.remember(pairs, run_key)
-        for row, made in pairs:
-            self.add(c, row, made)
-
-    # ------------------------------------------------------------------ the store
+        message = f"{self.runs} planned, {self.queue} left; best so far: {best}{left}"
+        emit(
+            self.request.listener, Event("step", label, message, self.runs, self.runs + self.queue)
+        )
 
     def key(self, c: Any, epochs: int | None) -> str | None:
         """The store key of candidate ``c`` trained ``epochs`` in all (None: not kept)."""
@@ -114,20 +91,6 @@ class Search:
         if c.call == "float-search":
             options["max_drop"] = self.plan["max_drop"]
         return searches.key(identity, c.label, options, epochs)
-
-    def restore(self, run_key: str | None) -> list[tuple[dict[str, Any], Any]] | None:
-        """A candidate run's rows and models from the store, if it finished before."""
-        found = searches.stored(run_key) if run_key is not None else None
-        pairs = candidates.restored(self, found) if found else None
-        if pairs is not None:
-            self.restored += 1
-            if self.baseline is None:
-                self._restore_baseline()
-        return pairs
-
-    def remember(self, pairs: list[tuple[dict[str, Any], Any]], run_key: str | None) -> None:
-        if run_key is not None:
-            searches.mark([row for row, _ in pairs], run_key)
 
     def saw(self, comparison: Any) -> None:
         """Keep the first float32 baseline measured (and store it with the search)."""
@@ -141,13 +104,68 @@ class Search:
                     searches.mark([row], searches.key(self.plan["identity"], "baseline", {}, None))
                 return
 
-    def _restore_baseline(self) -> None:
+    def restore_baseline(self) -> None:
         found = searches.stored(searches.key(self.plan["identity"], "baseline", {}, None))
-        pairs = candidates.restored(self, found) if found else None
+        pairs = restored(self, found) if found else None
         if pairs:
             (self.baseline_row, self.baseline), *_ = pairs
 
     # ------------------------------------------------------------------ the phases
+
+    def run(self) -> None:
+        emit(self.request.listener, Event("start", message="optimize", total=self.queue))
+        ptq = [c for c in self.plan["candidates"] if c.call != "float-search"]
+        self.phase(ptq, self.why_not, None)
+        floats = [c for c in self.plan["candidates"] if c.call == "float-search"]
+        self.phase(floats, self.why_not, None)
+        lines = self.plan["lines"]
+        trained = self.phase([c for c in lines if c.after is None], self.line_not_run, 1)
+        trained.update(self.phase([c for c in lines if c.after], self.line_not_run, 1))
+        self.halving(trained)
+        emit(self.request.listener, Event("done", message="optimize", index=self.runs))
+
+    def phase(self, cands: list[Any], why_not: Any, epochs: int | None) -> dict[str, list]:
+        """Decide, then run, ``cands`` (``epochs`` of fine-tuning, or post-training); add
+        their rows in order. Returns each trained candidate's rows."""
+        slots: list[Any] = []
+        for c in cands:
+            self.queue -= 1
+            why = why_not(c)
+            if why is None:
+                self.runs += 1
+                slots.append(Job(c, epochs, epochs, self.key(c, epochs)))
+            else:
+                slots.append((c, why))
+        run_all(self, [s for s in slots if isinstance(s, Job)])
+        return self.settle(slots)
+
+    def settle(self, slots: list[Any]) -> dict[str, list]:
+        trained: dict[str, list] = {}
+        for slot in slots:
+            if not isinstance(slot, Job):
+                c, why = slot
+                self.add(c, skipped_row(self.plan["name"], c, why))
+                continue
+            if slot.skipped is not None and slot.state is not None:  # a later rung
+                self.trail.append(f"{slot.c.label} does not train on: {slot.skipped[9:]}")
+                continue
+            if slot.skipped is not None:
+                self.add(slot.c, skipped_row(self.plan["name"], slot.c, slot.skipped))
+                continue
+            if slot.state is not None:
+                label, more = slot.c.label, slot.epochs
+                self.trail.append(f"{label} trains {more} more epochs from its saved weights")
+            for row, model in slot.pairs:
+                self.add(slot.c, row, model)
+            if slot.epochs is None:
+                continue
+            trained[slot.c.label] = [row for row, _ in slot.pairs]
+            if slot.weights is not None:
+                self.state[slot.c.label] = {
+                    "candidate": slot.c, "weights": slot.weights, "epochs": slot.total,
+                    "keras": slot.keras,
+                }  # fmt: skip
+        return trained
 
     def why_not(self, c: Any) -> str | None:
         """Why post-training candidate ``c`` is not run (target, data, budget), or None."""
@@ -169,45 +187,6 @@ class Search:
             return "not run: plain int8 is within max_drop"
         return None
 
-    def training(self) -> None:
-        """The first rung (every training candidate, one short fine-tune each), then rungs
-        of successive halving while any candidate could still improve the pick."""
-        trained = self.first_rung()
-        epochs = search.EPOCHS
-        for _ in range(1, search.RUNGS):
-            goal, max_drop = self.plan["goal"], self.plan["max_drop"]
-            keep, why = search.to_continue(trained, self.rows, goal, max_drop)
-            for label, reason in why.items():
-                self.trail.append(
-                    f"{label} stops after {self.state[label]['epochs']} epochs: {reason}"
-                )
-            if not keep:
-                self.trail.append("no remaining candidate can improve the pick")
-                return
-            epochs *= 2
-            self.queue = len(keep)
-            trained = {}
-            for label in keep:
-                self.queue -= 1
-                spent = self.spent()
-                if spent is not None:
-                    self.trail.append(f"{label} does not train on: {spent[9:]}")
-                    continue
-                self.trail.append(f"{label} trains {epochs} more epochs from its saved weights")
-                trained[label] = self.train(self.state[label]["candidate"], epochs)
-
-    def first_rung(self) -> dict[str, list[dict[str, Any]]]:
-        trained: dict[str, list[dict[str, Any]]] = {}
-        self.queue = len(self.plan["lines"])
-        for c in self.plan["lines"]:
-            self.queue -= 1
-            why = self.line_not_run(c)
-            if why is not None:
-                self.skip(c, why)
-                continue
-            trained[c.label] = self.train(c, search.EPOCHS)
-        return trained
-
     def line_not_run(self, c: Any) -> str | None:
         plan, target = self.plan, self.request.analysis.target
         if not plan["keras"]:
@@ -219,40 +198,36 @@ class Search:
             why = search.cannot_win(c, self.rows, plan["goal"], plan["max_drop"])
         return why or self.spent()
 
-    def train(self, c: Any, epochs: int) -> list[dict[str, Any]]:
-        """Fine-tune ``c`` for ``epochs`` (on from its saved weights after the first rung),
-        or read the rung back from the store; add a row per variant; returns them."""
-        self.announce(c.label)
-        self.runs += 1
-        state = self.state.get(c.label)
-        total = epochs + (state["epochs"] if state else 0)
-        source = state["source"] if state else self.source_of(c)
-        run_key = self.key(c, total)
-        pairs, made = self.restore(run_key), None
-        weights = searches.weights(run_key) if pairs is not None else None
-        if pairs is not None and weights is None:  # its weights are gone: trained again
-            self.restored -= 1
-        if pairs is None or weights is None:
-            made, pairs = candidates.training(self, c, source, epochs, state)
-            if made is not None:
-                weights, made.trained_weights = made.trained_weights, None
-                if run_key is not None:
-                    searches.keep_weights(run_key, weights)
-                    self.remember(pairs, run_key)
-        for row, model in pairs:
-            self.add(c, row, model)
-        if weights is not None:
-            self.state[c.label] = {
-                "candidate": c, "source": source, "weights": weights, "epochs": total,
-                "keras": made.keras_model if made is not None else None,
-            }  # fmt: skip
-        return [row for row, _ in pairs]
+    def halving(self, trained: dict[str, list]) -> None:
+        """Rungs of successive halving: the promising half trains on, twice as long."""
+        epochs = search.EPOCHS
+        for _ in range(1, search.RUNGS):
+            goal, max_drop = self.plan["goal"], self.plan["max_drop"]
+            trained = {label: rows for label, rows in trained.items() if label in self.state}
+            keep, why = search.to_continue(trained, self.rows, goal, max_drop)
+            for label, reason in why.items():
+                self.trail.append(
+                    f"{label} stops after {self.state[label]['epochs']} epochs: {reason}"
+                )
+            if not keep:
+                self.trail.append("no remaining candidate can improve the pick")
+                return
+            epochs *= 2
+            trained = self.rung(keep, epochs)
 
-    def source_of(self, c: Any) -> Any:
-        """What ``c`` fine-tunes: the model, or (PQAT, CQAT) its base's fine-tuned model."""
-        if c.after is None:
-            return self.model
-        base = self.state[c.after]
-        if base["keras"] is None:  # the base's rung was read back from the store
-            base["keras"] = candidates.rebuild(self, base["candidate"], base)
-        return base["keras"]
+    def rung(self, labels: list[str], epochs: int) -> dict[str, list]:
+        slots: list[Any] = []
+        self.queue = len(labels)
+        for label in labels:
+            self.queue -= 1
+            state = self.state[label]
+            spent = self.spent()
+            if spent is not None:
+                self.trail.append(f"{label} does not train on: {spent[9:]}")
+                continue
+            self.runs += 1
+            total = epochs + state["epochs"]
+            key = self.key(state["candidate"], total)
+            slots.append(Job(state["candidate"], epochs, total, key, state))
+        run_all(self, slots)
+        return self.settle(slots)

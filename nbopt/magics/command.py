@@ -19,7 +19,7 @@ import nbopt.api as api
 from ..engine.request.option import MAGIC
 from ..surface import add_options
 from .base import MagicsBase
-from .errors import one_line_errors
+from .errors import interrupted, one_line_errors
 from .parsing import options_of, parse
 
 _MODEL_HELP = "The Keras model: a variable name or expression."
@@ -174,7 +174,12 @@ class CommandMagics(MagicsBase):
         model = self._model(args.model, args.quoted)
         options = self._options("optimize", args)
         options["progress"] = self._progress(args.model)
-        result = api.optimize(model, **options)
+        try:
+            result = api.optimize(model, **options)
+        except KeyboardInterrupt as exc:  # every finished candidate is in the store
+            raise UsageError(
+                f"{interrupted(self.tally)}; the same line again goes on from them"
+            ) from exc
         fit_x = args.fit.split(",")[0] if args.fit else None
         texts = {"calib": args.calib or fit_x, "fit": args.fit, "eval": args.eval}
         result.names.update({k: v for k, v in texts.items() if v})

@@ -1,0 +1,101 @@
+"""A candidate run of optimize's search (a :class:`Job`) and where it runs: in this kernel.
+
+A job is a post-training candidate, or one rung of a training candidate's fine-tune. Each
+is read back from the results store if it finished before (:mod:`nbopt.engine.store.searches`),
+else run (here, or on Dask: :mod:`nbopt.sweeps.search_tasks`), and its rows stored under
+its key at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..engine.store import searches
+from .candidates import post_training, rebuild, restored
+from .candidates import training as fine_tune
+
+
+@dataclass
+class Job:
+    """Candidate ``c``: post-training (``epochs`` None), or ``epochs`` more of its fine-tune
+    (``total`` in all, on from ``state``, its last rung); stored under ``key``."""
+
+    c: Any
+    epochs: int | None
+    total: int | None
+    key: str | None
+    state: dict[str, Any] | None = None
+    #: What it produced: ``(row, model)`` pairs, the wrapped weights, the Keras model.
+    pairs: list[tuple[dict[str, Any], Any]] = field(default_factory=list)
+    weights: list[Any] | None = None
+    keras: Any = None
+    #: Why it did not run after all: the time budget ran out before its turn.
+    skipped: str | None = None
+
+
+def source_of(s: Any, job: Job) -> Any:
+    """What the job fine-tunes: the model, or (PQAT, CQAT) its base's fine-tuned model
+    (a rung on starts from its own kept weights, which replace every weight of it)."""
+    if job.c.after is None:
+        return s.model
+    base = s.state[job.c.after]
+    if base["keras"] is None:  # the base's rung was read back from the store, or ran on Dask
+        base["keras"] = rebuild(s, base["candidate"], base)
+    return base["keras"]
+
+
+def from_store(s: Any, job: Job) -> bool:
+    """Fill ``job`` from the results store if it finished before; whether it did."""
+    found = searches.stored(job.key) if job.key is not None else None
+    pairs = restored(s, found) if found else None
+    if pairs is None:
+        return False
+    if job.epochs is not None:
+        job.weights = searches.weights(job.key)
+        if job.weights is None:  # its weights are gone: it trains again
+            return False
+    job.pairs = pairs
+    s.restored += 1
+    if s.baseline is None:
+        s.restore_baseline()
+    return True
+
+
+def run_here(s: Any, job: Job) -> None:
+    """Run ``job`` in this kernel (and its converter worker)."""
+    if job.epochs is None:
+        job.pairs = post_training(s, job.c)
+    else:
+        made, job.pairs = fine_tune(s, job.c, source_of(s, job), job.epochs, job.state)
+        if made is not None:
+            job.weights, made.trained_weights = made.trained_weights, None
+            job.keras = made.keras_model
+    keep(job)
+
+
+def keep(job: Job) -> None:
+    """Store the job's rows (and weights) under its key, the moment it finished."""
+    if job.key is None:
+        return
+    if job.weights is not None:
+        searches.keep_weights(job.key, job.weights)
+    searches.mark([row for row, _ in job.pairs], job.key)
+
+
+def run_all(s: Any, jobs: list[Job]) -> None:
+    """Each job from the store, or run: here one by one, or on Dask all at once."""
+    if s.pool is None or len(jobs) < 2:
+        for job in jobs:
+            job.skipped = s.out_of_time()
+            if job.skipped is not None:
+                s.runs -= 1
+                continue
+            s.announce(job.c.label)
+            if not from_store(s, job):
+                run_here(s, job)
+        return
+    todo = [job for job in jobs if not from_store(s, job)]
+    if todo:
+        s.announce(", ".join(job.c.label for job in todo))
+        s.pool.run(s, todo)
