@@ -3,15 +3,22 @@
 Each family is a :class:`Family`: a builder (tf_keras by default, or the ``keras`` module for
 Keras 3) and the data it learns from, in the forms nbopt's API takes (``calib``, ``fit``,
 ``eval``). The compatibility matrix (``tests/test_matrix.py``) runs every technique on each.
+
+:func:`trained_once` and :func:`post_training` keep what they made for the pytest session, so
+that a family trained (and quantized) by one test file is not trained again by another.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+#: The post-training schemes a comparison of :func:`post_training` holds.
+PTQ = ("float16", "dynamic", "int8", "int16x8")
 
 
 @dataclass
@@ -445,6 +452,31 @@ def trained(family: Family, keras_module: Any) -> tuple[Any, Data]:
     if family.refresh_bn:
         refresh_batchnorm(model, data.x_train[:256], keras_module)
     return model, data
+
+
+def keras_of(flavor: str) -> Any:
+    """The Keras module of a flavor: ``keras`` (Keras 3) for keras3, else tf_keras."""
+    if flavor == "keras3":
+        import keras
+    else:
+        import tf_keras as keras
+    return keras
+
+
+@functools.cache
+def trained_once(family: str, flavor: str) -> tuple[Any, Data]:
+    """:func:`trained` by the family's name and Keras flavor, once per pytest session."""
+    return trained(FAMILIES[family], keras_of(flavor))
+
+
+@functools.cache
+def post_training(family: str, flavor: str) -> Any:
+    """The comparison of every :data:`PTQ` scheme on :func:`trained_once`'s model, once per
+    pytest session."""
+    import nbopt
+
+    model, data = trained_once(family, flavor)
+    return nbopt.quantize(model, ",".join(PTQ), data.calib, data.eval, name=family)
 
 
 def refresh_batchnorm(model: Any, x: Any, keras_module: Any) -> None:

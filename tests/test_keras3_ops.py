@@ -10,14 +10,13 @@ free batch, so accuracy is still measured in batches.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections import Counter
 from typing import Any
 
 import numpy as np
 import pytest
-from model_zoo import FAMILIES, trained
+from model_zoo import PTQ, post_training, trained_once
 from test_matrix import MAX_DROP, MAX_TRAINING_DROP
 
 import nbopt
@@ -25,7 +24,6 @@ from nbopt.engine.analyse.compat import op_report
 from nbopt.engine.convert.converter import convert, export_saved_model
 from nbopt.engine.measure.interpreter import Runner, make_interpreter
 
-PTQ = ("float16", "dynamic", "int8", "int16x8")
 SHAPE_OPS = {"SHAPE", "STRIDED_SLICE", "PACK"}
 CNN = (
     "plain CNN",
@@ -40,27 +38,8 @@ CNN = (
 PLAIN_CNN_OPS = {"CONV_2D": 1, "MAX_POOL_2D": 1, "RESHAPE": 1, "FULLY_CONNECTED": 2, "SOFTMAX": 1}
 
 
-def _keras(flavor: str) -> Any:
-    if flavor == "keras3":
-        import keras
-    else:
-        import tf_keras as keras
-    return keras
-
-
-@functools.cache
-def _model(family: str, flavor: str) -> tuple[Any, Any]:
-    return trained(FAMILIES[family], _keras(flavor))
-
-
-@functools.cache
-def _comparison(family: str, flavor: str) -> Any:
-    model, data = _model(family, flavor)
-    return nbopt.quantize(model, ",".join(PTQ), data.calib, data.eval, name=family)
-
-
 def _ops(family: str, flavor: str, scheme: str) -> Counter:
-    return Counter(op_report(_comparison(family, flavor)[scheme].content).ops)
+    return Counter(op_report(post_training(family, flavor)[scheme].content).ops)
 
 
 def _first_output(predictions: Any) -> np.ndarray:
@@ -89,8 +68,8 @@ def test_the_plain_cnn_op_list() -> None:
 
 @pytest.mark.parametrize("family", CNN)
 def test_every_scheme_is_ok_and_float32_is_keras_own_accuracy(family: str) -> None:
-    model, data = _model(family, "keras3")
-    rows = {r["scheme"]: r for r in _comparison(family, "keras3").rows}
+    model, data = trained_once(family, "keras3")
+    rows = {r["scheme"]: r for r in post_training(family, "keras3").rows}
     reference = _keras_accuracy(model, data)
     assert rows["float32"]["status"] == "ok", rows["float32"].get("error")
     assert rows["float32"]["accuracy"] == pytest.approx(reference, abs=1e-6)
@@ -101,8 +80,8 @@ def test_every_scheme_is_ok_and_float32_is_keras_own_accuracy(family: str) -> No
 
 
 def test_the_flatbuffer_keeps_a_free_batch_and_predicts_in_batches() -> None:
-    model, data = _model("two inputs", "keras3")
-    runner = Runner(_comparison("two inputs", "keras3")["float32"].content)
+    model, data = trained_once("two inputs", "keras3")
+    runner = Runner(post_training("two inputs", "keras3")["float32"].content)
     assert [list(d["shape_signature"]) for d in runner.inputs] == [[-1, 8, 8, 1], [-1, 8]]
     got = runner.predict(data.x_test, batch_size=256)[0]
     assert runner.batch == 180  # 360 samples in two equal batches
@@ -111,11 +90,11 @@ def test_the_flatbuffer_keeps_a_free_batch_and_predicts_in_batches() -> None:
 
 
 def test_a_keras3_flatten_is_edge_tpu_ready_as_int8_with_integer_io() -> None:
-    model, data = _model("plain CNN", "keras3")
+    model, data = trained_once("plain CNN", "keras3")
     integer = nbopt.quantize(model, "int8", data.calib, io="int8")
     assert integer.row["edgetpu_ready"] is True
     assert integer.row["compat_notes"] == ""
-    for row in _comparison("plain CNN", "keras3").rows:
+    for row in post_training("plain CNN", "keras3").rows:
         assert not re.search(r"\bSHAPE\b", row["compat_notes"]), row["scheme"]
         assert "does not run" not in row["compat_notes"], row["scheme"]
 
@@ -130,7 +109,7 @@ TECHNIQUES = {
 @pytest.mark.parametrize("technique", TECHNIQUES)
 @pytest.mark.parametrize("family", ("residual block", "two outputs", "Rescaling"))
 def test_training_techniques_give_ok_rows_without_shape_ops(family: str, technique: str) -> None:
-    model, data = _model(family, "keras3")
+    model, data = trained_once(family, "keras3")
     skip = {"skip": ["rescaling"]} if (family, technique) == ("Rescaling", "qat") else {}
     result = TECHNIQUES[technique](model, fit=data.fit, epochs=1, eval=data.eval, **skip)
     assert result.row["status"] == "ok", result.row.get("error")

@@ -7,17 +7,15 @@ table of outcomes is written to ``build/matrix.md`` (the README's compatibility 
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
 import pytest
-from model_zoo import FAMILIES, trained
+from model_zoo import FAMILIES, PTQ, post_training, trained_once
 
 import nbopt
 from nbopt.errors import NbOptError
 
-PTQ = ("float16", "dynamic", "int8", "int16x8")
 TECHNIQUES = (*PTQ, "qat", "prune", "cluster")
 
 _SKIP = "to quantize the other layers"
@@ -94,28 +92,9 @@ CELLS = [
 OUTCOMES: dict[tuple[str, str, str], str] = {}
 
 
-def _keras(flavor: str) -> Any:
-    if flavor == "keras3":
-        import keras
-    else:
-        import tf_keras as keras
-    return keras
-
-
-@functools.cache
-def _model(family: str, flavor: str) -> tuple[Any, Any]:
-    return trained(FAMILIES[family], _keras(flavor))
-
-
-@functools.cache
-def _post_training(family: str, flavor: str) -> Any:
-    model, data = _model(family, flavor)
-    return nbopt.quantize(model, ",".join(PTQ), data.calib, data.eval, name=family)
-
-
 def _training(family: str, flavor: str, technique: str) -> dict[str, Any]:
     """The trained variant's row, or a failed row with the one-line error."""
-    model, data = _model(family, flavor)
+    model, data = trained_once(family, flavor)
     common = {"fit": data.fit, "epochs": 1, "eval": data.eval, "name": family}
     try:
         if technique == "qat":
@@ -132,7 +111,7 @@ def _training(family: str, flavor: str, technique: str) -> dict[str, Any]:
 
 def _row(family: str, flavor: str, technique: str) -> dict[str, Any]:
     if technique in PTQ:
-        cmp = _post_training(family, flavor)
+        cmp = post_training(family, flavor)
         base = next(r for r in cmp.rows if r["technique"] == "baseline")
         row = next(r for r in cmp.rows if r["scheme"] == technique)
         return {**row, "baseline_accuracy": base.get("accuracy")}

@@ -10,6 +10,7 @@ import {
   formatLatency,
   formatMetric,
   formatRatio,
+  formatted,
   higherIsBetter,
   metricName,
   variantLabel
@@ -123,19 +124,16 @@ function placeLabel(x: number, y: number, r: number, w: number, taken: IBox[], b
 }
 
 function tooltip(row: Row, p: IPoint, column: string, pareto: boolean, x: string): string {
-  const size = num(row, 'size_bytes');
   const ratio = num(row, 'size_ratio');
+  const size = formatted(row, 'size_bytes', formatBytes);
   const shown =
-    size === null
-      ? ''
-      : formatBytes(size) +
-        (ratio !== null && ratio !== 1 ? ` (${formatRatio(ratio)} smaller)` : '');
+    size && ratio !== null && ratio !== 1 ? `${size} (${formatRatio(ratio)} smaller)` : size;
   const parts =
     x === 'ram_bytes'
       ? [`${variantLabel(row)}: RAM ${formatBytes(p.size)}`, ...(shown ? [`size ${shown}`] : [])]
       : [`${variantLabel(row)}: ${shown}`];
   if (column === 'accuracy') {
-    const name = typeof row.metric === 'string' ? row.metric : 'metric';
+    const name = metricName([row]);
     const delta = formatMetric(row, 'accuracy_delta');
     parts.push(`${name} ${formatMetric(row, 'accuracy')}` + (delta ? ` (${delta})` : ''));
   }

@@ -27,20 +27,25 @@ export function variantLabel(row: Row): string {
   return `${technique}+${scheme}`;
 }
 
+/** The metric the rows were measured with (the first row's that names one), or null. */
+export function metricOf(rows: Row[]): string | null {
+  const metric = rows.map(r => r.metric).find(m => typeof m === 'string');
+  return typeof metric === 'string' ? metric : null;
+}
+
 /** The rows' own `higher_is_better`, else true for accuracy-like names. */
 export function higherIsBetter(rows: Row[]): boolean {
   const flag = rows.map(r => r.higher_is_better).find(f => typeof f === 'boolean');
   if (typeof flag === 'boolean') {
     return flag;
   }
-  const metric = rows.map(r => r.metric).find(m => typeof m === 'string');
-  return typeof metric !== 'string' || metric.includes('accuracy');
+  const metric = metricOf(rows);
+  return metric === null || metric.includes('accuracy');
 }
 
 /** The metric's name (`metric` if none was measured). */
 export function metricName(rows: Row[]): string {
-  const metric = rows.map(r => r.metric).find(m => typeof m === 'string');
-  return typeof metric === 'string' ? metric : 'metric';
+  return metricOf(rows) ?? 'metric';
 }
 
 function digits(v: number): string {
@@ -57,6 +62,12 @@ function fixedEven(v: number, places: number): string {
     minimumFractionDigits: places,
     maximumFractionDigits: places
   });
+}
+
+/** The row's number in `column` as `format` writes it, `''` when missing. */
+export function formatted(row: Row, column: string, format: (v: number) => string): string {
+  const v = num(row, column);
+  return v === null ? '' : format(v);
 }
 
 /** Bytes as `812 B`, `603.3 KB` or `1.23 MB`. */

@@ -13,8 +13,10 @@ import {
   formatLatency,
   formatMetric,
   formatRatio,
+  formatted,
   higherIsBetter,
   metricName,
+  metricOf,
   text,
   variantLabel
 } from './version1-format';
@@ -32,10 +34,7 @@ function numbers(key: string, heading: string, fmt: (v: number) => string): ICol
     key,
     heading,
     numeric: true,
-    format: row => {
-      const v = num(row, key);
-      return v === null ? '' : fmt(v);
-    }
+    format: row => formatted(row, key, fmt)
   };
 }
 
@@ -103,7 +102,7 @@ export function fromVersion1(data: JSONObject): IComparison {
   const name = str(data.name);
   const done = data.done !== false;
   const count = `${rows.length} ${rows.length === 1 ? 'variant' : 'variants'}`;
-  const metric = rows.map(r => r.metric).find(m => typeof m === 'string');
+  const metric = metricOf(rows);
   return {
     version: 1,
     name,
@@ -112,8 +111,8 @@ export function fromVersion1(data: JSONObject): IComparison {
     rows,
     table: tableOf(rows, Array.isArray(data.callouts) ? data.callouts.map(str) : []),
     charts: chartsOf(rows),
-    metric: typeof metric === 'string' ? metric : null,
-    higherIsBetter: typeof metric === 'string' ? higherIsBetter(rows) : null,
+    metric,
+    higherIsBetter: metric === null ? null : higherIsBetter(rows),
     pick: null
   };
 }

@@ -65,17 +65,17 @@ def html_of(
 
 
 def rows_bundle(
-    name: str,
-    rows: list[dict[str, Any]],
-    done: bool = True,
-    *,
-    interrupted: bool = False,
-    pending: str = "",
+    name: str, rows: list[dict[str, Any]], done: bool = True, **state: Any
 ) -> dict[str, Any]:
     """text/plain, text/html (table + SVG chart) and the JSON payload of ``rows``; the
-    HTML's chart is the payload's size chart, laid out once."""
-    title = caption(name, done, interrupted)
-    payload = comparison_payload(name, rows, done, interrupted=interrupted, pending=pending)
+    HTML's chart is the payload's size chart, laid out once.
+
+    Takes the arguments of :func:`~nbopt.display.payload.comparison_payload` (``state``: its
+    keywords ``interrupted`` and ``pending``) and reads them back from the payload.
+    """
+    payload = comparison_payload(name, rows, done, **state)
+    title = caption(name, done, payload["interrupted"])
+    pending = payload["table"]["pending"]
     size = next((c for c in payload["charts"] if c["x"] == "size_bytes"), None)
     return {
         "text/plain": title + "\n" + rows_text(rows),
