@@ -453,3 +453,27 @@ def test_a_rerun_measures_nothing_twice_and_an_interrupt_keeps_what_finished(tra
     assert again.pick.row["accuracy_delta"] is not None  # against the stored float32 baseline
     longer = nbopt.optimize(trained_cnn, "size", 0.01, **{**args, "budget": "10m"})
     assert longer.restored >= first.runs  # a larger budget: the same search, gone on
+
+
+def test_on_dask_the_same_search_makes_the_same_choices(searched, trained_cnn, digits):
+    """--workers 2: the same candidates, run as Dask tasks on a LocalCluster, with every
+    row recorded in the kernel's store and its latency timed in the kernel, alone."""
+    from nbopt.engine.store import results
+
+    x_train, y_train, x_test, y_test = digits
+    here, _ = searched
+    there = nbopt.optimize(
+        trained_cnn, "size", 0.01, fit=(x_train, y_train), eval=(x_test, y_test), budget=9,
+        workers=2,
+    )  # fmt: skip
+    assert there.runs == here.runs == 9 and there.restored == 0
+    assert [(r["candidate"], r["status"]) for r in there.rows] == [
+        (r["candidate"], r["status"]) for r in here.rows
+    ]
+    sizes = lambda result: [r.get("size_bytes") for r in result.rows[:7]]  # noqa: E731
+    assert sizes(there) == sizes(here)  # post-training flatbuffers are deterministic
+    ok = [r for r in there.rows if r["status"] == "ok"]
+    assert all(r["latency_ms"] > 0 for r in ok)
+    stored = {r.get("config_key") for r in results.store().rows()}
+    assert {r["config_key"] for r in ok} <= stored  # each kept under its search key
+    assert there.pick.row["eval_samples"] == len(y_test)

@@ -13,9 +13,8 @@ from typing import Any
 from ..engine.analyse import search
 from ..engine.request import Request
 from ..engine.store import results
-from .context import with_settings
 from .optimized import skipped_row
-from .techniques import _train, quantize
+from .techniques import _train, run_quantize
 
 
 def _common(plan: dict[str, Any], request: Request) -> dict[str, Any]:
@@ -33,16 +32,20 @@ def _failed(plan: dict[str, Any], c: Any, exc: Exception) -> dict[str, Any]:
     return row
 
 
+def _request(s: Any, technique: str, **options: Any) -> Request:
+    """A candidate's request: its options, with the search's measurement settings."""
+    built = Request.build(technique, **options)
+    return built.with_options(settings=s.request.settings)
+
+
 def post_training(s: Any, c: Any) -> list[tuple[dict[str, Any], Any]]:
     """Candidate ``c`` (a scheme, or int8 with the fewest float layers) as ``(row, model)``."""
     plan, common = s.plan, _common(s.plan, s.request)
+    options = {**c.options, **common, "calib": plan["calib"]}
+    if c.call == "float-search":
+        options["max_drop"] = plan["max_drop"]
     try:
-        if c.call == "float-search":
-            made = quantize(
-                s.model, calib=plan["calib"], max_drop=plan["max_drop"], **c.options, **common
-            )
-        else:
-            made = quantize(s.model, calib=plan["calib"], **c.options, **common)
+        made = run_quantize(s.model, _request(s, "ptq", **options))
     except Exception as exc:  # a candidate that fails is a row, not the end of the search
         return [(_failed(plan, c, exc), None)]
     s.saw(made.comparison)
@@ -64,7 +67,7 @@ def training(
     options = {**c.options, **_common(plan, request), "fit": plan["train"], "epochs": epochs}
     if c.options.get("then") in ("int8", "int16x8") or c.options.get("io") == "int8":
         options["calib"] = plan["calib"]
-    built = with_settings(Request.build(_technique(c), **options))
+    built = _request(s, _technique(c), **options)
     built = built.with_options(start_from=state and state["weights"], keep_weights=True)
     if c.after is not None:
         built = built.with_options(baseline=s.baseline_row)

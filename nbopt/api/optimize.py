@@ -47,13 +47,23 @@ def optimize(model: Any, request: Request) -> Optimized:
     """
     model, request = source(model, request)
     plan = _check(model, request)
-    found = Search(model, request, plan)
+    found = Search(model, request, plan, _pool(model, request, plan))
     found.run()
     index = search.judge(found.rows, plan["goal"], plan["max_drop"])
     pick = None
     if index is not None:
         pick = eval_figures(found.models[index], plan["eval"], request.data.metric, found.baseline)
     return Optimized(found, pick, index)
+
+
+def _pool(model: Any, request: Request, plan: dict[str, Any]) -> Any:
+    """Dask, where the request asks for it (a .tflite's few candidates run here)."""
+    grid = request.grid
+    if not plan["keras"] or (grid.client is None and not grid.scheduler and not grid.workers):
+        return None
+    from ..sweeps.search_tasks import Pool
+
+    return Pool.start(model, request, plan)
 
 
 def _check(model: Any, request: Request) -> dict[str, Any]:
@@ -74,6 +84,9 @@ def _check(model: Any, request: Request) -> dict[str, Any]:
         raise NbOptUsageError("optimize reports the pick on --eval: pass --eval x_test,y_test")
     if data.val is None and data.fit is None:
         raise NbOptUsageError("optimize compares candidates on --val, or 20% of --fit: pass one")
+    workers = request.grid.workers
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise NbOptUsageError(f"workers must be 1 or more; got {workers!r}")
     for label, kb in (("ram_kb", analysis.ram_kb), ("flash_kb", analysis.flash_kb)):
         if kb is not None and (not isinstance(kb, (int, float)) or kb <= 0):
             raise NbOptUsageError(f"{label} must be a positive number of KB; got {kb!r}")

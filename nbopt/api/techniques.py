@@ -91,6 +91,11 @@ def quantize(model: Any, request: Request) -> TFLiteModel | Comparison:
     Comparison
         otherwise.
     """
+    return run_quantize(model, request)
+
+
+def run_quantize(model: Any, request: Request) -> TFLiteModel | Comparison:
+    """:func:`quantize` with its request built (and its settings filled in)."""
     if request.training.aware:
         scheme = request.conversion.scheme
         if scheme is not None and parse_schemes(scheme) != ["int8"]:

@@ -93,6 +93,7 @@ def local_client(n_workers: int | None = None) -> Any:
     global _local
     with _lock:
         if _local is not None and _local.status == "running":
+            _resize(_local, n_workers)
             return _local
         import dask
         from distributed import Client, LocalCluster
@@ -120,6 +121,18 @@ def local_client(n_workers: int | None = None) -> Any:
         _local = Client(cluster)
         prepare(_local)
         return _local
+
+
+def _resize(client: Any, n_workers: int | None) -> None:
+    """Give the LocalCluster ``n_workers`` workers (if asked for another number)."""
+    if not n_workers or len(client.nthreads()) == n_workers:
+        return
+    client.cluster.scale(n_workers)
+    client.wait_for_workers(n_workers, timeout=120)
+    while len(client.nthreads()) > n_workers:  # scaling down retires workers
+        import time
+
+        time.sleep(0.1)
 
 
 def connect(address: str) -> Any:

@@ -225,11 +225,9 @@ class Training:
         entries=(PRUNE, CLUSTER),
         doc_type="str, optional",
     )
-    #: The wrapped copy's weights to fine-tune on from (a later rung of optimize's
-    #: successive halving), instead of from the model's own.
+    #: The wrapped copy's weights to fine-tune on from (optimize's later rungs), and
+    #: whether to keep them on the result's ``trained_weights`` after fine-tuning.
     start_from: list[Any] | None = context()
-    #: Keep the wrapped copy's weights after fine-tuning, on the result's
-    #: ``trained_weights`` (what a later rung starts from).
     keep_weights: bool = context(False)
 
 
@@ -322,15 +320,24 @@ class Grid:
         "The Dask cluster (distributed.Client) to use; else --scheduler, else a LocalCluster "
         "of one single-threaded process worker per core, started on first use and reused.",
         kind="expr",
-        entries=(SWEEP,),
+        entries=(SWEEP, OPTIMIZE),
         surfaces=(API,),
         doc_type="distributed.Client, optional",
     )
     scheduler: str | None = option(
         None,
-        "A Dask scheduler's address (default: NbOpt.scheduler).",
-        entries=(SWEEP,),
+        "A Dask scheduler's address (a sweep's default: NbOpt.scheduler; optimize runs in "
+        "the kernel unless given this, --workers or client).",
+        entries=(SWEEP, OPTIMIZE),
         doc_type="str, optional",
+    )
+    workers: int | None = option(
+        None,
+        "Run optimize's candidates on a LocalCluster of this many single-threaded process "
+        "workers (started on first use, resized, reused).",
+        type=int,
+        entries=(OPTIMIZE,),
+        doc_type="int, optional",
     )
     resume: bool = option(
         False,
