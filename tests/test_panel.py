@@ -232,6 +232,26 @@ def test_pruning_from_the_panel_uses_the_slider_and_shares_the_baseline(trained_
     ]
 
 
+def test_the_stored_sparse_box_adds_the_pruned_model_stored_sparse(trained_cnn, digits):
+    """Ticked, pruning gives two rows: the dense pruned model and the same weights stored
+    sparse, a smaller file whose dense weights live in RAM (and not on an MCU)."""
+    x_train, y_train, x_test, y_test = digits
+    panel = nbopt.panel(trained_cnn, eval=(x_test, y_test), fit=(x_train, y_train))
+    assert not panel.sparse.disabled
+    panel.schemes = ["prune"]
+    panel.sparsity.value = 0.8
+    panel.sparse.value = True
+    panel.run()
+    assert panel.wait() and panel.state == "done", panel.error
+    pruned = [r for r in panel.comparison.rows if r["technique"] == "prune"]
+    rows = {bool(r.get("stored_sparse")): r for r in pruned}
+    dense, sparse = rows[False], rows[True]
+    assert sparse["size_bytes"] < 0.5 * dense["size_bytes"]  # 80% zeros, not stored
+    assert sparse["ram_bytes"] > dense["ram_bytes"]  # DENSIFY's dense weights in the arena
+    assert sparse["mcu_ready"] is False
+    assert sparse["accuracy"] == pytest.approx(dense["accuracy"], abs=1e-9)
+
+
 def test_the_cancel_button_stops_a_run_after_its_current_step(trained_cnn, digits, tmp_path):
     x_train, _, x_test, y_test = digits
     panel = nbopt.panel(trained_cnn, calib=x_train[:128], eval=(x_test, y_test))

@@ -133,7 +133,10 @@ def _variants(made: Any, c: Any, total: int) -> list[tuple[dict[str, Any], Any]]
             row["epochs"] = total  # the rungs before this one count too
             results.update(row)
         row["candidate"] = label(c, row, total)
-        out.append((row, by_row.get(id(row))))
+        model = by_row.get(id(row))
+        if model is not None:  # every variant stands for the fine-tuned Keras model
+            model.keras_model = made.keras_model
+        out.append((row, model))
     return out
 
 

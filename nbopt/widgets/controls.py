@@ -59,9 +59,21 @@ class PanelControls:
         self.sparsity = widgets.FloatSlider(
             value=0.5, min=0.1, max=0.95, step=0.05, description="sparsity", readout_format=".0%"
         )
+        self.sparse = widgets.Checkbox(
+            value=False,
+            description="stored sparse",
+            indent=False,
+            layout={"width": "auto"},
+            tooltip="Also store the pruned model's zeros sparse (the converter's "
+            "EXPERIMENTAL_SPARSITY): a smaller .tflite whose dense weights are rebuilt in RAM",
+        )
         self.clusters = widgets.IntSlider(value=16, min=2, max=64, description="clusters")
         self.epochs = widgets.IntSlider(value=1, min=1, max=10, description="epochs")
-        for slider, key in ((self.sparsity, "prune"), (self.clusters, "cluster")):
+        for slider, key in (
+            (self.sparsity, "prune"),
+            (self.sparse, "prune"),
+            (self.clusters, "cluster"),
+        ):
             slider.disabled = self.checkboxes[key].disabled
         self.epochs.disabled = self.fit is None
         self.io = widgets.Dropdown(
@@ -84,7 +96,7 @@ class PanelControls:
                 *(line(k) for k in SCHEMES),
                 widgets.HTML("<b>With training data</b>"),
                 line("qat", self.epochs),
-                line("prune", self.sparsity),
+                line("prune", self.sparsity, self.sparse),
                 line("cluster", self.clusters),
                 widgets.HBox([self.io, self.target]),
             ],

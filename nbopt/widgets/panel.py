@@ -148,6 +148,7 @@ class Panel(PanelControls, PanelObservers, widgets.VBox):
         """The sliders' and dropdowns' values, as a run will use them."""
         return Settings(
             sparsity=float(self.sparsity.value),
+            sparse=bool(self.sparse.value),
             clusters=int(self.clusters.value),
             epochs=int(self.epochs.value),
             io=self.io.value,

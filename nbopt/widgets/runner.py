@@ -194,7 +194,7 @@ class Runner:
             if kind == "qat":
                 result = api.quantize(source, aware=True, io=settings.io, **common)
             elif kind == "prune":
-                result = api.prune(source, settings.sparsity, **common)
+                result = api.prune(source, settings.sparsity, sparse=settings.sparse, **common)
             else:
                 result = api.cluster(source, settings.clusters, **common)
             self.models[kind] = result

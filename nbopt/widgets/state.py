@@ -111,6 +111,7 @@ class Settings:
     """The panel's sliders and dropdowns, read once when a run starts."""
 
     sparsity: float = 0.5
+    sparse: bool = False
     clusters: int = 16
     epochs: int = 1
     io: str = "float"
