@@ -390,7 +390,7 @@ def test_successive_halving_trains_the_promising_half_on(halved):
         mine = [r for r in again if r["candidate"].startswith(label)]
         assert len(mine) == len(first[label]) and {r["epochs"] for r in mine} == {3}
     for label in set(trained) - set(went_on):
-        assert any(s.startswith(f"{label} stops after 1 epochs: ") for s in result.trail)
+        assert any(s.startswith(f"{label} stops after 1 epoch: ") for s in result.trail)
 
 
 def test_a_tflite_searches_the_post_training_candidates_only(trained_cnn, digits, tmp_path):

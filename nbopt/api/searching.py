@@ -206,9 +206,9 @@ class Search:
             trained = {label: rows for label, rows in trained.items() if label in self.state}
             keep, why = search.to_continue(trained, self.rows, goal, max_drop)
             for label, reason in why.items():
-                self.trail.append(
-                    f"{label} stops after {self.state[label]['epochs']} epochs: {reason}"
-                )
+                n = self.state[label]["epochs"]
+                epochs_ = f"{n} epoch" + ("s" if n != 1 else "")
+                self.trail.append(f"{label} stops after {epochs_}: {reason}")
             if not keep:
                 self.trail.append("no remaining candidate can improve the pick")
                 return
