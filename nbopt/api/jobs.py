@@ -94,8 +94,10 @@ def run_all(s: Any, jobs: list[Job]) -> None:
             s.announce(job.c.label)
             if not from_store(s, job):
                 run_here(s, job)
+            s.finished += 1
         return
     todo = [job for job in jobs if not from_store(s, job)]
+    s.finished += len(jobs) - len(todo)
     if todo:
         s.announce(", ".join(job.c.label for job in todo))
         s.pool.run(s, todo)

@@ -34,6 +34,7 @@ class Search:
         self.cands: list[Any] = []
         self.trail: list[str] = []
         self.runs = 0
+        self.finished = 0  # candidate runs done (read back or measured)
         self.started = time.perf_counter()
         self.state: dict[str, dict[str, Any]] = {}  # per training candidate: its last rung
         self.queue = len(plan["candidates"]) + len(plan["lines"])
@@ -77,7 +78,8 @@ class Search:
         if self.plan["seconds"] is not None:
             remaining = self.plan["seconds"] - (time.perf_counter() - self.started)
             left = f"; {max(0.0, remaining):.0f} s of the budget left"
-        message = f"{self.runs} planned, {self.queue} left; best so far: {best}{left}"
+        done, ahead = self.finished, self.runs + self.queue - self.finished
+        message = f"{done} done, {ahead} left; best so far: {best}{left}"
         emit(
             self.request.listener, Event("step", label, message, self.runs, self.runs + self.queue)
         )

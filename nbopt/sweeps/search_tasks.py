@@ -83,6 +83,7 @@ class Pool:
         futures = {self._submit(s, job): job for job in jobs}
         for future in as_completed(futures):
             job = futures[future]
+            s.finished += 1
             try:
                 self._fill(s, job, future.result())
             except Exception as exc:  # noqa: BLE001 - a task that failed is the job's row
