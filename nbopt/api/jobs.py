@@ -94,10 +94,14 @@ def run_all(s: Any, jobs: list[Job]) -> None:
             s.announce(job.c.label)
             if not from_store(s, job):
                 run_here(s, job)
-            s.finished += 1
+            s.landed(job)
         return
-    todo = [job for job in jobs if not from_store(s, job)]
-    s.finished += len(jobs) - len(todo)
+    todo = []
+    for job in jobs:
+        if from_store(s, job):
+            s.landed(job)
+        else:
+            todo.append(job)
     if todo:
         s.announce(", ".join(job.c.label for job in todo))
         s.pool.run(s, todo)

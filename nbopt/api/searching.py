@@ -35,6 +35,7 @@ class Search:
         self.trail: list[str] = []
         self.runs = 0
         self.finished = 0  # candidate runs done (read back or measured)
+        self.landing: list[dict[str, Any]] = []  # their rows, before the phase adds them
         self.started = time.perf_counter()
         self.state: dict[str, dict[str, Any]] = {}  # per training candidate: its last rung
         self.queue = len(plan["candidates"]) + len(plan["lines"])
@@ -61,28 +62,37 @@ class Search:
         return None
 
     def add(self, c: Any, row: dict[str, Any], model: Any = None) -> None:
-        if row.get("status") == "ok":
-            a = self.request.analysis
-            row["verdict"] = search.excluded_after(row, a.target, a.ram_kb, a.flash_kb)
+        """Append a row in the search's order (its job announced it when it landed)."""
         self.rows.append(row)
         self.models.append(model)
         self.cands.append(c)
-        if row.get("status") != "skipped":
-            total = self.runs + self.queue
-            event = Event("row", row["candidate"], len(self.rows), total, row=row, model=model)
+
+    def landed(self, job: Any) -> None:
+        """A job finished: its rows get their target's verdict and are announced at once."""
+        self.finished += 1
+        a = self.request.analysis
+        for row, model in job.pairs:
+            if row.get("status") == "ok":
+                row["verdict"] = search.excluded_after(row, a.target, a.ram_kb, a.flash_kb)
+            self.landing.append(row)
+            index, total = self.finished, self.finished + self.ahead()
+            event = Event("row", row["candidate"], index, total, row=row, model=model)
             emit(self.request.listener, event)
 
+    def ahead(self) -> int:
+        """Candidate runs planned and not finished, and candidates not decided yet."""
+        return self.runs + self.queue - self.finished
+
     def announce(self, label: str) -> None:
-        best = search.best_so_far(self.rows, self.plan["goal"], self.plan["max_drop"])
+        rows = [*self.rows, *self.landing]
+        best = search.best_so_far(rows, self.plan["goal"], self.plan["max_drop"])
         left = ""
         if self.plan["seconds"] is not None:
             remaining = self.plan["seconds"] - (time.perf_counter() - self.started)
             left = f"; {max(0.0, remaining):.0f} s of the budget left"
-        done, ahead = self.finished, self.runs + self.queue - self.finished
+        done, ahead = self.finished, self.ahead()
         message = f"{done} done, {ahead} left; best so far: {best}{left}"
-        emit(
-            self.request.listener, Event("step", label, message, self.runs, self.runs + self.queue)
-        )
+        emit(self.request.listener, Event("step", label, message, done, done + ahead))
 
     def key(self, c: Any, epochs: int | None) -> str | None:
         """The store key of candidate ``c`` trained ``epochs`` in all (None: not kept)."""
@@ -124,7 +134,7 @@ class Search:
         trained = self.phase([c for c in lines if c.after is None], self.line_not_run, 1)
         trained.update(self.phase([c for c in lines if c.after], self.line_not_run, 1))
         self.halving(trained)
-        emit(self.request.listener, Event("done", message="optimize", index=self.runs))
+        emit(self.request.listener, Event("done", message="optimize", index=self.finished))
 
     def phase(self, cands: list[Any], why_not: Any, epochs: int | None) -> dict[str, list]:
         """Decide, then run, ``cands`` (``epochs`` of fine-tuning, or post-training); add
@@ -142,6 +152,8 @@ class Search:
         return self.settle(slots)
 
     def settle(self, slots: list[Any]) -> dict[str, list]:
+        """Add the phase's rows in its order; returns each trained candidate's rows."""
+        self.landing = []
         trained: dict[str, list] = {}
         for slot in slots:
             if not isinstance(slot, Job):

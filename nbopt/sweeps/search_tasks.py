@@ -83,13 +83,13 @@ class Pool:
         futures = {self._submit(s, job): job for job in jobs}
         for future in as_completed(futures):
             job = futures[future]
-            s.finished += 1
             try:
                 self._fill(s, job, future.result())
             except Exception as exc:  # noqa: BLE001 - a task that failed is the job's row
                 from ..api.candidates import _failed
 
                 job.pairs = [(_failed(s.plan, job.c, exc), None)]
+            s.landed(job)
         for job in jobs:
             _time(s, job)
 
