@@ -76,7 +76,7 @@ class Search:
                 row["verdict"] = search.excluded_after(row, a.target, a.ram_kb, a.flash_kb)
             self.landing.append(row)
             index, total = self.finished, self.finished + self.ahead()
-            event = Event("row", row["candidate"], index, total, row=row, model=model)
+            event = Event("row", row["candidate"], "", index, total, row=row, model=model)
             emit(self.request.listener, event)
 
     def ahead(self) -> int:
