@@ -148,26 +148,32 @@ def test_the_first_screen_after_load_ext_has_no_native_log_lines(tmp_path):
     assert [(o.name, o.text) for o in mine.outputs] == [("stderr", "mine\n")]  # yours stays
 
 
-def test_the_command_line_starts_without_native_log_lines():
-    """What `nbopt demo` and `nbopt compare` do first: TensorFlow's import and first device
-    probe print nothing on the terminal (the lines are kept for nbopt.log())."""
+def _quiet_python(*lines: str):
+    """Run ``lines`` in a fresh Python that starts as the command line does (TensorFlow
+    imported under capture), stdout and stderr pipes, without the environment's TF_ vars."""
+    import os
     import subprocess
     import sys
 
-    code = (
-        "from nbopt.cli import _quiet_tensorflow\n"
-        "_quiet_tensorflow()\n"
-        "import tensorflow as tf, tf_keras, nbopt\n"
-        "tf_keras.Sequential([tf_keras.Input((4,)), tf_keras.layers.Dense(2)])\n"
-        "tf.config.list_physical_devices()\n"
-        "print('kept', len(nbopt.log()) > 0)\n"
-    )
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("TF_")}
+    code = "from nbopt.cli import _quiet_tensorflow\n_quiet_tensorflow()\n" + "\n".join(lines)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
     env["PYTHONPATH"] = str(ROOT)
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
     )
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_the_command_line_starts_without_native_log_lines():
+    """What `nbopt demo` and `nbopt compare` do first: TensorFlow's import and first device
+    probe print nothing on the terminal (the lines are kept for nbopt.log())."""
+    done = _quiet_python(
+        "import tensorflow as tf, tf_keras, nbopt",
+        "tf_keras.Sequential([tf_keras.Input((4,)), tf_keras.layers.Dense(2)])",
+        "tf.config.list_physical_devices()",
+        "print('kept', len(nbopt.log()) > 0)",
+    )
     assert done.stderr == "" and done.stdout == "kept True\n"
 
 
@@ -175,22 +181,11 @@ def test_tensorflow_warnings_after_a_quiet_start_reach_stderr():
     """Logging handlers made while a conversion's output was captured (the root logger's,
     here) write to stderr afterwards: a TensorFlow warning during a later fit is printed,
     not a 'Logging error' traceback about a closed file."""
-    import subprocess
-    import sys
-
-    code = (
-        "from nbopt.cli import _quiet_tensorflow\n"
-        "_quiet_tensorflow()\n"
-        "import logging, nbopt, tf_keras\n"
-        "m = tf_keras.Sequential([tf_keras.Input((4,)), tf_keras.layers.Dense(2)])\n"
-        "nbopt.quantize(m, scheme='dynamic')\n"
-        "logging.getLogger().warning('Gradients do not exist for variables %s', ['k:0'])\n"
+    done = _quiet_python(
+        "import logging, nbopt, tf_keras",
+        "m = tf_keras.Sequential([tf_keras.Input((4,)), tf_keras.layers.Dense(2)])",
+        "nbopt.quantize(m, scheme='dynamic')",
+        "logging.getLogger().warning('Gradients do not exist for variables %s', ['k:0'])",
     )
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("TF_")}
-    env["PYTHONPATH"] = str(ROOT)
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
-    )
-    assert done.returncode == 0, done.stderr
     assert "Logging error" not in done.stderr, done.stderr
     assert done.stderr.endswith("Gradients do not exist for variables ['k:0']\n"), done.stderr

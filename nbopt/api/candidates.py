@@ -99,7 +99,6 @@ def rebuild(s: Any, c: Any, state: dict[str, Any]) -> Any:
 def restored(s: Any, stored: list[tuple[dict[str, Any], Any]]) -> list[tuple[dict, Any]] | None:
     """Rows and models of a candidate run read back from the store (each flatbuffer
     verified and opened in the worker first), or None if one is not sound."""
-    from ..engine.model.tflite_model import TFLiteModel
     from ..engine.model.trust import check
 
     isolate = s.request.settings.isolate
@@ -112,13 +111,23 @@ def restored(s: Any, stored: list[tuple[dict[str, Any], Any]]) -> list[tuple[dic
                 check(content, f"the stored {row.get('candidate')}", isolate)
             except Exception:  # noqa: BLE001 - damaged: measured again
                 return None
-            model = TFLiteModel(
-                content, name=row.get("model") or "model", scheme=row.get("scheme") or "float32",
-                technique=row.get("technique") or "ptq", settings=s.request.settings,
-            )  # fmt: skip
-            model.row = row
+            model = model_of(row, content, s.request.settings)
         out.append((row, model))
     return out
+
+
+def model_of(row: dict[str, Any], content: bytes | None, settings: Any) -> Any:
+    """The :class:`TFLiteModel` of a row measured elsewhere (the store, a Dask worker)."""
+    from ..engine.model.tflite_model import TFLiteModel
+
+    if content is None:
+        return None
+    model = TFLiteModel(
+        content, name=row.get("model") or "model", scheme=row.get("scheme") or "float32",
+        technique=row.get("technique") or "ptq", settings=settings,
+    )  # fmt: skip
+    model.row = row
+    return model
 
 
 def _variants(made: Any, c: Any, total: int) -> list[tuple[dict[str, Any], Any]]:

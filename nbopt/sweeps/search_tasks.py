@@ -123,16 +123,9 @@ class Pool:
 
 
 def _model(s: Any, row: dict[str, Any], content: bytes | None) -> Any:
-    from ..engine.model.tflite_model import TFLiteModel
+    from ..api.candidates import model_of
 
-    if content is None:
-        return None
-    model = TFLiteModel(
-        content, name=row.get("model") or "model", scheme=row.get("scheme") or "float32",
-        technique=row.get("technique") or "ptq", settings=s.request.settings,
-    )  # fmt: skip
-    model.row = row
-    return model
+    return model_of(row, content, s.request.settings)
 
 
 def _time(s: Any, job: Any) -> None:

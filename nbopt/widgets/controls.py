@@ -56,26 +56,7 @@ class PanelControls:
             self.hints[key] = widgets.HTML(
                 HINT.format(html.escape(hint or "")), layout={"margin": "0 0 0 8px"}
             )
-        self.sparsity = widgets.FloatSlider(
-            value=0.5, min=0.1, max=0.95, step=0.05, description="sparsity", readout_format=".0%"
-        )
-        self.sparse = widgets.Checkbox(
-            value=False,
-            description="stored sparse",
-            indent=False,
-            layout={"width": "auto"},
-            tooltip="Also store the pruned model's zeros sparse (the converter's "
-            "EXPERIMENTAL_SPARSITY): a smaller .tflite whose dense weights are rebuilt in RAM",
-        )
-        self.clusters = widgets.IntSlider(value=16, min=2, max=64, description="clusters")
-        self.epochs = widgets.IntSlider(value=1, min=1, max=10, description="epochs")
-        for slider, key in (
-            (self.sparsity, "prune"),
-            (self.sparse, "prune"),
-            (self.clusters, "cluster"),
-        ):
-            slider.disabled = self.checkboxes[key].disabled
-        self.epochs.disabled = self.fit is None
+        self._build_technique_settings()
         self.io = widgets.Dropdown(
             options=["float", "int8", "uint8"],
             value="float",
@@ -101,6 +82,29 @@ class PanelControls:
                 widgets.HBox([self.io, self.target]),
             ],
         )
+
+    def _build_technique_settings(self) -> None:
+        """The training techniques' sliders, each usable when its technique is."""
+        self.sparsity = widgets.FloatSlider(
+            value=0.5, min=0.1, max=0.95, step=0.05, description="sparsity", readout_format=".0%"
+        )
+        self.sparse = widgets.Checkbox(
+            value=False,
+            description="stored sparse",
+            indent=False,
+            layout={"width": "auto"},
+            tooltip="Also store the pruned model's zeros sparse (the converter's "
+            "EXPERIMENTAL_SPARSITY): a smaller .tflite whose dense weights are rebuilt in RAM",
+        )
+        self.clusters = widgets.IntSlider(value=16, min=2, max=64, description="clusters")
+        self.epochs = widgets.IntSlider(value=1, min=1, max=10, description="epochs")
+        for slider, key in (
+            (self.sparsity, "prune"),
+            (self.sparse, "prune"),
+            (self.clusters, "cluster"),
+        ):
+            slider.disabled = self.checkboxes[key].disabled
+        self.epochs.disabled = self.fit is None
 
     def _build_run(self) -> None:
         self.run_button = widgets.Button(
