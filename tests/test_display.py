@@ -76,6 +76,10 @@ def test_units_read_as_a_person_reads_them():
     assert units.metric(0.9388888888888889, "accuracy") == "93.9%"
     assert units.metric(0.01234567, "mse") == "0.01235"
     assert units.delta(-0.1711, "accuracy") == "-17.1 pt"
+    # A sparse int8 model on TFLite's built-in kernels: 7.9 µs against 3.4 ms.
+    assert units.cell("speedup", 0.0079 / 3.4) == "0.0023×"
+    assert units.cell("speedup", 0.0604) == "0.06×" and units.cell("speedup", 2.724) == "2.72×"
+    assert units.cell("size_ratio", 0.1) == "0.10×"
 
 
 def test_text_table_has_units_one_copy_of_each_note_and_the_drop(rows):

@@ -106,7 +106,7 @@ def cells(row: dict, ram: bool, compat: str) -> list[str]:
         *([fmt("ram_bytes", _size)] if ram else []),
         fmt("latency_ms", _latency),
         fmt("latency_p90_ms", _latency),
-        fmt("speedup", lambda v: f"{v:.2f}×"),
+        fmt("speedup", lambda v: f"{v:.2f}×" if v >= 0.1 else f"{v:.2g}×"),
         fmt("accuracy", lambda v: f"{v * 100:.1f}%"),
         fmt("accuracy_delta", _points),
         compat,

@@ -67,6 +67,12 @@ def delta(v: Any, name: Any) -> str:
     return f"{v:+.4g}"
 
 
+def ratio(v: Any) -> str:
+    """``3.87×``; under 0.1 two significant digits (``0.0023×``), so no ratio reads ``0.00×``."""
+    v = float(v)
+    return f"{v:.2f}×" if v >= 0.1 or v == 0 else f"{v:.2g}×"
+
+
 def cell(name: str, v: Any, row: dict[str, Any] | None = None) -> str:
     """Column ``name``'s value ``v`` as text, by the schema's unit ("" if missing)."""
     if missing(v):
@@ -79,7 +85,7 @@ def cell(name: str, v: Any, row: dict[str, Any] | None = None) -> str:
     if unit == "ms":
         return latency(v)
     if unit == "ratio":
-        return f"{float(v):.2f}×"
+        return ratio(v)
     if unit == "share":
         return f"{float(v) * 100:.0f}%"
     if unit == "metric":
