@@ -33,6 +33,8 @@ model.fit(x_train, y_train, epochs=4, verbose=0)
     "print('x')",
     "%prune model --sparsity 0.5 --fit x_train,y_train --epochs 1 --eval x_test,y_test --as pruned",
     "import nbopt\nlog = nbopt.log()\nprint('LOG', 'Assets written' in log, 'SavedModel' in log)",
+    "search = %nbopt optimize model --max-drop 0.02 --calib x_train[:64] --val x_test,y_test "
+    "--eval x_test,y_test --budget 3\nlen(search.rows)",
 ]
 
 
@@ -108,9 +110,10 @@ def test_saved_html_shows_the_table_and_one_chart_point_per_ok_row(executed):
     _, path = executed
     page, _ = HTMLExporter().from_filename(str(path))
     svgs = re.findall(r'<svg [^>]*class="nbopt-chart".*?</svg>', page, re.S)
-    assert len(svgs) == 2  # %quantize's and %prune's
+    assert len(svgs) == 3  # %quantize's, %prune's and the search's front
     assert _points(svgs[0]) == ["float32", "dynamic", "int8"]
     assert _points(svgs[1]) == ["float32", "prune"]
+    assert _points(svgs[2]) == ["float16", "dynamic", "int8"]
     for variant in ("float32", "dynamic", "int8", "prune"):
         assert f"<td>{variant}</td>" in page
     assert " µs" in page or " ms" in page
@@ -189,3 +192,18 @@ def test_tensorflow_warnings_after_a_quiet_start_reach_stderr():
     )
     assert "Logging error" not in done.stderr, done.stderr
     assert done.stderr.endswith("Gradients do not exist for variables ['k:0']\n"), done.stderr
+
+
+def test_an_optimize_cell_keeps_one_output_the_search_itself(executed):
+    """The live table becomes the search's result (its pick and verdicts), even when the
+    cell goes on to show something else: no second, outdated comparison stays behind."""
+    nb, _ = executed
+    cell = nb.cells[5]
+    displays = _displays(cell)
+    shown = [d for d in displays if MIME in d.data]
+    assert len(shown) == 1, [d.data.keys() for d in displays]
+    payload = shown[0].data[MIME]
+    assert payload["pick"]["label"] and payload["pick"]["line"].startswith("%quantize model ")
+    assert payload["table"]["headings"][:3] == ["candidate", "status", "verdict"]
+    assert displays[-1].data["text/plain"] == "17"  # the cell's own value after it
+    assert not [n for n in NOISE if n in _streams(cell)]

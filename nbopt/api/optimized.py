@@ -150,6 +150,9 @@ class Optimized:
         value = search.goal_value(row, goal)
         shown = search.shown(value, goal)
         among = f"of the {within} candidates" if within > 1 else "and is the only candidate"
+        excluded = sum(1 for r in self.rows if str(r.get("verdict")).startswith("excluded: "))
+        if excluded:
+            among += f" (besides {excluded} excluded)"
         return (
             f"{row['candidate']} has the smallest {goal} ({shown}) {among} "
             f"within max_drop {budget:g} on the validation data (its {row.get('metric')} "

@@ -92,11 +92,13 @@ def front_layout(result: Any) -> dict[str, Any] | None:
 def candidates_table(result: Any) -> Table:
     """Every candidate: its label, status, verdict, then the comparison's columns.
 
-    A skipped or failed row's note is its verdict's reason: the verdict column shows it.
+    A skipped or failed row's note is its verdict's reason: the verdict column shows it;
+    a drop is judged against ``max_drop`` there, so the comparison's warnings are left out.
     """
     rows = [r if r.get("status") == "ok" else {**r, "note": None} for r in result.rows]
     t = build(rows, labels(result))
     t.headings[0] = "candidate"
+    t.callouts = []  # the comparison's 2-point warnings: the verdict holds the budget's own
     for at, value in ((t.headings, "verdict"), (t.keys, "verdict"), (t.numeric, False)):
         at.insert(2, value)
     for cells, r in zip(t.body, rows):

@@ -183,6 +183,7 @@ class CommandMagics(MagicsBase):
         fit_x = args.fit.split(",")[0] if args.fit else None
         texts = {"calib": args.calib or fit_x, "fit": args.fit, "eval": args.eval}
         result.names.update({k: v for k, v in texts.items() if v})
+        self.tally.listener.become(result)  # the live table becomes the search's result
         if args.as_name and result.pick is None:
             print(f"nbopt: no candidate is within --max-drop; {args.as_name} is not bound")
         elif args.as_name:

@@ -30,6 +30,12 @@ def _rows_of(obj: Any) -> list[dict[str, Any]]:
 def _bundle_of(obj: Any) -> dict[str, Any]:
     if hasattr(obj, "related_rows"):
         return model_bundle(obj)
+    from ..api.optimized import Optimized
+
+    if isinstance(obj, Optimized):
+        from ..display.optimized import optimized_bundle
+
+        return optimized_bundle(obj)
     from ..display import comparison_bundle
 
     return comparison_bundle(obj)
@@ -79,11 +85,12 @@ class LiveTable:
 
     def _claim_result(self) -> None:
         """Until this cell ends, show the result of these rows in this table's output."""
+        from ..api.optimized import Optimized
         from ..engine.model.tflite_model import TFLiteModel
         from ..engine.pipeline.comparison import Comparison
 
         formatter = self.shell.display_formatter.ipython_display_formatter
-        for cls in (Comparison, TFLiteModel):
+        for cls in (Comparison, TFLiteModel, Optimized):
             if cls not in formatter.type_printers:
                 formatter.for_type(cls, self._show)
                 self._claimed.append(cls)
@@ -98,6 +105,12 @@ class LiveTable:
             self.handle.update(bundle, raw=True)
         else:
             display(bundle, raw=True)
+
+    def become(self, result: Any) -> None:
+        """Show ``result`` (the rows' own result: a search's) in this table's output now,
+        whatever the cell goes on to display."""
+        if self.handle is not None:
+            self.handle.update(_bundle_of(result), raw=True)
 
     def _release(self, *_: Any) -> None:
         formatter = self.shell.display_formatter.ipython_display_formatter
