@@ -53,6 +53,38 @@ def post_training(s: Any, c: Any) -> list[tuple[dict[str, Any], Any]]:
     return [(made.row, made)]
 
 
+def post_training_together(s: Any, jobs: list[Any], done: Any) -> None:
+    """Post-training ``jobs`` (one scheme each, the same I/O) in one comparison, with one
+    float32 baseline; ``done(job)`` as each one's row is measured."""
+    plan = s.plan
+    by_scheme = {job.c.options["scheme"]: job for job in jobs}
+    io = jobs[0].c.options.get("io", "float")
+
+    def listen(event: Any) -> None:
+        row = event.row or {}
+        job = by_scheme.get(row.get("scheme")) if event.kind == "row" else None
+        if job is not None and row.get("technique") != "baseline" and not job.pairs:
+            row["candidate"] = job.c.label
+            job.pairs = [(row, event.model)]
+            done(job)
+
+    options = {**_common(plan, s.request), "calib": plan["calib"], "io": io}
+    request = _request(s, "ptq", scheme=",".join(by_scheme), progress=listen, **options)
+    try:
+        made = run_quantize(s.model, request)
+        s.saw(getattr(made, "comparison", None) or made)  # one scheme: its TFLiteModel
+    except Exception as exc:  # noqa: BLE001 - the candidates not measured fail, each a row
+        for job in jobs:
+            if not job.pairs:
+                job.pairs = [(_failed(plan, job.c, exc), None)]
+                done(job)
+    for job in jobs:
+        if not job.pairs:
+            why = RuntimeError("the comparison made no row for it")
+            job.pairs = [(_failed(plan, job.c, why), None)]
+            done(job)
+
+
 def training(
     s: Any, c: Any, source: Any, epochs: int, state: dict[str, Any] | None
 ) -> tuple[Any, list[tuple[dict[str, Any], Any]]]:
@@ -68,7 +100,8 @@ def training(
     if c.options.get("then") in ("int8", "int16x8") or c.options.get("io") == "int8":
         options["calib"] = plan["calib"]
     built = _request(s, _technique(c), **options)
-    built = built.with_options(start_from=state and state["weights"], keep_weights=True)
+    start = state and (state.get("wrapped") or state["weights"])  # in memory: no new trace
+    built = built.with_options(start_from=start, keep_weights=True)
     if c.after is not None:
         built = built.with_options(baseline=s.baseline_row)
     tf.keras.utils.set_random_seed(request.analysis.seed)

@@ -30,6 +30,7 @@ class Job:
     pairs: list[tuple[dict[str, Any], Any]] = field(default_factory=list)
     weights: list[Any] | None = None
     keras: Any = None
+    wrapped: Any = None  # the compiled wrapped copy, when it trained in this kernel
     #: Why it did not run after all: the time budget ran out before its turn.
     skipped: str | None = None
 
@@ -70,6 +71,7 @@ def run_here(s: Any, job: Job) -> None:
         made, job.pairs = fine_tune(s, job.c, source_of(s, job), job.epochs, job.state)
         if made is not None:
             job.weights, made.trained_weights = made.trained_weights, None
+            job.wrapped, made.trained_wrapped = made.trained_wrapped, None
             job.keras = made.keras_model
     keep(job)
 
@@ -84,24 +86,66 @@ def keep(job: Job) -> None:
 
 
 def run_all(s: Any, jobs: list[Job]) -> None:
-    """Each job from the store, or run: here one by one, or on Dask all at once."""
-    if s.pool is None or len(jobs) < 2:
-        for job in jobs:
-            job.skipped = s.out_of_time()
-            if job.skipped is not None:
-                s.runs -= 1
-                continue
-            s.announce(job.c.label)
-            if not from_store(s, job):
-                run_here(s, job)
-            s.landed(job)
+    """Each job from the store, or run: here (post-training schemes together, in one
+    comparison with one baseline), or on Dask all at once."""
+    if s.pool is not None and len(jobs) > 1:
+        todo = [job for job in jobs if not _landed_from_store(s, job)]
+        if todo:
+            s.announce(", ".join(job.c.label for job in todo))
+            s.pool.run(s, todo)
         return
-    todo = []
+    together = []
     for job in jobs:
-        if from_store(s, job):
-            s.landed(job)
-        else:
-            todo.append(job)
-    if todo:
-        s.announce(", ".join(job.c.label for job in todo))
-        s.pool.run(s, todo)
+        if _together(job) and not _landed_from_store(s, job):
+            together.append(job)
+    for group in _by_io(together):
+        run_together(s, group)
+    ran = {id(job) for job in together}
+    for job in jobs:
+        if id(job) in ran or (_together(job) and job.pairs):
+            continue
+        job.skipped = s.out_of_time()
+        if job.skipped is not None:
+            s.runs -= 1
+            continue
+        s.announce(job.c.label)
+        if not from_store(s, job):
+            run_here(s, job)
+        s.landed(job)
+
+
+def _together(job: Job) -> bool:
+    return job.epochs is None and job.c.call == "quantize"
+
+
+def _landed_from_store(s: Any, job: Job) -> bool:
+    if from_store(s, job):
+        s.landed(job)
+        return True
+    return False
+
+
+def _by_io(jobs: list[Job]) -> list[list[Job]]:
+    groups: dict[str, list[Job]] = {}
+    for job in jobs:
+        groups.setdefault(job.c.options.get("io", "float"), []).append(job)
+    return list(groups.values())
+
+
+def run_together(s: Any, jobs: list[Job]) -> None:
+    """Post-training ``jobs`` as one comparison: each lands as its row is measured."""
+    from .candidates import post_training_together
+
+    out_of_time = s.out_of_time()
+    if out_of_time is not None:
+        for job in jobs:
+            job.skipped = out_of_time
+        s.runs -= len(jobs)
+        return
+    s.announce(", ".join(job.c.label for job in jobs))
+
+    def done(job: Job) -> None:
+        keep(job)
+        s.landed(job)
+
+    post_training_together(s, jobs, done)

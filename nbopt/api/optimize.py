@@ -105,7 +105,7 @@ def _check(model: Any, request: Request) -> dict[str, Any]:
         "eval": evaluation,
         "calib": calib,
         "candidates": search.candidates(analysis.target, low_bit),
-        "lines": search.lines(analysis.target),
+        "lines": search.lines(analysis.target, goal),
         "keras": keras,
         "name": request.name or getattr(model, "name", "model"),
         "identity": _identity(model, request, train, val, evaluation, calib),

@@ -177,7 +177,7 @@ class Search:
             if slot.weights is not None:
                 self.state[slot.c.label] = {
                     "candidate": slot.c, "weights": slot.weights, "epochs": slot.total,
-                    "keras": slot.keras,
+                    "keras": slot.keras, "wrapped": slot.wrapped,
                 }  # fmt: skip
         return trained
 
@@ -223,11 +223,25 @@ class Search:
                 n = self.state[label]["epochs"]
                 epochs_ = f"{n} epoch" + ("s" if n != 1 else "")
                 self.trail.append(f"{label} stops after {epochs_}: {reason}")
+                self.state[label]["wrapped"] = None  # it trains no more: let it go
             if not keep:
                 self.trail.append("no remaining candidate can improve the pick")
-                return
+                break
             epochs *= 2
+            for label in keep:
+                self._trains_on(label)
             trained = self.rung(keep, epochs)
+        for state in self.state.values():
+            state["wrapped"] = None
+
+    def _trains_on(self, label: str) -> None:
+        """A QAT model trains on in place: its earlier variants no longer stand for it."""
+        wrapped = self.state[label].get("wrapped")
+        if wrapped is None:
+            return
+        for c, model in zip(self.cands, self.models):
+            if c.label == label and model is not None and model.keras_model is wrapped:
+                model.keras_model = None
 
     def rung(self, labels: list[str], epochs: int) -> dict[str, list]:
         slots: list[Any] = []

@@ -59,13 +59,14 @@ def candidates(target: str, low_bit: tuple[str, ...]) -> list[Candidate]:
     ]
 
 
-def lines(target: str) -> list[Candidate]:
+def lines(target: str, goal: str = "size") -> list[Candidate]:
     """The training candidates (each one fine-tune whose variants are each a candidate row):
     QAT, pruning (then int8; each also stored sparse), clustering (then int8), and, from
     each pruned or clustered model, quantization-aware training that keeps its structure
     (PQAT, CQAT)."""
     io = {"io": "int8"} if target in ("edgetpu", "mcu") else {}
-    sparse = {} if target in INTEGER_ONLY else {"sparse": True}
+    # Stored sparse shrinks the file, never RAM (DENSIFY's dense copy) or time (measured).
+    sparse = {"sparse": True} if goal in ("size", "gzip") and target not in INTEGER_ONLY else {}
     out = [Candidate("qat", "quantize", {"aware": True, **io}, trains=True, integer=True)]
     for s in SPARSITIES:
         options = {"sparsity": s, "then": "int8", **sparse, **io}

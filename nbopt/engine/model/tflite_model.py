@@ -56,6 +56,8 @@ class TFLiteModel:
         #: The tfmot-wrapped copy's weights after fine-tuning, when the request kept them
         #: (what optimize's next rung continues from).
         self.trained_weights: list[Any] | None = None
+        #: The tfmot-wrapped copy itself, compiled (a later rung trains it on, untraced).
+        self.trained_wrapped: Any = None
         self._gzip: int | None = None
         self._runner: Runner | None = None
 

@@ -225,8 +225,8 @@ class Training:
         entries=(PRUNE, CLUSTER),
         doc_type="str, optional",
     )
-    #: The wrapped copy's weights to fine-tune on from (optimize's later rungs), and
-    #: whether to keep them on the result's ``trained_weights`` after fine-tuning.
+    #: The wrapped copy (or its weights) to fine-tune on from (optimize's later rungs),
+    #: and whether to keep them on the result (``trained_wrapped``, ``trained_weights``).
     start_from: list[Any] | None = context()
     keep_weights: bool = context(False)
 

@@ -184,7 +184,9 @@ def fit(
         callbacks.append(tfmot.sparsity.keras.UpdatePruningStep())
     x = data.x[0] if len(data.x) == 1 else data.x
     try:
-        compile_like(wrapped, original, data.ys)
+        if not getattr(wrapped, "_nbopt_compiled", False):  # compiled: trained on as it is
+            compile_like(wrapped, original, data.ys)
+            wrapped._nbopt_compiled = True
         with forgetting_custom_gradients():
             wrapped.fit(
                 x,

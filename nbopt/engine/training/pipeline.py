@@ -87,9 +87,13 @@ def validate(model: Any, request: Request) -> Plan:
     )
     work = tfmot_model(model)  # errors (subclassed, unknown layers) before any training
     technique.check_skip(work)
-    wrapped, notes = wrap(work, technique, request, training)
-    if request.training.start_from is not None:
-        _start_from(wrapped, request.training.start_from)
+    start = request.training.start_from
+    if start is not None and not isinstance(start, list):  # the wrapped copy itself, trained on
+        wrapped, notes = start, []
+    else:
+        wrapped, notes = wrap(work, technique, request, training)
+    if isinstance(start, list):
+        _start_from(wrapped, start)
     plan = Plan(model, technique, request, training, calib, evaluation, metric, wrapped, notes)
     plan.pruned_share = _kernel_share(work, technique.skip)
     return plan
@@ -373,4 +377,5 @@ def optimize(model: Any, request: Request) -> Outcome:
         final.keras_model = result
         if request.training.keep_weights:
             final.trained_weights = plan.wrapped.get_weights()
+            final.trained_wrapped = plan.wrapped
     return Outcome(run.comparison, result, final)
