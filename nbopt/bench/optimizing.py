@@ -97,11 +97,29 @@ def on_new_store(run: Callable[[], Any]) -> tuple[float, Any]:
             cache.forget_memory()
 
 
-def run_optimize(case: Case) -> Any:
+class Clock:
+    """A progress listener that times each step of a search: ``steps`` holds ``(label,
+    seconds)`` from each step's start to the next one's (or the end)."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, float]] = []
+        self._open: tuple[str, float] | None = None
+
+    def __call__(self, event: Any) -> None:
+        if event.kind in ("step", "done") and self._open is not None:
+            label, t0 = self._open
+            self.steps.append((label, time.perf_counter() - t0))
+            self._open = None
+        if event.kind == "step":
+            self._open = (event.scheme, time.perf_counter())
+
+
+def run_optimize(case: Case, clock: Clock) -> Any:
     import nbopt
 
     return nbopt.optimize(
         case.model,
+        progress=clock,
         goal=GOAL,
         max_drop=MAX_DROP,
         calib=case.calib,
@@ -136,21 +154,28 @@ def _variants(made: Any, label: str) -> list[tuple[dict[str, Any], Any]]:
     return out
 
 
-def run_by_hand(case: Case, epochs: int) -> tuple[list[dict[str, Any]], list[Any]]:
-    """The hand path's calls, one after another; every variant's row and model."""
+def run_by_hand(case: Case, epochs: int, clock: Clock) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The hand path's calls, one after another (each timed on ``clock``); every variant's
+    row and model."""
     import tf_keras
 
     import nbopt
 
-    data = {"eval": case.val}
-    pairs = _variants(nbopt.quantize(case.model, "float16,dynamic,int8", case.calib, **data), "ptq")
+    data, pairs = {"eval": case.val}, []
+
+    def step(label: str, call: Callable[[], Any]) -> None:
+        t0 = time.perf_counter()
+        pairs.extend(_variants(call(), label))
+        clock.steps.append((label, time.perf_counter() - t0))
+
+    step("ptq", lambda: nbopt.quantize(case.model, "float16,dynamic,int8", case.calib, **data))
     fit = {"fit": case.train, "epochs": epochs, **data}
     tf_keras.utils.set_random_seed(0)
-    pairs += _variants(nbopt.quantize(case.model, aware=True, **fit), "qat")
+    step("qat", lambda: nbopt.quantize(case.model, aware=True, **fit))
     for sparsity in (0.5, 0.8):
         tf_keras.utils.set_random_seed(0)
-        pruned = nbopt.prune(case.model, sparsity=sparsity, then="int8", calib=case.calib, **fit)
-        pairs += _variants(pruned, f"prune {sparsity:g}")
+        prune = {"sparsity": sparsity, "then": "int8", "calib": case.calib, **fit}
+        step(f"prune {sparsity:g}", lambda: nbopt.prune(case.model, **prune))  # noqa: B023
     return [row for row, _ in pairs], [model for _, model in pairs]
 
 
@@ -174,9 +199,10 @@ def bench_optimize(case: Case) -> dict[str, float]:
     import nbopt
 
     nbopt.quantize(case.model, "float32")  # the converter worker is up, as after a first cell
-    t_opt, found = on_new_store(lambda: run_optimize(case))
+    clocks = {"optimize": Clock(), "hand": Clock()}
+    t_opt, found = on_new_store(lambda: run_optimize(case, clocks["optimize"]))
     epochs = longest_epochs(found.rows)
-    t_hand, (rows, models) = on_new_store(lambda: run_by_hand(case, epochs))
+    t_hand, (rows, models) = on_new_store(lambda: run_by_hand(case, epochs, clocks["hand"]))
     by_hand = hand_pick(case, rows, models)
     print(
         f"\n[{case.label}] nbopt.optimize against by hand, --goal {GOAL} --max-drop {MAX_DROP:g}: "
@@ -186,10 +212,12 @@ def bench_optimize(case: Case) -> dict[str, float]:
         f"  by hand: float16, dynamic, int8; QAT; prune 0.5, 0.8 then int8 ({epochs} epochs "
         f"each, {len(rows)} variants)  {t_hand:7.1f} s   1.00x"
     )
+    print(f"    {_steps(clocks['hand'].steps)}")
     print(
         f"  nbopt.optimize ({found.runs} candidates run, {len(found.rows)} rows, longest "
         f"fine-tune {epochs} epochs)  {t_opt:7.1f} s   {t_opt / t_hand:.2f}x"
     )
+    print(f"    {_steps(clocks['optimize'].steps)}")
     print(f"  pick by hand:   {_shown(by_hand)}")
     if found.pick is not None:
         found.pick.row["candidate"] = found.rows[found.index]["candidate"]
@@ -204,6 +232,22 @@ def bench_optimize(case: Case) -> dict[str, float]:
     )
     bench_optimize_workers(case)
     return {"optimize_s": t_opt, "hand_s": t_hand, "goal_ratio": ratio, "epochs": epochs}
+
+
+def _steps(steps: list[tuple[str, float]]) -> str:
+    """``post-training 18.2 s, prune 0.5 35.1 s, prune 0.8 38.5+35.3+38.5 s``: the
+    post-training candidates together, each fine-tune's runs (rungs) in turn."""
+    from nbopt.engine.analyse import search
+
+    trains = {c.label for c in search.lines("cpu")}
+    ptq = [s for label, s in steps if label not in trains]
+    parts = [f"post-training {sum(ptq):.1f} s"] if ptq else []
+    runs: dict[str, list[float]] = {}
+    for label, seconds in steps:
+        if label in trains:
+            runs.setdefault(label, []).append(seconds)
+    parts += [f"{label} {'+'.join(f'{s:.1f}' for s in ss)} s" for label, ss in runs.items()]
+    return ", ".join(parts)
 
 
 def _goal(pick: Any) -> float:
