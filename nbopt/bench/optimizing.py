@@ -81,19 +81,22 @@ def mobilenet_case(epochs: int = 20, settle: int = 4) -> Case:
 
 def on_new_store(run: Callable[[], Any]) -> tuple[float, Any]:
     """``run()``'s wall time and result, on a new, empty results store (and an empty
-    in-memory conversion cache): nothing converted before is reused."""
-    from nbopt.config import NbOpt, set_current
+    in-memory conversion cache): nothing converted before is reused. The settings in force
+    stay; the store in force before is back afterwards."""
+    from nbopt.config import current
     from nbopt.engine.store import cache
 
+    config = current()
+    before = config.store
     with tempfile.TemporaryDirectory() as folder:
-        set_current(NbOpt(store=f"{folder}/results.db"))
+        config.store = f"{folder}/results.db"
         cache.forget_memory()
         try:
             t0 = time.perf_counter()
             out = run()
             return time.perf_counter() - t0, out
         finally:
-            set_current(NbOpt(store=""))
+            config.store = before
             cache.forget_memory()
 
 
