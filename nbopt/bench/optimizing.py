@@ -212,13 +212,13 @@ def bench_optimize(case: Case) -> dict[str, float]:
         f"chosen on {len(case.val[1])} validation samples, reported on {len(case.test[1])} test"
     )
     print(
-        f"  by hand: float16, dynamic, int8; QAT; prune 0.5, 0.8 then int8 ({epochs} epochs "
+        f"  by hand: float16, dynamic, int8; QAT; prune 0.5, 0.8 then int8 ({_epochs(epochs)} "
         f"each, {len(rows)} variants)  {t_hand:7.1f} s   1.00x"
     )
     print(f"    {_steps(clocks['hand'].steps)}")
     print(
         f"  nbopt.optimize ({found.runs} candidates run, {len(found.rows)} rows, longest "
-        f"fine-tune {epochs} epochs)  {t_opt:7.1f} s   {t_opt / t_hand:.2f}x"
+        f"fine-tune {_epochs(epochs)})  {t_opt:7.1f} s   {t_opt / t_hand:.2f}x"
     )
     print(f"    {_steps(clocks['optimize'].steps)}")
     print(f"  pick by hand:   {_shown(by_hand)}")
@@ -251,6 +251,10 @@ def _steps(steps: list[tuple[str, float]]) -> str:
             runs.setdefault(label, []).append(seconds)
     parts += [f"{label} {'+'.join(f'{s:.1f}' for s in ss)} s" for label, ss in runs.items()]
     return ", ".join(parts)
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
 
 
 def _goal(pick: Any) -> float:
