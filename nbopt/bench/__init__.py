@@ -12,4 +12,9 @@ absolute seconds beside it, so numbers from a noisy machine still compare.
 5. A sweep: 12 training configurations of the digits CNN on a LocalCluster of 2 workers
    against the same 12 one after another in this process (same rows), and the converter
    worker's memory over 200 conversions, recycled and not.
+6. ``nbopt.optimize`` against doing it by hand (the post-training comparison, QAT, pruning
+   at 0.5 and 0.8 then int8, trained as long as optimize's longest fine-tune), on the digits
+   CNN and a MobileNetV2 (32x32, alpha 0.35) trained on the digits: each path's total time,
+   its pick, and whether optimize's pick is at least as small within the same metric budget
+   in less time (``--only optimize``).
 """

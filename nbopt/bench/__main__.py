@@ -14,23 +14,29 @@ from .conversion import bench_comparison
 from .measurement import bench_evaluation, bench_latency
 from .memory import bench_converter_memory
 from .models import EFFICIENTNET, MOBILENET, digits_mlp, efficientnet_data, mobilenet_data
+from .optimizing import bench_optimizing
 from .rerun import bench_reruns
 from .sweep import bench_sweep
 from .verify import bench_verify
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m nbopt.bench", description=bench.__doc__)
     parser.add_argument("--skip-mobilenet", action="store_true", help="only the digits CNN (fast)")
     parser.add_argument(
         "--only",
-        choices=["rerun", "verify", "efficientnet"],
+        choices=["rerun", "verify", "efficientnet", "optimize"],
         default=None,
         help="only this figure (rerun: re-run ratio; verify: checking a foreign .tflite; "
-        "efficientnet: a full comparison of EfficientNetB0 at 224x224)",
+        "efficientnet: a full comparison of EfficientNetB0 at 224x224; optimize: "
+        "nbopt.optimize against doing it by hand)",
     )
     parser.add_argument("--sweep-only", action="store_true", help="only the sweep figures")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from nbopt.config import NbOpt, set_current
@@ -40,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"nbopt benchmark on {os.cpu_count()} cores, {sys.platform}")
     if args.only == "verify":
         bench_verify()
+        return 0
+    if args.only == "optimize":
+        bench_optimizing(args.skip_mobilenet)
         return 0
     if args.only == "efficientnet":
         bench_comparison(EFFICIENTNET, *efficientnet_data())
@@ -77,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_sweep(model, (x_train, y_train, x_test, y_test))
     bench_converter_memory(model)
     bench_verify()
+    bench_optimizing(args.skip_mobilenet)
     return 0
 
 

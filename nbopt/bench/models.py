@@ -62,3 +62,29 @@ def digits_mlp() -> Any:
     model.compile("adam", "sparse_categorical_crossentropy")
     model.fit(x_train, y_train, epochs=5, verbose=0)
     return model
+
+
+SMALL_MOBILENET = "MobileNetV2 32x32 alpha 0.35 on digits"
+
+
+def digits_rgb32(x: np.ndarray) -> np.ndarray:
+    """Digits (8x8x1, 0..1) upscaled to 32x32x3: every pixel a 4x4 block, in three channels."""
+    big = np.kron(x[..., 0], np.ones((4, 4), "float32"))
+    return np.repeat(big[..., None], 3, axis=-1).astype("float32")
+
+
+def small_mobilenet() -> Any:
+    """MobileNetV2 (alpha 0.35, 32x32x3, 10 classes, random start), compiled. Its
+    BatchNormalization layers average with momentum 0.9 (not 0.999), so a short training
+    leaves their statistics close to the activations."""
+    import tf_keras
+
+    tf_keras.utils.set_random_seed(0)
+    model = tf_keras.applications.MobileNetV2(
+        alpha=0.35, input_shape=(32, 32, 3), weights=None, classes=10
+    )
+    for layer in model.layers:
+        if isinstance(layer, tf_keras.layers.BatchNormalization):
+            layer.momentum = 0.9
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
