@@ -14,7 +14,7 @@ from .conversion import bench_comparison
 from .measurement import bench_evaluation, bench_latency
 from .memory import bench_converter_memory
 from .models import EFFICIENTNET, MOBILENET, digits_mlp, efficientnet_data, mobilenet_data
-from .optimizing import bench_optimizing
+from .optimizing import bench_optimizing, bench_workers
 from .rerun import bench_reruns
 from .sweep import bench_sweep
 from .verify import bench_verify
@@ -25,11 +25,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-mobilenet", action="store_true", help="only the digits CNN (fast)")
     parser.add_argument(
         "--only",
-        choices=["rerun", "verify", "efficientnet", "optimize"],
+        choices=["rerun", "verify", "efficientnet", "optimize", "workers"],
         default=None,
         help="only this figure (rerun: re-run ratio; verify: checking a foreign .tflite; "
         "efficientnet: a full comparison of EfficientNetB0 at 224x224; optimize: "
-        "nbopt.optimize against doing it by hand)",
+        "nbopt.optimize against doing it by hand; workers: the same search on two Dask "
+        "workers against one)",
     )
     parser.add_argument("--sweep-only", action="store_true", help="only the sweep figures")
     return parser.parse_args(argv)
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.only == "optimize":
         bench_optimizing(args.skip_mobilenet)
+        return 0
+    if args.only == "workers":
+        bench_workers(args.skip_mobilenet)
         return 0
     if args.only == "efficientnet":
         bench_comparison(EFFICIENTNET, *efficientnet_data())
@@ -87,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_converter_memory(model)
     bench_verify()
     bench_optimizing(args.skip_mobilenet)
+    bench_workers(args.skip_mobilenet)
     return 0
 
 
