@@ -102,7 +102,7 @@ def training(
     built = _request(s, _technique(c), **options)
     start = state and (state.get("wrapped") or state["weights"])  # in memory: no new trace
     built = built.with_options(start_from=start, keep_weights=True)
-    if c.after is not None:
+    if s.baseline_row is not None:  # measured once per search, not again per fine-tune
         built = built.with_options(baseline=s.baseline_row)
     tf.keras.utils.set_random_seed(request.analysis.seed)
     try:
