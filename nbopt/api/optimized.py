@@ -30,12 +30,6 @@ def skipped_row(name: str, c: Any, why: str) -> dict[str, Any]:
     }
 
 
-def _baseline(pick: TFLiteModel) -> TFLiteModel | None:
-    comparison = pick.comparison
-    models = comparison.models.values() if comparison is not None else ()
-    return next((m for m in models if (m.row or {}).get("technique") == "baseline"), None)
-
-
 def eval_figures(pick: TFLiteModel, eval: Any, metric: Any, baseline: Any = None) -> TFLiteModel:  # noqa: A002
     """A copy of ``pick`` whose row holds its metric on ``eval`` (and its change from the
     float32 baseline there); the figures it was chosen by stay as ``val_accuracy`` and
@@ -43,7 +37,7 @@ def eval_figures(pick: TFLiteModel, eval: Any, metric: Any, baseline: Any = None
     x, y = eval
     row = dict(pick.row or {})
     value = pick.evaluate(x, y, metric)
-    base = _baseline(pick) or baseline
+    base = (pick.comparison.baseline() if pick.comparison is not None else None) or baseline
     row["val_accuracy"], row["val_accuracy_delta"] = row.get("accuracy"), row.get("accuracy_delta")
     row["accuracy"] = value
     row["accuracy_delta"] = value - base.evaluate(x, y, metric) if base is not None else None

@@ -108,16 +108,17 @@ class Search:
         """Keep the first float32 baseline measured (and store it with the search)."""
         if self.baseline is not None or comparison is None:
             return
-        for model in comparison.models.values():
-            row = model.row or {}
-            if row.get("technique") == "baseline" and row.get("status") == "ok":
-                self.baseline_row, self.baseline = row, model
-                if self.plan["identity"] is not None:
-                    searches.mark([row], searches.key(self.plan["identity"], "baseline", {}, None))
-                return
+        self.baseline = comparison.baseline()
+        if self.baseline is not None:
+            self.baseline_row = self.baseline.row
+            if self.plan["identity"] is not None:
+                searches.mark([self.baseline_row], self._baseline_key())
+
+    def _baseline_key(self) -> str:
+        return searches.key(self.plan["identity"], "baseline", {}, None)
 
     def restore_baseline(self) -> None:
-        found = searches.stored(searches.key(self.plan["identity"], "baseline", {}, None))
+        found = searches.stored(self._baseline_key())
         pairs = restored(self, found) if found else None
         if pairs:
             (self.baseline_row, self.baseline), *_ = pairs

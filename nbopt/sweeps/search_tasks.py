@@ -31,12 +31,9 @@ class _OnWorker:
         self.baseline: Any = None
 
     def saw(self, comparison: Any) -> None:
-        if self.baseline is not None or comparison is None:
-            return
-        for model in comparison.models.values():
-            if (model.row or {}).get("technique") == "baseline":
-                self.baseline_row, self.baseline = model.row, model
-                return
+        found = comparison.baseline() if comparison is not None else None
+        if self.baseline is None and found is not None:
+            self.baseline, self.baseline_row = found, found.row
 
 
 def run_job(shipped: tuple[str, bytes], plan: dict, request: Any, spec: dict) -> dict[str, Any]:

@@ -42,6 +42,14 @@ class Comparison:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def baseline(self) -> TFLiteModel | None:
+        """The float32 baseline's model, if this comparison measured one."""
+        for model in self.models.values():
+            row = model.row or {}
+            if row.get("technique") == "baseline" and row.get("status") == "ok":
+                return model
+        return None
+
     def save(self, folder: str, force: bool = False) -> list[str]:
         """Write every variant's .tflite into ``folder``; returns the paths."""
         return [
