@@ -9,7 +9,8 @@ measured 800 MB so on a busy machine, 1044 MB alone). The sum here is therefore 
 kernel's tree would have if it ran alone, as in a Binder session:
 
 - anonymous and shared-memory pages: ``Pss_Anon + Pss_Shmem`` of ``/proc/<pid>/smaps_rollup``
-  (no process outside the tree shares them: the kernel and its workers are exec'd);
+  (no process outside the tree shares them; the zygote and the converter workers forked
+  from the kernel share some of the kernel's, and PSS splits those among them);
 - file pages (libraries, mapped files): for each file, the most of it resident in any
   process of the tree, split among the tree's processes that map it. Each process's files
   are read from ``/proc/<pid>/smaps`` when its file-backed RSS has changed by 4 MB or more.
@@ -30,6 +31,9 @@ from dataclasses import dataclass, field
 import psutil
 
 MB = 2**20
+#: Names of the processes forked from the kernel (``nbopt.engine.convert.zygote``): they
+#: have the kernel's command line, and pages of their own besides the ones they share.
+FORKED = ("nbopt-zygote", "nbopt-convert")
 #: A process's files are read again when its file-backed RSS moved by this much.
 REREAD_FILES = 4 * MB
 #: Mappings with a path that are shared memory (counted in ``Pss_Shmem``), not files.
@@ -181,8 +185,12 @@ class PssSampler(threading.Thread):
                 kernel = proc.cmdline()
                 for child in proc.children(recursive=True):
                     line = child.cmdline()
-                    if line != kernel:  # the same: forked, not exec'd yet (its pages are the
-                        found.append((child.pid, role(line)))  # kernel's, shared, for now)
+                    if line != kernel:
+                        found.append((child.pid, role(line)))
+                    elif child.name() in FORKED:  # forked, with pages of its own
+                        found.append((child.pid, "worker"))
+                    # else: forked to exec, not exec'd yet (``vfork``: the kernel's own
+                    # pages, which its rollup would count a second time)
             except psutil.Error:
                 continue
             for pid, name in found:

@@ -42,13 +42,15 @@ def load(ipython: Any) -> None:
                 "which the Model Optimization Toolkit needs."
             )
     _announced = True
-    if config.isolate:
-        from ..engine.convert import worker
-
-        worker.warm()  # the converter's process starts now, not at the first %quantize
     from ..engine import capture
 
     capture.import_tensorflow()  # its native log lines go to %nbopt log, not the next cell
+    if config.isolate:
+        from ..engine.convert import worker
+
+        # The converter's process starts now, not at the first %quantize, forked from this
+        # one while TensorFlow is imported but idle: the two share its memory.
+        worker.warm(fork=True)
 
 
 def unload(ipython: Any) -> None:

@@ -12,7 +12,9 @@ wrote after its reply and keeps it in :mod:`nbopt.engine.capture`, so nothing th
 prints lands asynchronously in whatever cell is running.
 
 The worker is a plain subprocess talking over two pipes, not ``multiprocessing``: spawning
-through ``multiprocessing`` re-runs an unguarded ``__main__`` script in the child.
+through ``multiprocessing`` re-runs an unguarded ``__main__`` script in the child. In a
+kernel where the extension loaded before TensorFlow was busy, workers are forked by a
+:mod:`.zygote` instead, and share the kernel's copy of TensorFlow.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 
 from ...errors import ConversionError
 from .. import capture
+from . import zygote
 
 
 def _environment() -> dict[str, str]:
@@ -51,26 +54,31 @@ class _Worker:
         from_child_r, from_child_w = os.pipe()
         self.output = tempfile.TemporaryFile()
         self.read_to = 0
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "nbopt.engine.convert.worker",
-                str(to_child_r),
-                str(from_child_w),
-            ],
-            pass_fds=(to_child_r, from_child_w),
-            env=_environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=self.output,
-            stderr=self.output,
-        )
+        forker = zygote.get()
+        forked = forker and forker.fork(to_child_r, from_child_w, self.output.fileno())
+        self.proc: Any = forked or self._exec(to_child_r, from_child_w)
         os.close(to_child_r)
         os.close(from_child_w)
         self.outbox = Connection(to_child_w, readable=False)
         self.inbox = Connection(from_child_r, writable=False)
         self.pending = 0  # replies still to read (from warm-up requests)
         self.calls = 0  # calls answered (warm-ups not counted)
+
+    def _exec(self, inbox: int, outbox: int) -> subprocess.Popen:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "nbopt.engine.convert.worker",
+                str(inbox),
+                str(outbox),
+            ],
+            pass_fds=(inbox, outbox),
+            env=_environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=self.output,
+            stderr=self.output,
+        )
 
     def send(self, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
         self.outbox.send((fn.__module__, fn.__qualname__, args, kwargs))
@@ -136,8 +144,14 @@ def _warm() -> int:
     return os.getpid()
 
 
-def warm() -> None:
-    """Start the worker (if needed) and have it import TensorFlow, without waiting."""
+def warm(fork: bool = False) -> None:
+    """Start the worker (if needed) and have it import TensorFlow, without waiting.
+
+    With ``fork``, the :mod:`.zygote` starts first where that is safe, and the worker is
+    forked from it (it has TensorFlow imported already).
+    """
+    if fork:
+        zygote.start(_serve)
     with _lock:
         worker = _get()
         if worker.pending == 0:
@@ -208,13 +222,19 @@ def shutdown() -> None:
         worker.close(kill=True)
 
 
+def stop() -> None:
+    """Stop the worker and the zygote (at exit)."""
+    shutdown()
+    zygote.stop()
+
+
 def pid() -> int | None:
     """The worker's process id, if one is running."""
     worker = _worker
     return worker.proc.pid if worker is not None and worker.proc.poll() is None else None
 
 
-atexit.register(shutdown)
+atexit.register(stop)
 
 
 _frozen = False
