@@ -75,3 +75,69 @@ def test_a_dropped_fine_tune_leaves_no_model_or_graph_behind(trained_cnn, digits
     # TensorFlow registers the train function's custom gradients for good, and with them
     # its whole graph; nbopt's own fit drops the ones it made.
     assert [k for k in registry if k not in before] == []
+
+
+_ZYGOTE_CELLS = [
+    "%load_ext nbopt",
+    # After %load_ext: the kernel, the zygote and the idle worker forked from it.
+    "import os, psutil\n"
+    "from nbopt.engine.convert import worker, zygote\n"
+    "worker.ready()\n"
+    "def pss(pid):\n"
+    "    return psutil.Process(pid).memory_full_info().pss / 2**20\n"
+    "first = worker.pid()\n"
+    "idle = {'kernel': pss(os.getpid()), 'zygote': pss(zygote.get().pid), 'worker': pss(first)}",
+    "import nbopt\n"
+    "from nbopt.demo import digits_cnn, digits_data\n"
+    "x_train, y_train, x_test, y_test = digits_data()\n"
+    "model = digits_cnn()\n"
+    "before = nbopt.quantize(model, 'int8', calib=x_train[:64], eval=(x_test, y_test))",
+    # A worker that crashes is reported, and the next one is forked by the same zygote.
+    "from nbopt.errors import ConversionError\n"
+    "try:\n"
+    "    worker.call(os.abort)\n"
+    "except ConversionError as exc:\n"
+    "    crash = str(exc)\n"
+    "after = nbopt.quantize(model, 'int8', calib=x_train[:64], eval=(x_test, y_test))\n"
+    "second = worker.pid()",
+]
+_ZYGOTE_PROBE = (
+    "import json\n"
+    "print('NBOPT-PROBE:' + json.dumps({\n"
+    "    'idle': idle, 'crash': crash, 'first': first, 'second': second,\n"
+    "    'zygote': zygote.get().pid, 'kernel': os.getpid(),\n"
+    "    'names': [psutil.Process(p).name() for p in (zygote.get().pid, second)],\n"
+    "    'parent': psutil.Process(second).ppid(),\n"
+    "    'rows': [(m.row['status'], m.row['size_bytes']) for m in (before, after)],\n"
+    "}))"
+)
+
+
+def test_a_kernel_forks_its_converter_workers_from_a_zygote(tmp_path):
+    """%load_ext forks a zygote from the kernel once TensorFlow is imported; it forks the
+    converter workers, which share TensorFlow's memory with the kernel instead of importing
+    their own copy. A crash is still reported with its signal, the next worker is forked
+    again, and neither process outlives the kernel."""
+    import nbformat
+    import psutil
+    from notebook_runner import execute
+
+    path = tmp_path / "zygote.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in _ZYGOTE_CELLS]
+    nbformat.write(nb, path)
+    run = execute(path, cwd=tmp_path, timeout=600, probe=_ZYGOTE_PROBE, label="zygote")
+    got = run.probe
+    idle = got["idle"]
+    print(f"after %load_ext: {idle} MB; peak {run.memory.breakdown()}")
+    assert got["names"] == ["nbopt-zygote", "nbopt-convert"]
+    assert got["parent"] == got["zygote"] and got["second"] != got["first"]
+    assert "crashed its worker process (signal SIGABRT)" in got["crash"]
+    (status, size), again = got["rows"]
+    assert status == "ok" and 50_000 < size < 200_000 and again == [status, size]
+    # An exec'd worker imports TensorFlow itself: 359-417 MB idle. Forked: 85 + 86.
+    assert idle["zygote"] + idle["worker"] < 250
+    # Shut down with its kernel: they exit once the kernel's ends of their pipes close.
+    left = [psutil.Process(p) for p in (got["zygote"], got["second"]) if psutil.pid_exists(p)]
+    _, alive = psutil.wait_procs(left, timeout=10)
+    assert [p for p in alive if p.status() != psutil.STATUS_ZOMBIE] == []
