@@ -53,6 +53,23 @@ def test_the_sparse_file_is_at_most_half_the_dense_one_and_reads_through_densify
     assert op_report(models["prune+int8 sparse"].content).ops["DENSIFY"] == 4
 
 
+def test_the_least_stored_sparse_size_is_a_true_bound(stored):
+    """What optimize skips a stored-sparse conversion by: the dense float32 file without
+    its zeros (float32), or with one byte per non-zero weight (int8), is never more than
+    the sparse file the converter makes."""
+    from nbopt.engine.training.exports import stored_sparse_floor
+
+    _, models = stored
+    dense = models["prune"]
+    zeros = sum(int(np.sum(t.values == 0)) for t in weight_tensors(dense.content))
+    assert stored_sparse_floor(dense.content, "float32") == dense.size - 4 * zeros
+    for scheme, name in (("float32", "prune sparse"), ("int8", "prune+int8 sparse")):
+        floor, actual = stored_sparse_floor(dense.content, scheme), models[name].size
+        print(f"{name}: at least {floor:,} bytes, made {actual:,}")
+        assert 0.3 * actual < floor <= actual
+    assert stored_sparse_floor(dense.content, "dynamic") is None
+
+
 def test_the_same_weights_give_the_same_accuracy(stored):
     _, models = stored
     dense, sparse = models["prune"].row, models["prune sparse"].row

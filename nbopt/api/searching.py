@@ -44,6 +44,8 @@ class Search:
         #: The original model's float32 row on the validation split, and its model.
         self.baseline_row: dict[str, Any] | None = None
         self.baseline: Any = None
+        #: What a fine-tune's variants must beat to be measured (set as each phase starts).
+        self.beat: search.Beat | None = None
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -74,6 +76,8 @@ class Search:
         for row, model in job.pairs:
             if row.get("status") == "ok":
                 row["verdict"] = search.excluded_after(row, a.target, a.ram_kb, a.flash_kb)
+            elif row.get("status") == "skipped" and not row.get("verdict"):
+                row["verdict"] = row.get("error")  # a variant that could not beat the best
             self.landing.append(row)
             index, total = self.finished, self.finished + self.ahead()
             event = Event("row", row["candidate"], "", index, total, row=row, model=model)
@@ -149,8 +153,14 @@ class Search:
                 slots.append(Job(c, epochs, epochs, self.key(c, epochs)))
             else:
                 slots.append((c, why))
+        self.beat = self.to_beat()
         run_all(self, [s for s in slots if isinstance(s, Job)])
         return self.settle(slots)
+
+    def to_beat(self) -> search.Beat | None:
+        """The best size (or gzip size) within the budget so far, which a fine-tune's
+        variant must beat to be measured; decided before a phase runs, as its jobs are."""
+        return search.to_beat(self.rows, self.plan["goal"], self.plan["max_drop"])
 
     def settle(self, slots: list[Any]) -> dict[str, list]:
         """Add the phase's rows in its order; returns each trained candidate's rows."""
@@ -258,5 +268,6 @@ class Search:
             total = epochs + state["epochs"]
             key = self.key(state["candidate"], total)
             slots.append(Job(state["candidate"], epochs, total, key, state))
+        self.beat = self.to_beat()
         run_all(self, slots)
         return self.settle(slots)

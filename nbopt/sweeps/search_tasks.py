@@ -29,6 +29,7 @@ class _OnWorker:
         self.state: dict[str, dict[str, Any]] = {}
         self.baseline_row: dict[str, Any] | None = None
         self.baseline: Any = None
+        self.beat: Any = None  # the search's, sent with each job
 
     def saw(self, comparison: Any) -> None:
         found = comparison.baseline() if comparison is not None else None
@@ -43,7 +44,7 @@ def run_job(shipped: tuple[str, bytes], plan: dict, request: Any, spec: dict) ->
 
     set_current(NbOpt(store=""))  # the kernel stores the rows it gets back
     s = _OnWorker(load(*shipped), request, plan)
-    s.baseline_row = spec["baseline_row"]
+    s.baseline_row, s.beat = spec["baseline_row"], spec["beat"]
     if spec["base"] is not None:
         s.state[spec["c"].after] = {**spec["base"], "keras": None}
     job = Job(spec["c"], spec["epochs"], spec["total"], None, spec["state"])
@@ -98,7 +99,7 @@ class Pool:
         spec = {
             "c": job.c, "epochs": job.epochs, "total": job.total, "base": base,
             "state": None if job.state is None else {**job.state, "keras": None},
-            "baseline_row": s.baseline_row,
+            "baseline_row": s.baseline_row, "beat": s.beat,
         }  # fmt: skip
         i = self.inputs
         return self.client.submit(run_job, i["model"], i["plan"], i["request"], spec, pure=False)
@@ -112,8 +113,8 @@ class Pool:
             s.baseline_row, s.baseline = row, _model(s, row, content)
         job.pairs = []
         for row, content in answer["pairs"]:
-            if row.get("status") != "skipped":
-                results.record(row, content)
+            if row.get("status") != "skipped" or row.get("run_id"):  # not a candidate's
+                results.record(row, content)  # "not run" row: the kernel's search adds those
             job.pairs.append((row, _model(s, row, content)))
         job.weights = answer["weights"]
         keep(job)

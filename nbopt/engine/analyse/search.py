@@ -82,6 +82,30 @@ def lines(target: str, goal: str = "size") -> list[Candidate]:
     return out
 
 
+@dataclass(frozen=True)
+class Beat:
+    """What a variant must beat to matter: the best size (or gzip size) within the metric
+    budget so far, and the candidate that holds it (an optimize search sets it for each
+    fine-tune). A variant whose value is known to be larger before it is measured is not
+    measured: its row is ``skipped`` with the reason."""
+
+    goal: str  # "size" or "gzip"
+    value: float
+    label: str
+
+    def why(self, value: float, at_least: bool = False) -> str | None:
+        """The reason a variant of ``goal`` ``value`` cannot win, or None if it can:
+        ``not run`` where ``value`` is a bound (``at_least``), ``not measured`` where it is
+        the converted file's."""
+        if value <= self.value:
+            return None
+        done, words = ("not run", "at least about ") if at_least else ("not measured", "")
+        return (
+            f"{done}: cannot beat {self.label} ({self.value:,.0f} bytes): "
+            f"its {self.goal} is {words}{value:,.0f} bytes"
+        )
+
+
 def parse_budget(budget: Any) -> tuple[int | None, float | None]:
     """``(candidates, seconds)``: a count like 12 or a time like ``10m``, ``90s``, ``1h``."""
     text = str(budget).strip() if not isinstance(budget, bool) else ""
@@ -158,14 +182,8 @@ def judge(rows: list[dict[str, Any]], goal: str, max_drop: float) -> int | None:
 
 def best_so_far(rows: list[dict[str, Any]], goal: str, max_drop: float) -> str:
     """The label of the smallest candidate within ``max_drop`` so far (or "none")."""
-    fine = [
-        r
-        for r in rows
-        if r.get("status") == "ok" and r.get("verdict") is None and drop_of(r) <= max_drop
-    ]
-    if not fine:
-        return "none"
-    return min(fine, key=lambda r: goal_value(r, goal))["candidate"]
+    best = best_within(rows, goal, max_drop)
+    return "none" if best is None else best["candidate"]
 
 
 def _floor_share(c: Candidate, goal: str) -> float:
@@ -186,16 +204,28 @@ def _floor_share(c: Candidate, goal: str) -> float:
     return share
 
 
-def cannot_win(c: Candidate, rows: list[dict[str, Any]], goal: str, max_drop: float) -> str | None:
-    """Why training candidate ``c`` cannot beat the best row within ``max_drop`` so far."""
+def best_within(rows: list[dict[str, Any]], goal: str, max_drop: float) -> dict[str, Any] | None:
+    """The row of the smallest ``goal`` within ``max_drop`` so far (not excluded), if any."""
     fine = [
         r for r in rows
         if r.get("status") == "ok" and r.get("verdict") is None and drop_of(r) <= max_drop
     ]  # fmt: skip
+    return min(fine, key=lambda r: goal_value(r, goal)) if fine else None
+
+
+def to_beat(rows: list[dict[str, Any]], goal: str, max_drop: float) -> Beat | None:
+    """What a fine-tune's variant must beat to matter, for the goals whose value is known
+    before a variant is measured (size and gzip: the file itself)."""
+    best = best_within(rows, goal, max_drop) if goal in ("size", "gzip") else None
+    return None if best is None else Beat(goal, goal_value(best, goal), best["candidate"])
+
+
+def cannot_win(c: Candidate, rows: list[dict[str, Any]], goal: str, max_drop: float) -> str | None:
+    """Why training candidate ``c`` cannot beat the best row within ``max_drop`` so far."""
+    best = best_within(rows, goal, max_drop)
     int8 = next((r for r in rows if r.get("candidate") == "int8"), None)
-    if not fine or int8 is None or goal_value(int8, goal) == float("inf"):
+    if best is None or int8 is None or goal_value(int8, goal) == float("inf"):
         return None
-    best = min(fine, key=lambda r: goal_value(r, goal))
     floor = goal_value(int8, goal) * _floor_share(c, goal)
     if floor < goal_value(best, goal):
         return None

@@ -24,6 +24,7 @@ from .. import capture
 from ..data.specs import InputSpec
 from ..measure.interpreter import first_line
 from ..model.keras_models import input_specs, output_names, recurrent_layers, require_model
+from . import worker
 from .shapes import fold_reshape_targets
 
 #: Post-training schemes, in the order a comparison shows them (the default comparison).
@@ -299,6 +300,7 @@ def conversion_error(scheme: str, exc: BaseException, allow_flex: bool = False) 
     return f"{scheme} conversion failed: {text}"
 
 
+@worker.leaks
 def _convert_here(
     saved_model_dir: str,
     scheme: str,
@@ -344,8 +346,6 @@ def convert(
     args = (saved_model_dir, scheme, calib, io, aware, allow_flex, per_tensor, sparse)
     if not isolate:
         return _convert_here(*args)
-    from . import worker
-
     return worker.call(_convert_here, *args)
 
 

@@ -62,7 +62,7 @@ class _Worker:
         self.outbox = Connection(to_child_w, readable=False)
         self.inbox = Connection(from_child_r, writable=False)
         self.pending = 0  # replies still to read (from warm-up requests)
-        self.calls = 0  # calls answered (warm-ups not counted)
+        self.calls = 0  # conversions answered (see :func:`leaks`)
 
     def _exec(self, inbox: int, outbox: int) -> subprocess.Popen:
         return subprocess.Popen(
@@ -161,9 +161,13 @@ def warm(fork: bool = False) -> None:
 def ready() -> None:
     """Start the worker (if needed) and wait until it has imported TensorFlow."""
     call(_warm)
-    with _lock:
-        if _worker is not None:
-            _worker.calls -= 1  # not a conversion: it does not bring recycling nearer
+
+
+def leaks(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark ``fn`` as a call that leaks in the worker (a conversion): :data:`RECYCLE_AFTER`
+    counts these; running a model to probe it or plan its memory does not leak."""
+    fn.__nbopt_leaks__ = True  # type: ignore[attr-defined]
+    return fn
 
 
 def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -182,7 +186,7 @@ def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             worker.send(fn, args, kwargs)
             ok, value = worker.receive()
             capture.add(worker.new_output())
-            worker.calls += 1
+            worker.calls += getattr(fn, "__nbopt_leaks__", False)
             if RECYCLE_AFTER and worker.calls >= RECYCLE_AFTER:
                 worker.close()
                 _worker = None

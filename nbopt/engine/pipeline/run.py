@@ -46,9 +46,11 @@ class Run:
         sample: list[Any] | None,
         listener: Listener | None,
         fresh: bool = False,
+        beat: Any = None,
     ):
         self.comparison = Comparison(name)
         self.fresh = fresh
+        self.beat = beat  # a request's Beat: variants that cannot beat it are not measured
         self.settings = settings
         self.evaluation = evaluation
         self.metric = metric
@@ -116,6 +118,9 @@ class Run:
                     settings=self.settings,
                 )
                 variant.row, variant.comparison = row, self.comparison
+                if self.cannot_win(variant, row):
+                    self.add(row)
+                    return variant  # not measured, but the next variant may derive from it
                 self.comparison.models[key or scheme] = variant
                 self.measure(variant, row)
         except (NbOptError, RuntimeError, ValueError) as exc:
@@ -142,6 +147,20 @@ class Run:
         if cache_key is not None:
             cache.keep(cache_key, content, {k: row[k] for k in ("converter", "note") if k in row})
         return content
+
+    def cannot_win(self, model: TFLiteModel, row: dict[str, Any]) -> bool:
+        """Whether ``model``'s size (or gzip size) is over the run's :attr:`beat`: then
+        ``row`` holds its sizes and is ``skipped`` with the reason."""
+        if self.beat is None or self.beat.goal not in ("size", "gzip"):
+            return False
+        if row.get("technique") == "baseline":  # the reference every row is measured against
+            return False
+        row["size_bytes"], row["gzip_bytes"] = model.size, model.gzip_size
+        why = self.beat.why(row["size_bytes" if self.beat.goal == "size" else "gzip_bytes"])
+        if why is None:
+            return False
+        row["status"], row["error"] = "skipped", why
+        return True
 
     def measure(self, model: TFLiteModel, row: dict[str, Any]) -> None:
         """Fill ``row`` with the sizes, latency and metric of ``model``."""

@@ -246,6 +246,7 @@ class Measurement:
     )
     #: The measurement settings in force (``NbOpt``'s, with ``threads`` applied).
     settings: MeasureSettings = context(MeasureSettings())
+    beat: Any = context()  # optimize's search.Beat: variants that cannot beat it go unmeasured
 
 
 @dataclass(frozen=True)
@@ -304,10 +305,7 @@ class Analysis:
         doc_type="int or str",
     )
     seed: int = option(
-        0,
-        "Seed of the validation split and of the fine-tunes.",
-        type=int,
-        entries=(OPTIMIZE,),
+        0, "Seed of the validation split and of the fine-tunes.", type=int, entries=(OPTIMIZE,)
     )
 
 
