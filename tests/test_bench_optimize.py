@@ -35,9 +35,12 @@ def test_longest_epochs_reads_the_rows():
         {"status": "ok", "epochs": None},
         {"status": "ok", "epochs": 3},
         {"status": "ok", "epochs": 7},
-        {"status": "failed", "epochs": 15},
+        {"status": "failed", "epochs": 15, "run_id": "a"},
     ]
     assert longest_epochs(rows) == 7
+    # A variant not measured (it could not beat the best) was trained all the same.
+    assert longest_epochs([*rows, {"status": "skipped", "epochs": 9, "run_id": "b"}]) == 9
+    assert longest_epochs([*rows, {"status": "skipped", "epochs": 9}]) == 7  # never ran
     assert longest_epochs([{"status": "ok"}]) == 1
 
 

@@ -1038,6 +1038,10 @@ Every candidate is a row. `status` keeps its meaning from the other magics: `ok`
   clustering leave the `.tflite` int8-sized, so they cannot be smaller than a smaller
   candidate already within the budget; the verdict gives the bound), it needs data that was
   not passed, or the budget was spent.
+- **not measured: why**: a variant of a fine-tune that was converted, but whose file is
+  already larger than the best candidate within the budget so far: it cannot become the
+  pick, so its accuracy, latency and memory are not measured (its sizes are). A variant
+  stored sparse is not even converted when its least possible size is larger (`not run`).
 
 A training candidate's variants are rows of their own (`prune 0.8+int8 sparse` is pruned to
 80% zeros, converted to int8 and stored sparse); one that trained on in a later rung has its

@@ -133,12 +133,15 @@ def run_optimize(case: Case, clock: Clock) -> Any:
 
 
 def longest_epochs(rows: list[dict[str, Any]]) -> int:
-    """The most epochs any candidate of a search trained (its rows' ``epochs``), at least
-    the first rung's."""
+    """The most epochs any candidate of a search trained (its rows' ``epochs``; a failed
+    fine-tune's do not count), at least the first rung's."""
     from nbopt.engine.analyse import search
 
-    trained = [r.get("epochs") or 0 for r in rows if r.get("status") == "ok"]
-    return max([search.EPOCHS, *trained])
+    def trained(r: dict[str, Any]) -> bool:  # measured, or trained but not measured
+        return r.get("status") == "ok" or (r.get("status") == "skipped" and bool(r.get("run_id")))
+
+    epochs = [r.get("epochs") or 0 for r in rows if trained(r)]
+    return max([search.EPOCHS, *epochs])
 
 
 def _variants(made: Any, label: str) -> list[tuple[dict[str, Any], Any]]:

@@ -95,7 +95,7 @@ def candidates_table(result: Any) -> Table:
     A skipped or failed row's note is its verdict's reason: the verdict column shows it;
     a drop is judged against ``max_drop`` there, so the comparison's warnings are left out.
     """
-    rows = [r if r.get("status") == "ok" else {**r, "note": None} for r in result.rows]
+    rows = [_quiet(r) for r in result.rows]
     t = build(rows, labels(result))
     t.headings[0] = "candidate"
     t.callouts = []  # the comparison's 2-point warnings: the verdict holds the budget's own
@@ -104,6 +104,16 @@ def candidates_table(result: Any) -> Table:
     for cells, r in zip(t.body, rows):
         cells.insert(2, str(r.get("verdict") or ""))
     return t
+
+
+def _quiet(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as the candidates' table shows it: a skipped row's reason is its verdict, so
+    neither its note nor its error is listed under the table again."""
+    if row.get("status") == "ok":
+        return row
+    if row.get("status") == "skipped":
+        return {**row, "note": None, "error": None}
+    return {**row, "note": None}
 
 
 def caption(result: Any) -> str:

@@ -258,6 +258,12 @@ def to_continue(
         smaller = [r for r in over if goal_value(r, goal) < best]
         if smaller:
             promising.append((min(drop_of(r) for r in smaller), label))
+        elif not any(r.get("status") == "ok" for r in its):
+            why[label] = "none of its variants was measured: " + (
+                "none can beat the best within max_drop"
+                if all(r.get("status") == "skipped" for r in its)
+                else "they failed or could not beat the best"
+            )
         elif not over:
             why[label] = "every variant is within max_drop"
         else:
