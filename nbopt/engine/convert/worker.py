@@ -61,6 +61,7 @@ class _Worker:
         os.close(from_child_w)
         self.outbox = Connection(to_child_w, readable=False)
         self.inbox = Connection(from_child_r, writable=False)
+        self.owner = os.getpid()  # a process forked from this one starts its own worker
         self.pending = 0  # replies still to read (from warm-up requests)
         self.calls = 0  # conversions answered (see :func:`leaks`)
 
@@ -133,7 +134,7 @@ WARM_AFTER_RECYCLE = True
 
 def _get() -> _Worker:
     global _worker
-    if _worker is None or _worker.proc.poll() is not None:
+    if _worker is None or _worker.owner != os.getpid() or _worker.proc.poll() is not None:
         _worker = _Worker()
     return _worker
 

@@ -97,6 +97,7 @@ class Zygote:
     def __init__(self, pid: int, sock: socket.socket) -> None:
         self.pid = pid
         self.sock = sock
+        self.owner = os.getpid()  # a process forked from the kernel does not share it
         self.codes: dict[int, int] = {}
         self.lock = threading.Lock()
 
@@ -174,7 +175,7 @@ def start(serve: Callable[[int, int], None]) -> bool:
     """Fork the zygote from this process if it is safe now (see :func:`fork_safe`); its
     workers run ``serve(inbox, outbox)``. True if a zygote is running."""
     global _zygote
-    if _zygote is not None and _zygote.alive():
+    if get() is not None:
         return True
     if not fork_safe():
         return False
@@ -196,8 +197,9 @@ def start(serve: Callable[[int, int], None]) -> bool:
 
 
 def get() -> Zygote | None:
-    """The running zygote, if any."""
-    return _zygote if _zygote is not None and _zygote.alive() else None
+    """The running zygote, if any (and if this process started it)."""
+    z = _zygote
+    return z if z is not None and z.owner == os.getpid() and z.alive() else None
 
 
 def stop() -> None:
