@@ -31,15 +31,16 @@ CELL_TIMEOUT = 600
 #: workers are forked from a zygote that the kernel forks once TensorFlow is imported
 #: (nbopt.engine.convert.zygote), so they share TensorFlow's memory with the kernel: after
 #: ``%load_ext nbopt`` the kernel, the zygote and the idle worker take 623 MB (452 + 86 + 85)
-#: in the development venv, 648 MB in a fresh one (whose TensorFlow libraries are wholly in
-#: the page cache, so each page fault maps more of them), against 798 and 916 MB with an
-#: exec'd worker. Measured in the fresh venv: tutorials 1-4, 6 and 7 peak at 901-1,046 MB.
+#: in the development venv, against 798 MB with an exec'd worker (916 in a fresh venv, whose
+#: TensorFlow libraries are wholly in the page cache, so each page fault maps more of them).
+#: The fresh clone CI runs in measured tutorials 1-4, 6 and 7 at 998-1,131 MB (development
+#: venv: 879-1,020).
 MEMORY_LIMIT_MB = 1200
 #: Tutorials that cannot reach :data:`MEMORY_LIMIT_MB` without giving up the converter's crash
-#: isolation, with the bound they keep. Tutorial 5 peaks at 1,189-1,224 MB (development and
-#: fresh venv) while the worker converts a MobileNet (224x224) to int8 with calibration:
-#: kernel 618-632 MB (the Keras runtime, the model, its SavedModel export, the LiteRT
-#: Quantizer and the measurements besides the idle kernel) and zygote and worker 571-592 MB
+#: isolation, with the bound they keep. Tutorial 5 peaks at 1,189 MB (development venv) to
+#: 1,248 MB (CI) while the worker converts a MobileNet (224x224) to int8 with calibration:
+#: kernel 618-680 MB (the Keras runtime, the model, its SavedModel export, the LiteRT
+#: Quantizer and the measurements besides the idle kernel) and zygote and worker 569-592 MB
 #: (171 idle, the rest the conversion's own memory and the shared pages it writes to).
 #: Converting in the kernel would save the worker, and a converter crash would then take the
 #: kernel down.
