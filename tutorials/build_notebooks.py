@@ -1048,16 +1048,19 @@ A training candidate's variants are rows of their own (`prune 0.8+int8 sparse` i
 epochs in its name (`prune 0.8+int8, 3 epochs`), and the search's decisions, printed under
 the pick (`search.trail`), say which trained on and why the others stopped.
 
-`Δ val` is the change of the metric against float32 on the validation split (300 images, so
-one image is 0.0033). The pick is the kept candidate with the smallest goal. `search.df` has
+In the table, `accuracy` and `Δ` (`Δ val` when the search prints as text) are measured on the
+validation split: the change against float32 there is what a candidate is judged by (300
+images, so one image is 0.0033). The pick is the kept candidate with the smallest goal.
+`search.df` has
 every results column for each candidate, as a DataFrame:""",
     """search.df[["candidate", "status", "size_bytes", "gzip_bytes", "accuracy", "accuracy_delta",
            "verdict"]]""",
     """md:## The front
 
 The chart under the table (drawn by nbopt's JupyterLab renderer, or as an inline SVG
-elsewhere) plots each measured candidate's size against its change in accuracy on the
-validation split. Everything below the dashed max-drop line lost too much; among the rest,
+elsewhere) plots each measured candidate's size against its accuracy on the validation
+split. Everything below the dashed max-drop line (float32's accuracy less `--max-drop`) lost
+too much; among the rest,
 the kept candidates, joined by the line, are the trade-offs worth considering, and the pick
 (ringed) is the smallest of them. Candidates too close to tell apart share one marker that
 names them all when you hover it. `search.front` is the kept rows as a DataFrame:""",
