@@ -104,8 +104,7 @@ def training(
     built = built.with_options(start_from=start, keep_weights=True)
     if s.baseline_row is not None:  # measured once per search, not again per fine-tune
         built = built.with_options(baseline=s.baseline_row)
-    if s.beat is not None:  # a variant that cannot beat the best so far is not measured
-        built = built.with_options(beat=s.beat)
+    built = built.with_options(beat=s.beat)  # a variant that cannot beat it goes unmeasured
     tf.keras.utils.set_random_seed(request.analysis.seed)
     try:
         made = _train(source, built)

@@ -68,12 +68,8 @@ class Child:
         self.zygote = zygote
         self.pid = pid
 
-    @property
-    def returncode(self) -> int | None:
-        return self.zygote.exit_code(self.pid)
-
     def poll(self) -> int | None:
-        return self.returncode
+        return self.zygote.exit_code(self.pid)
 
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -118,8 +118,9 @@ class Run:
                     settings=self.settings,
                 )
                 variant.row, variant.comparison = row, self.comparison
-                if self.cannot_win(variant, row):
-                    self.add(row)
+                why = self.cannot_win(variant, row)
+                if why is not None:
+                    self.skip(row, why)
                     return variant  # not measured, but the next variant may derive from it
                 self.comparison.models[key or scheme] = variant
                 self.measure(variant, row)
@@ -148,19 +149,18 @@ class Run:
             cache.keep(cache_key, content, {k: row[k] for k in ("converter", "note") if k in row})
         return content
 
-    def cannot_win(self, model: TFLiteModel, row: dict[str, Any]) -> bool:
-        """Whether ``model``'s size (or gzip size) is over the run's :attr:`beat`: then
-        ``row`` holds its sizes and is ``skipped`` with the reason."""
-        if self.beat is None or self.beat.goal not in ("size", "gzip"):
-            return False
-        if row.get("technique") == "baseline":  # the reference every row is measured against
-            return False
+    def cannot_win(self, model: TFLiteModel, row: dict[str, Any]) -> str | None:
+        """Why ``model`` cannot beat the run's :attr:`beat` (its file is larger), or None;
+        ``row`` then holds its sizes."""
+        if self.beat is None or row.get("technique") == "baseline":  # the reference
+            return None
         row["size_bytes"], row["gzip_bytes"] = model.size, model.gzip_size
-        why = self.beat.why(row["size_bytes" if self.beat.goal == "size" else "gzip_bytes"])
-        if why is None:
-            return False
+        return self.beat.why(row["size_bytes" if self.beat.goal == "size" else "gzip_bytes"])
+
+    def skip(self, row: dict[str, Any], why: str) -> None:
+        """Add ``row`` as ``skipped``, ``why`` its reason (a variant that cannot win)."""
         row["status"], row["error"] = "skipped", why
-        return True
+        self.add(row)
 
     def measure(self, model: TFLiteModel, row: dict[str, Any]) -> None:
         """Fill ``row`` with the sizes, latency and metric of ``model``."""

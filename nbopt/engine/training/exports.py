@@ -21,6 +21,7 @@ from ..model.tflite_model import TFLiteModel
 from ..pipeline.run import Run
 from ..pipeline.variants import derive
 from ..store import results
+from ..store.memo import by_content
 from .plan import Plan
 from .technique import NbOptWarning, Technique
 
@@ -91,8 +92,7 @@ def _stored_sparse(
         row["calib_samples"] = len(calib[0])
     why = _cannot_win_sparse(run, scheme, dense)
     if why is not None:
-        row["status"], row["error"] = "skipped", why
-        run.add(row)
+        run.skip(row, why)
         return None
     make = lambda: convert(saved_model, scheme, calib, io, isolate=isolate, sparse=True)  # noqa: E731
     label = kind if scheme == "float32" else f"{kind}+{scheme}"
@@ -172,11 +172,17 @@ def stored_sparse_floor(float32: bytes, scheme: str) -> int | None:
     or with its weights' non-zeros as one byte each (int8). A sparse tensor stores its
     non-zero values and their indices besides, and int8 adds quantization parameters, so
     the file is never smaller; None for another scheme."""
-    tensors = [t.values for t in weight_tensors(float32) if t.values.dtype == np.float32]
-    nonzeros = sum(int(np.count_nonzero(v)) for v in tensors)
-    stored = sum(v.size for v in tensors) * 4
+    nonzeros, stored = _float_weights(float32)
     if scheme == "float32":
         return len(float32) - stored + nonzeros * 4
     if scheme == "int8":
         return len(float32) - stored + nonzeros
     return None
+
+
+@by_content(kept=4)
+def _float_weights(content: bytes) -> tuple[int, int]:
+    """``(non-zero values, bytes)`` of the float32 weight tensors of ``content`` (read once
+    for both stored-sparse variants of a fine-tune)."""
+    tensors = [t.values for t in weight_tensors(content) if t.values.dtype == np.float32]
+    return sum(int(np.count_nonzero(v)) for v in tensors), sum(v.size for v in tensors) * 4
